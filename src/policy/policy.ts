@@ -1,0 +1,68 @@
+/**
+ * The policy model π_VLM: proposes the candidate drugs (D of them) and embolics (E of them)
+ * that the planner explores for one case. Implementations: the deterministic guideline policy
+ * (offline default), the LLM policy (any OpenAI-compatible endpoint), optionally refined by a
+ * reasoning model. The clinical rules are applied afterwards in every case, and each removal is
+ * recorded so the audit shows why an agent disappeared.
+ */
+import type { DrugId, EmbolicId, RuleId } from '../core/vocabulary';
+
+/** What the policy is told about the case: computed from the pre-CT and its mask, no identifiers. */
+export interface TumourObservation {
+  readonly tumourCount: number;
+  /** Largest lesion diameter, mm. */
+  readonly largestDiameterMm: number;
+  /** Total tumour volume, ml. */
+  readonly totalTumourMl: number;
+  readonly liverMl: number;
+  /** Tumour burden as a fraction of liver volume. */
+  readonly tumourBurden: number;
+  /** Mean tumour HU minus mean liver HU: arterial hyper-enhancement when clearly positive. */
+  readonly enhancementHu: number;
+  /** Coefficient of variation of tumour HU: a heterogeneity proxy. */
+  readonly heterogeneity: number;
+  /** Lobe of the largest lesion in patient coordinates. */
+  readonly location: 'right-lobe' | 'left-lobe' | 'bilobar';
+  /** Free-text summary built from the numbers above, for prompts and reports. */
+  readonly summary: string;
+}
+
+export interface ProposalRequest {
+  readonly caseId: string;
+  readonly observation: TumourObservation;
+  /** The language treatment goal g. */
+  readonly goal: string;
+  /** Number of drug (D) and embolic (E) candidates wanted. */
+  readonly drugCount: number;
+  readonly embolicCount: number;
+  /** Key slices of the pre-CT as PNG bytes (windowed, tumour outline), for multimodal endpoints. */
+  readonly keySlicesPng?: readonly Uint8Array[];
+}
+
+export interface RuleRemoval {
+  readonly agent: DrugId | EmbolicId;
+  readonly rule: RuleId;
+  readonly keptInstead: DrugId | EmbolicId;
+}
+
+export interface PolicyIdentity {
+  readonly name: 'guideline' | 'llm' | 'llm+refine';
+  readonly version: string;
+  /** Endpoint model names, when an LLM was used. */
+  readonly models?: readonly string[];
+  /** Versions of the prompt templates used. */
+  readonly promptVersions?: Readonly<Record<string, string>>;
+}
+
+export interface ActionProposal {
+  readonly drugs: readonly DrugId[];
+  readonly embolics: readonly EmbolicId[];
+  readonly rationale: string;
+  readonly removals: readonly RuleRemoval[];
+  readonly policy: PolicyIdentity;
+}
+
+export interface ActionPolicy {
+  readonly identity: PolicyIdentity;
+  propose(request: ProposalRequest): Promise<ActionProposal>;
+}
