@@ -144,7 +144,8 @@ export class S3ArtifactStore implements ArtifactStore {
     const name = error instanceof Error ? error.name : '';
     const errno = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
     const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-    const reason = `${name}${errno === '' ? '' : ` ${errno}`}${status === undefined ? '' : ` (HTTP ${status})`}`;
+    // HEAD responses have no body, so the SDK names their errors 'Unknown' or 'NotFound': the status says more.
+    const reason = [name === 'Unknown' ? '' : name, errno, status === undefined ? '' : `HTTP ${status}`].filter((part) => part !== '').join(' ');
     const details = { operation, uri, endpoint: this.endpointForMessages, reason };
 
     if (name === 'NoSuchBucket') {

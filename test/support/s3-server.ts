@@ -6,7 +6,7 @@ import { join } from 'node:path';
 // @ts-expect-error no type declarations for s3rver
 import S3rver from 's3rver';
 
-/** s3rver's fixed development credentials: it verifies request signatures against these. */
+/** s3rver's fixed development credentials. It rejects unknown key ids but does not verify SigV4 signatures. */
 export const s3rverCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export interface LocalS3Server {
