@@ -109,11 +109,13 @@ export class ArtifactStores {
     private readonly tuning: S3ClientTuning = {},
   ) {}
 
+  /** The store for a config; its s3 fields fill in from this resolver's connection where absent. */
   forConfig(config: ArtifactStoreConfig): ArtifactStore {
     const location = formatArtifactLocation(config);
     let store = this.stores.get(location);
     if (store === undefined) {
-      store = createArtifactStore(config, this.tuning);
+      const { kind: _kind, ...fields } = config;
+      store = createArtifactStore(config.kind === 's3' ? { ...config, ...definedOnly(this.s3), ...definedOnly(fields as S3Connection) } : config, this.tuning);
       this.stores.set(location, store);
     }
     return store;
