@@ -1,0 +1,310 @@
+/**
+ * mewm configuration in three typed stages, read once at start-up (CLI, workers):
+ *   1. sources: a JSON file (`MEWM_CONFIG` or `--config`) and environment variables (env wins);
+ *   2. defaults filled (`DEFAULT_CONFIG`, the paper's behaviour and the embedded single-machine setup);
+ *   3. validated, with messages that name the variable and say how to fix it.
+ * Nothing deeper in the code reads `process.env`.
+ *
+ * Environment (file keys in parentheses):
+ *   MEWM_DATA_DIR (dataDir)                      project data folder: dev-server SQLite, artifacts, outputs (default ./.data)
+ *   TEMPORAL_ADDRESS (temporal.address)          host:port of a Temporal frontend; unset = embedded dev server
+ *   TEMPORAL_NAMESPACE (temporal.namespace)      default "default"
+ *   TEMPORAL_CLI_PATH (temporal.cliPath)         the `temporal` binary for the embedded server (default .venv/bin/temporal)
+ *   MEWM_TEMPORAL_PORT (temporal.port)           embedded server port (default 7233); MEWM_TEMPORAL_UI_PORT (temporal.uiPort, 0 = headless)
+ *   MEWM_ARTIFACTS (artifacts.location)          folder, file:///folder or s3://bucket/prefix (default <dataDir>/artifacts)
+ *   MEWM_S3_ENDPOINT, MEWM_S3_REGION, MEWM_S3_FORCE_PATH_STYLE (artifacts.s3.*)
+ *   MEWM_WORLD_MODEL (worldModel.backend)        oracle | onnx (default oracle)
+ *   MEWM_ORACLE_COHORT (worldModel.oracleCohortDir)  synthetic cohort whose truth the oracle uses
+ *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models
+ *   MEWM_BEAMS, MEWM_DRUG_CANDIDATES, MEWM_EMBOLIC_CANDIDATES, MEWM_REPLICAS, MEWM_DRUG_HORIZON,
+ *   MEWM_EMBOLIC_HORIZON, MEWM_APPEND_LIPIODOL, MEWM_REQUIRE_IMPROVEMENT, MEWM_PLAN_SEED, MEWM_GOAL,
+ *   MEWM_ROI_SIZE ("96" or "96,96,64"), MEWM_ROI_SPACING_MM, MEWM_SIMULATE_BATCH, MEWM_PREVIEWS (planning.*)
+ *   MEWM_GPU_HEARTBEAT_S, MEWM_GPU_TIMEOUT_S, MEWM_MAX_ATTEMPTS (planning.timeouts.*)
+ *   MEWM_COHORT_CONCURRENCY, MEWM_COHORT_PAGE_SIZE (cohort.*)
+ *   MEWM_GPU_SLOTS, MEWM_LLM_SLOTS, MEWM_CPU_SLOTS, MEWM_MAX_CACHED_WORKFLOWS (workers.*)
+ *   MEWM_LOG_LEVEL, MEWM_LOG_PRETTY (log.*)
+ */
+import { MewmError } from '../core/errors';
+import { validateSearchOptions } from '../core/planning/beam-search';
+import type { PlanSettings } from '../core/planning/settings';
+
+export type WorldModelBackend = 'oracle' | 'onnx';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface MewmConfig {
+  readonly dataDir: string;
+  readonly temporal: {
+    /** null: start the embedded dev server. */
+    readonly address: string | null;
+    readonly namespace: string;
+    readonly cliPath: string | null;
+    readonly port: number;
+    /** 0 = headless. */
+    readonly uiPort: number;
+  };
+  readonly artifacts: {
+    readonly location: string;
+    readonly s3: { readonly endpoint?: string; readonly region?: string; readonly forcePathStyle?: boolean };
+  };
+  readonly worldModel: {
+    readonly backend: WorldModelBackend;
+    readonly oracleCohortDir: string | null;
+    readonly modelDir: string | null;
+  };
+  readonly planning: PlanSettings;
+  readonly cohort: { readonly concurrency: number; readonly pageSize: number };
+  readonly workers: {
+    readonly gpuSlots: number;
+    readonly llmSlots: number;
+    readonly cpuSlots: number;
+    readonly maxCachedWorkflows: number;
+  };
+  readonly log: { readonly level: LogLevel; readonly pretty: boolean };
+}
+
+export const DEFAULT_GOAL =
+  'What TACE treatment protocols are recommended for a patient diagnosed with hepatocellular carcinoma (HCC) given the pre-treatment CT?';
+
+/**
+ * Defaults: the paper's behaviour (no reference-code departures); B, D, E, T, Hd, He are not
+ * given in the paper, these are mewm's choices for one GPU.
+ */
+export const DEFAULT_PLAN_SETTINGS: PlanSettings = {
+  beams: 4,
+  replicas: 4,
+  drugHorizon: 2,
+  embolicHorizon: 2,
+  appendLipiodolAfterDrugs: false,
+  requireImprovement: false,
+  drugCandidates: 5,
+  embolicCandidates: 3,
+  goal: DEFAULT_GOAL,
+  seed: 20250617,
+  roiSize: [96, 96, 96],
+  roiSpacingMm: 1.5,
+  simulateBatchReplicas: 8,
+  previews: true,
+  timeouts: {
+    gpuStartToCloseS: 3600,
+    gpuHeartbeatS: 60,
+    cpuStartToCloseS: 600,
+    llmStartToCloseS: 600,
+    maximumAttempts: 10,
+    initialRetryIntervalS: 1,
+  },
+};
+
+export function defaultConfig(cwd: string): MewmConfig {
+  const dataDir = joinPath(cwd, '.data');
+  return {
+    dataDir,
+    temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0 },
+    artifacts: { location: joinPath(dataDir, 'artifacts'), s3: {} },
+    worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null },
+    planning: DEFAULT_PLAN_SETTINGS,
+    cohort: { concurrency: 4, pageSize: 50 },
+    workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200 },
+    log: { level: 'info', pretty: false },
+  };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type ConfigOverrides = DeepPartial<MewmConfig>;
+
+/** Stage 1: the values the environment sets, as a partial config. */
+export function configFromEnv(env: Env): ConfigOverrides {
+  const v = (name: string) => {
+    const raw = env[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+  const int = (name: string) => parseIntegerVar(name, v(name));
+  const num = (name: string) => parseNumberVar(name, v(name));
+  const bool = (name: string) => parseBooleanVar(name, v(name));
+  const out: ConfigOverrides = {};
+  const set = <T>(path: string[], value: T | undefined) => {
+    if (value === undefined) return;
+    let node = out as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path.at(-1)!] = value;
+  };
+  set(['dataDir'], v('MEWM_DATA_DIR'));
+  set(['temporal', 'address'], v('TEMPORAL_ADDRESS'));
+  set(['temporal', 'namespace'], v('TEMPORAL_NAMESPACE'));
+  set(['temporal', 'cliPath'], v('TEMPORAL_CLI_PATH'));
+  set(['temporal', 'port'], int('MEWM_TEMPORAL_PORT'));
+  set(['temporal', 'uiPort'], int('MEWM_TEMPORAL_UI_PORT'));
+  set(['artifacts', 'location'], v('MEWM_ARTIFACTS'));
+  set(['artifacts', 's3', 'endpoint'], v('MEWM_S3_ENDPOINT'));
+  set(['artifacts', 's3', 'region'], v('MEWM_S3_REGION') ?? v('AWS_REGION'));
+  set(['artifacts', 's3', 'forcePathStyle'], bool('MEWM_S3_FORCE_PATH_STYLE'));
+  set(['worldModel', 'backend'], v('MEWM_WORLD_MODEL') as WorldModelBackend | undefined);
+  set(['worldModel', 'oracleCohortDir'], v('MEWM_ORACLE_COHORT'));
+  set(['worldModel', 'modelDir'], v('MEWM_MODEL_DIR'));
+  set(['planning', 'beams'], int('MEWM_BEAMS'));
+  set(['planning', 'drugCandidates'], int('MEWM_DRUG_CANDIDATES'));
+  set(['planning', 'embolicCandidates'], int('MEWM_EMBOLIC_CANDIDATES'));
+  set(['planning', 'replicas'], int('MEWM_REPLICAS'));
+  set(['planning', 'drugHorizon'], int('MEWM_DRUG_HORIZON'));
+  set(['planning', 'embolicHorizon'], int('MEWM_EMBOLIC_HORIZON'));
+  set(['planning', 'appendLipiodolAfterDrugs'], bool('MEWM_APPEND_LIPIODOL'));
+  set(['planning', 'requireImprovement'], bool('MEWM_REQUIRE_IMPROVEMENT'));
+  set(['planning', 'seed'], int('MEWM_PLAN_SEED'));
+  set(['planning', 'goal'], v('MEWM_GOAL'));
+  set(['planning', 'roiSize'], parseRoiSize('MEWM_ROI_SIZE', v('MEWM_ROI_SIZE')));
+  set(['planning', 'roiSpacingMm'], num('MEWM_ROI_SPACING_MM'));
+  set(['planning', 'simulateBatchReplicas'], int('MEWM_SIMULATE_BATCH'));
+  set(['planning', 'previews'], bool('MEWM_PREVIEWS'));
+  set(['planning', 'timeouts', 'gpuHeartbeatS'], num('MEWM_GPU_HEARTBEAT_S'));
+  set(['planning', 'timeouts', 'gpuStartToCloseS'], num('MEWM_GPU_TIMEOUT_S'));
+  set(['planning', 'timeouts', 'maximumAttempts'], int('MEWM_MAX_ATTEMPTS'));
+  set(['cohort', 'concurrency'], int('MEWM_COHORT_CONCURRENCY'));
+  set(['cohort', 'pageSize'], int('MEWM_COHORT_PAGE_SIZE'));
+  set(['workers', 'gpuSlots'], int('MEWM_GPU_SLOTS'));
+  set(['workers', 'llmSlots'], int('MEWM_LLM_SLOTS'));
+  set(['workers', 'cpuSlots'], int('MEWM_CPU_SLOTS'));
+  set(['workers', 'maxCachedWorkflows'], int('MEWM_MAX_CACHED_WORKFLOWS'));
+  set(['log', 'level'], v('MEWM_LOG_LEVEL') as LogLevel | undefined);
+  set(['log', 'pretty'], bool('MEWM_LOG_PRETTY'));
+  return out;
+}
+
+/** Stage 2: later layers override earlier ones, key by key. Arrays are replaced whole. */
+export function mergeConfig<T>(base: T, ...layers: ReadonlyArray<DeepPartial<T> | undefined>): T {
+  let result: unknown = base;
+  for (const layer of layers) if (layer !== undefined) result = mergeValue(result, layer);
+  return result as T;
+}
+
+function mergeValue(base: unknown, layer: unknown): unknown {
+  if (layer === undefined) return base;
+  if (isPlainObject(base) && isPlainObject(layer)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(layer)) out[key] = mergeValue(base[key], value);
+    return out;
+  }
+  return layer;
+}
+
+/** Stage 3: every field checked, with the variable that sets it in the message. */
+export function validateConfig(config: MewmConfig): MewmConfig {
+  const p = config.planning;
+  const positive = (value: number, name: string, variable: string) => {
+    if (!Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer, got ${value}: set ${variable}`, variable);
+  };
+  if (config.worldModel.backend !== 'oracle' && config.worldModel.backend !== 'onnx') {
+    fail(`MEWM_WORLD_MODEL must be oracle or onnx, got "${String(config.worldModel.backend)}"`, 'MEWM_WORLD_MODEL');
+  }
+  if (config.worldModel.backend === 'onnx' && !config.worldModel.modelDir) {
+    fail('MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR: the folder holding the dynamics/, assistant/ and heuristic/ model folders (see docs/models.md)', 'MEWM_MODEL_DIR');
+  }
+  if (config.temporal.address !== null && !/^[^\s:]+:\d+$/.test(config.temporal.address)) {
+    fail(`TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233), got "${config.temporal.address}"`, 'TEMPORAL_ADDRESS');
+  }
+  for (const [name, value, variable] of [
+    ['temporal.port', config.temporal.port, 'MEWM_TEMPORAL_PORT'],
+    ['temporal.uiPort', config.temporal.uiPort, 'MEWM_TEMPORAL_UI_PORT'],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 65535) fail(`${name} must be a port number, got ${value}: set ${variable}`, variable);
+  }
+  try {
+    validateSearchOptions(p);
+  } catch (error) {
+    fail(`${(error as Error).message} (set MEWM_BEAMS, MEWM_REPLICAS, MEWM_DRUG_HORIZON, MEWM_EMBOLIC_HORIZON)`, 'MEWM_BEAMS');
+  }
+  positive(p.drugCandidates, 'planning.drugCandidates (D)', 'MEWM_DRUG_CANDIDATES');
+  positive(p.embolicCandidates, 'planning.embolicCandidates (E)', 'MEWM_EMBOLIC_CANDIDATES');
+  positive(p.simulateBatchReplicas, 'planning.simulateBatchReplicas', 'MEWM_SIMULATE_BATCH');
+  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) fail(`planning.seed must be an unsigned 32-bit integer, got ${p.seed}: set MEWM_PLAN_SEED`, 'MEWM_PLAN_SEED');
+  if (p.roiSize.length !== 3 || !p.roiSize.every((n) => Number.isInteger(n) && n >= 8 && n <= 512)) {
+    fail(`planning.roiSize must be three integers in [8, 512], got ${JSON.stringify(p.roiSize)}: set MEWM_ROI_SIZE=96 or 96,96,64`, 'MEWM_ROI_SIZE');
+  }
+  if (!(p.roiSpacingMm > 0.1 && p.roiSpacingMm <= 10)) fail(`planning.roiSpacingMm must be in (0.1, 10] mm, got ${p.roiSpacingMm}: set MEWM_ROI_SPACING_MM`, 'MEWM_ROI_SPACING_MM');
+  if (p.goal.trim() === '') fail('planning.goal is empty: set MEWM_GOAL to the language treatment goal', 'MEWM_GOAL');
+  const t = p.timeouts;
+  if (!(t.gpuHeartbeatS > 0) || !(t.gpuStartToCloseS > t.gpuHeartbeatS)) {
+    fail(`planning.timeouts: gpuHeartbeatS (${t.gpuHeartbeatS}) must be positive and below gpuStartToCloseS (${t.gpuStartToCloseS}): set MEWM_GPU_HEARTBEAT_S / MEWM_GPU_TIMEOUT_S`, 'MEWM_GPU_HEARTBEAT_S');
+  }
+  if (!Number.isInteger(t.maximumAttempts) || t.maximumAttempts < 0) fail(`planning.timeouts.maximumAttempts must be ≥ 0 (0 = unlimited), got ${t.maximumAttempts}: set MEWM_MAX_ATTEMPTS`, 'MEWM_MAX_ATTEMPTS');
+  positive(config.cohort.concurrency, 'cohort.concurrency', 'MEWM_COHORT_CONCURRENCY');
+  positive(config.cohort.pageSize, 'cohort.pageSize', 'MEWM_COHORT_PAGE_SIZE');
+  if (config.cohort.pageSize < config.cohort.concurrency) {
+    fail(`cohort.pageSize (${config.cohort.pageSize}) must be at least cohort.concurrency (${config.cohort.concurrency}): raise MEWM_COHORT_PAGE_SIZE or lower MEWM_COHORT_CONCURRENCY`, 'MEWM_COHORT_PAGE_SIZE');
+  }
+  positive(config.workers.gpuSlots, 'workers.gpuSlots', 'MEWM_GPU_SLOTS');
+  positive(config.workers.llmSlots, 'workers.llmSlots', 'MEWM_LLM_SLOTS');
+  positive(config.workers.cpuSlots, 'workers.cpuSlots', 'MEWM_CPU_SLOTS');
+  positive(config.workers.maxCachedWorkflows, 'workers.maxCachedWorkflows', 'MEWM_MAX_CACHED_WORKFLOWS');
+  const levels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(config.log.level)) fail(`MEWM_LOG_LEVEL must be one of ${levels.join(', ')}, got "${config.log.level}"`, 'MEWM_LOG_LEVEL');
+  return config;
+}
+
+/**
+ * The whole pipeline: defaults ← file ← env ← explicit overrides (CLI flags), then validated.
+ * `file` is the parsed JSON of the config file, if any.
+ */
+export function resolveConfig(input: { cwd: string; env: Env; file?: unknown; overrides?: ConfigOverrides }): MewmConfig {
+  if (input.file !== undefined && !isPlainObject(input.file)) {
+    throw new MewmError('InvalidConfig', 'the config file must hold one JSON object (see src/config/config.ts for its keys)');
+  }
+  const fromEnv = configFromEnv(input.env);
+  const base = defaultConfig(input.cwd);
+  const merged = mergeConfig(base, input.file as ConfigOverrides | undefined, fromEnv, input.overrides);
+  // A data dir set by file or env moves the defaults that live under it.
+  const dataDirChanged = merged.dataDir !== base.dataDir;
+  const artifactsSet = (input.file as ConfigOverrides | undefined)?.artifacts?.location ?? fromEnv.artifacts?.location ?? input.overrides?.artifacts?.location;
+  const dataDir = isAbsolutePath(merged.dataDir) ? merged.dataDir : joinPath(input.cwd, merged.dataDir);
+  const withDirs: MewmConfig = {
+    ...merged,
+    dataDir,
+    artifacts: { ...merged.artifacts, location: artifactsSet === undefined && dataDirChanged ? joinPath(dataDir, 'artifacts') : merged.artifacts.location },
+  };
+  return validateConfig(withDirs);
+}
+
+function fail(message: string, variable: string): never {
+  throw new MewmError('InvalidConfig', message, { variable });
+}
+
+function parseIntegerVar(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) fail(`${name} must be an integer, got "${raw}"`, name);
+  return value;
+}
+
+function parseNumberVar(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) fail(`${name} must be a number, got "${raw}"`, name);
+  return value;
+}
+
+function parseBooleanVar(name: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  const text = raw.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  return fail(`${name} must be 1/0, true/false, yes/no or on/off, got "${raw}"`, name);
+}
+
+function parseRoiSize(name: string, raw: string | undefined): [number, number, number] | undefined {
+  if (raw === undefined) return undefined;
+  const parts = raw.split(',').map((s) => Number(s.trim()));
+  if (parts.length === 1) parts.push(parts[0]!, parts[0]!);
+  if (parts.length !== 3 || !parts.every(Number.isInteger)) fail(`${name} must be one integer or three separated by commas (e.g. 96 or 96,96,64), got "${raw}"`, name);
+  return [parts[0]!, parts[1]!, parts[2]!];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Path helpers without node:path, so the planning defaults stay importable anywhere.
+function isAbsolutePath(path: string): boolean {
+  return path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path);
+}
+function joinPath(dir: string, name: string): string {
+  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
+}

@@ -1,0 +1,2 @@
+export * from './config';
+export { loadConfig, type LoadConfigOptions } from './load';

@@ -1,0 +1,40 @@
+/**
+ * The settings of one plan. They are part of the workflow input, so a plan can be reproduced from
+ * its event history alone. Pure types.
+ */
+import type { SearchOptions } from './beam-search';
+
+/** Timeouts of the activity profiles, in seconds (the workflow turns them into durations). */
+export interface ActivityTimeouts {
+  /** Start-to-close of a simulation / segmentation / scoring batch. */
+  readonly gpuStartToCloseS: number;
+  /** Heartbeat timeout of GPU activities: a dead worker is noticed after this long. */
+  readonly gpuHeartbeatS: number;
+  readonly cpuStartToCloseS: number;
+  readonly llmStartToCloseS: number;
+  /** Maximum attempts for retryable failures (0 = unlimited). */
+  readonly maximumAttempts: number;
+  /** First retry interval; later ones double up to 30 s. */
+  readonly initialRetryIntervalS: number;
+}
+
+/** Everything that shapes one plan; part of the workflow input so a plan is reproducible from its history. */
+export interface PlanSettings extends SearchOptions {
+  /** D: drug candidates requested from the policy. */
+  readonly drugCandidates: number;
+  /** E: embolic candidates requested from the policy. */
+  readonly embolicCandidates: number;
+  /** The language treatment goal g. */
+  readonly goal: string;
+  /** Plan seed: every replica seed is derived from it. */
+  readonly seed: number;
+  /** Planning ROI: size in voxels [nx, ny, nz] and isotropic spacing in mm. */
+  readonly roiSize: readonly [number, number, number];
+  readonly roiSpacingMm: number;
+  /** Replicas per `simulate` call inside one activity (progress is heartbeated between calls). */
+  readonly simulateBatchReplicas: number;
+  /** Render PNG previews of the chosen protocol. */
+  readonly previews: boolean;
+  readonly timeouts: ActivityTimeouts;
+}
+

@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PLAN_SETTINGS, loadConfig, resolveConfig } from '../../src/config';
+import { isMewmError } from '../../src/core/errors';
+
+describe('resolveConfig', () => {
+  it('fills defaults: embedded server, oracle backend, the paper behaviour, data under ./.data', () => {
+    const config = resolveConfig({ cwd: '/work/x', env: {} });
+    expect(config.temporal.address).toBeNull();
+    expect(config.worldModel.backend).toBe('oracle');
+    expect(config.planning).toEqual(DEFAULT_PLAN_SETTINGS);
+    expect(config.planning.appendLipiodolAfterDrugs).toBe(false);
+    expect(config.planning.requireImprovement).toBe(false);
+    expect(config.dataDir).toBe('/work/x/.data');
+    expect(config.artifacts.location).toBe('/work/x/.data/artifacts');
+  });
+
+  it('env overrides file overrides defaults; arrays replace whole', () => {
+    const config = resolveConfig({
+      cwd: '/w',
+      env: { MEWM_BEAMS: '2', MEWM_ROI_SIZE: '32', MEWM_APPEND_LIPIODOL: 'yes', TEMPORAL_ADDRESS: 'temporal:7233', MEWM_DATA_DIR: 'data2' },
+      file: { planning: { beams: 3, replicas: 2, roiSize: [48, 48, 40] }, cohort: { concurrency: 2 } },
+    });
+    expect(config.planning.beams).toBe(2);
+    expect(config.planning.replicas).toBe(2);
+    expect(config.planning.roiSize).toEqual([32, 32, 32]);
+    expect(config.planning.appendLipiodolAfterDrugs).toBe(true);
+    expect(config.planning.drugHorizon).toBe(DEFAULT_PLAN_SETTINGS.drugHorizon);
+    expect(config.cohort).toEqual({ concurrency: 2, pageSize: 50 });
+    expect(config.temporal.address).toBe('temporal:7233');
+    expect(config.dataDir).toBe('/w/data2');
+    expect(config.artifacts.location).toBe('/w/data2/artifacts');
+  });
+
+  it.each([
+    [{ MEWM_BEAMS: 'two' }, /MEWM_BEAMS must be an integer/],
+    [{ MEWM_BEAMS: '0' }, /beams must be a positive integer.*MEWM_BEAMS/],
+    [{ MEWM_WORLD_MODEL: 'magic' }, /MEWM_WORLD_MODEL must be oracle or onnx/],
+    [{ MEWM_WORLD_MODEL: 'onnx' }, /needs MEWM_MODEL_DIR/],
+    [{ TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
+    [{ MEWM_ROI_SIZE: '96,96' }, /MEWM_ROI_SIZE must be one integer or three/],
+    [{ MEWM_ROI_SIZE: '4' }, /roiSize must be three integers in \[8, 512\]/],
+    [{ MEWM_APPEND_LIPIODOL: 'maybe' }, /MEWM_APPEND_LIPIODOL must be 1\/0/],
+    [{ MEWM_COHORT_CONCURRENCY: '8', MEWM_COHORT_PAGE_SIZE: '4' }, /pageSize \(4\) must be at least cohort.concurrency \(8\)/],
+    [{ MEWM_GPU_HEARTBEAT_S: '7200' }, /gpuHeartbeatS \(7200\) must be positive and below gpuStartToCloseS/],
+    [{ MEWM_LOG_LEVEL: 'loud' }, /MEWM_LOG_LEVEL must be one of/],
+  ])('rejects %o with an InvalidConfig that says how to fix it', (env, message) => {
+    try {
+      resolveConfig({ cwd: '/w', env });
+      expect.unreachable();
+    } catch (error) {
+      expect(isMewmError(error, 'InvalidConfig')).toBe(true);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+
+  it('loadConfig reads MEWM_CONFIG and reports a broken file by path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mewm-config-'));
+    writeFileSync(join(dir, 'good.json'), JSON.stringify({ planning: { replicas: 7 } }));
+    writeFileSync(join(dir, 'bad.json'), '{ planning: ');
+    expect(loadConfig({ cwd: dir, env: { MEWM_CONFIG: 'good.json' } }).planning.replicas).toBe(7);
+    expect(() => loadConfig({ cwd: dir, env: { MEWM_CONFIG: 'bad.json' } })).toThrow(/bad.json is not valid JSON/);
+    expect(() => loadConfig({ cwd: dir, env: { MEWM_CONFIG: 'missing.json' } })).toThrow(/cannot read the config file/);
+  });
+});

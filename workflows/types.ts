@@ -1,0 +1,210 @@
+/**
+ * The shapes that travel through Temporal for one plan and one cohort: workflow inputs and
+ * outputs, beam-step records and audit summaries. Plain JSON (no class instances, no voxels:
+ * volumes travel as ArtifactRefs). Pure types: safe to import from workflows.
+ */
+import type { ArtifactRef } from '../src/artifacts/store';
+import type { ModelIdentity } from '../src/models/world-model';
+import type { ActionProposal, PolicyIdentity, TumourObservation } from '../src/policy/policy';
+import type { AgentId, DrugId, EmbolicId, Phase, Protocol } from '../src/core/vocabulary';
+import type { Beam, BeamExtension, PrunedCandidate, Replacement } from '../src/core/planning/beam-search';
+import type { PlanSettings } from '../src/core/planning/settings';
+
+export type { ActivityTimeouts, PlanSettings } from '../src/core/planning/settings';
+
+/** What a user has: a pre-treatment CT (NIfTI file or DICOM series folder) and optionally a mask. */
+export interface CaseInput {
+  /** Pseudonymous case id; goes into workflow ids, search attributes and logs. Never a patient identifier. */
+  readonly caseId: string;
+  /** Path or file:// URI of a .nii/.nii.gz file, or of a folder holding one DICOM CT series. */
+  readonly ct: string;
+  /** Optional liver/tumour label map (0 background, 1 liver, 2 tumour) on the CT's grid, NIfTI. */
+  readonly mask?: string;
+}
+
+/** The ROI the planner works on, stored as artifacts. */
+export interface RoiArtifacts {
+  readonly ct: ArtifactRef;
+  readonly labels: ArtifactRef;
+  /** ROI size in voxels [nx, ny, nz] and spacing in mm. */
+  readonly size: readonly [number, number, number];
+  readonly spacingMm: readonly [number, number, number];
+  /** Voxel index in the resampled planning volume of the ROI's first voxel (for pasting back). */
+  readonly offsetVoxels: readonly [number, number, number];
+  /** RAS mm of the tumour centre the ROI is centred on. */
+  readonly centreMm: readonly [number, number, number];
+}
+
+export interface PreparedCase {
+  readonly caseId: string;
+  readonly roi: RoiArtifacts;
+  readonly observation: TumourObservation;
+  /** Whether the mask came from the user or from the assistant model. */
+  readonly maskSource: 'provided' | 'assistant';
+  readonly sourceKind: 'nifti' | 'dicom';
+  readonly assistant?: ModelIdentity;
+}
+
+/** One simulated replica of one candidate, fully traceable. */
+export interface ReplicaRecord {
+  readonly replica: number;
+  readonly seed: number;
+  readonly ct: ArtifactRef;
+  readonly labels: ArtifactRef;
+  readonly risk: number;
+}
+
+export interface CandidateRecord {
+  readonly key: string;
+  readonly beam: number;
+  readonly agent: AgentId;
+  readonly rank: number;
+  readonly protocol: Protocol;
+  readonly meanRisk: number;
+  readonly spreadRisk: number;
+  readonly replicas: readonly ReplicaRecord[];
+}
+
+export interface StepTimings {
+  readonly simulateMs: number;
+  readonly segmentMs: number;
+  readonly scoreMs: number;
+  /** Wall time of the beam step as the workflow saw it. */
+  readonly totalMs: number;
+}
+
+/** The durable audit record of one beam step (also stored as a JSON artifact). */
+export interface BeamStepAudit {
+  readonly schema: 'mewm.beam-step/1';
+  readonly planId: string;
+  readonly caseId: string;
+  readonly phase: Phase;
+  readonly step: number;
+  readonly planSeed: number;
+  readonly candidatesOffered: readonly AgentId[];
+  readonly beamsBefore: readonly Beam[];
+  readonly beamsAfter: readonly Beam[];
+  readonly candidates: readonly CandidateRecord[];
+  readonly pruned: readonly PrunedCandidate[];
+  readonly extensions: readonly { readonly beam: number; readonly outcome: BeamExtension['outcome']; readonly chosenKey: string | null }[];
+  readonly replacement: Replacement | null;
+  readonly models: readonly ModelIdentity[];
+  readonly simulation: { readonly computedReplicas: number; readonly resumedReplicas: number; readonly attempts: number };
+  readonly timings: StepTimings;
+}
+
+export interface BeamStepInput {
+  readonly planId: string;
+  readonly caseId: string;
+  readonly phase: Phase;
+  readonly step: number;
+  readonly beams: readonly Beam[];
+  readonly candidates: readonly AgentId[];
+  readonly roi: RoiArtifacts;
+  readonly settings: PlanSettings;
+}
+
+/** A compact line per beam step: what the parent keeps and what `mewm plan` prints. */
+export interface StepSummary {
+  readonly phase: Phase;
+  readonly step: number;
+  readonly workflowId: string;
+  readonly beams: readonly { readonly slot: number; readonly protocol: Protocol; readonly risk: number | null }[];
+  readonly bestCandidate: { readonly key: string; readonly meanRisk: number; readonly spreadRisk: number } | null;
+  readonly candidates: number;
+  readonly pruned: number;
+  readonly replacement: Replacement | null;
+  readonly audit: ArtifactRef;
+  readonly computedReplicas: number;
+  readonly resumedReplicas: number;
+}
+
+export interface BeamStepResult {
+  readonly beams: readonly Beam[];
+  readonly summary: StepSummary;
+  /** Replicas of the best candidate of each beam after this step (for previews), by beam slot. */
+  readonly chosenReplicas: Readonly<Record<number, readonly ReplicaRecord[]>>;
+}
+
+export interface PlanInput {
+  readonly case: CaseInput;
+  readonly settings: PlanSettings;
+  /** Cohort this plan belongs to (search attribute), if any. */
+  readonly cohortId?: string;
+}
+
+export type PlanStage = 'starting' | 'ingesting' | 'proposing' | 'drug-horizon' | 'embolic-horizon' | 'previews' | 'done' | 'failed';
+
+export interface PlanProgress {
+  readonly stage: PlanStage;
+  readonly stepsDone: number;
+  readonly stepsTotal: number;
+  readonly bestRisk: number | null;
+}
+
+export interface PlanResult {
+  readonly schema: 'mewm.plan/1';
+  readonly planId: string;
+  readonly caseId: string;
+  readonly protocol: Protocol;
+  readonly risk: number;
+  readonly chosenBeam: Beam;
+  readonly beams: readonly Beam[];
+  readonly steps: readonly StepSummary[];
+  readonly proposal: { readonly drugs: readonly DrugId[]; readonly embolics: readonly EmbolicId[]; readonly rationale: string; readonly removals: ActionProposal['removals']; readonly policy: PolicyIdentity };
+  readonly prepared: PreparedCase;
+  readonly previews: readonly ArtifactRef[];
+  readonly settings: PlanSettings;
+}
+
+/** One line of a cohort manifest as the planner needs it. */
+export interface CohortCase extends CaseInput {}
+
+export interface CohortInput {
+  readonly cohortId: string;
+  /** Path of a JSON Lines manifest; each line has caseId, ct and optional mask (paths relative to the manifest). */
+  readonly manifest: string;
+  readonly settings: PlanSettings;
+  /** Children running at once. */
+  readonly concurrency: number;
+  /** Cases per continue-as-new page. */
+  readonly pageSize: number;
+  /** Carried across continue-as-new. */
+  readonly state?: CohortState;
+}
+
+export interface CohortCaseOutcome {
+  readonly caseId: string;
+  readonly workflowId: string;
+  readonly status: 'completed' | 'failed' | 'skipped';
+  readonly protocol?: Protocol;
+  readonly risk?: number;
+  /** The failure's type (a MewmError code) and message, for failed cases. */
+  readonly errorType?: string;
+  readonly error?: string;
+}
+
+export interface CohortState {
+  readonly nextOffset: number;
+  readonly total: number | null;
+  readonly completed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  /** One JSON Lines artifact of CohortCaseOutcome per finished page. */
+  readonly pages: readonly ArtifactRef[];
+  readonly runs: number;
+}
+
+export interface CohortProgress extends CohortState {
+  readonly running: readonly string[];
+}
+
+export interface CohortResult {
+  readonly schema: 'mewm.cohort/1';
+  readonly cohortId: string;
+  readonly total: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly pages: readonly ArtifactRef[];
+}
