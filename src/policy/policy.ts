@@ -45,6 +45,12 @@ export interface RuleRemoval {
   readonly keptInstead: DrugId | EmbolicId;
 }
 
+/** A candidate the reasoning model removed as inappropriate for this patient (no rule broken). */
+export interface RefinerRemoval {
+  readonly agent: DrugId | EmbolicId;
+  readonly reason: string;
+}
+
 export interface PolicyIdentity {
   readonly name: 'guideline' | 'llm' | 'llm+refine';
   readonly version: string;
@@ -59,6 +65,8 @@ export interface ActionProposal {
   readonly embolics: readonly EmbolicId[];
   readonly rationale: string;
   readonly removals: readonly RuleRemoval[];
+  /** Removals by the optional reasoning-model refinement, with its stated reason. */
+  readonly refinerRemovals?: readonly RefinerRemoval[];
   readonly policy: PolicyIdentity;
 }
 
