@@ -2,8 +2,8 @@
  * Maps free-text drug and embolic names (from LLM answers and procedure reports) onto the
  * controlled vocabulary of `src/core/vocabulary.ts`. Matching order: exact synonym after
  * normalisation (case, punctuation, dose text, salt/form words), then singular forms, then a
- * bounded edit distance on the compact form. A fuzzy match is refused when two different agents
- * are equally close, and names that match nothing are reported, never dropped silently.
+ * bounded edit distance on the compact form (none for abbreviations under 5 letters, 1 up to 7,
+ * 2 beyond). A fuzzy match is refused when another agent is within one edit of the closest, and names that match nothing are reported, never dropped silently.
  */
 import { DRUG_INFO, DRUGS, EMBOLIC_INFO, EMBOLICS, isDrug, isEmbolic, type AgentId, type DrugId, type EmbolicId } from '../core/vocabulary';
 
@@ -130,16 +130,19 @@ export function matchAgentName(input: string): NameMatch {
   const key = compact(variants[variants.length - 1]!);
   const budget = typoBudget(key.length);
   if (budget === 0) return { kind: 'unknown', input };
+  // Distances are computed one step beyond the budget so that a runner-up just outside it still
+  // counts against the winner: a typo is corrected only when one agent is clearly closest.
   const bestByAgent = new Map<AgentId, number>();
   for (const entry of INDEX.entries) {
     if (typoBudget(entry.compact.length) === 0) continue;
-    const d = boundedEditDistance(key, entry.compact, budget);
-    if (d <= budget && d < (bestByAgent.get(entry.agent) ?? Infinity)) bestByAgent.set(entry.agent, d);
+    const d = boundedEditDistance(key, entry.compact, budget + 1);
+    if (d <= budget + 1 && d < (bestByAgent.get(entry.agent) ?? Infinity)) bestByAgent.set(entry.agent, d);
   }
-  if (bestByAgent.size === 0) return { kind: 'unknown', input };
-  const best = Math.min(...bestByAgent.values());
-  const tied = [...bestByAgent.entries()].filter(([, d]) => d === best).map(([a]) => a);
-  if (tied.length > 1) return { kind: 'ambiguous', input, candidates: tied };
+  const best = Math.min(Infinity, ...bestByAgent.values());
+  if (best > budget) return { kind: 'unknown', input };
+  const close = [...bestByAgent.entries()].filter(([, d]) => d <= best + 1).sort((a, b) => a[1] - b[1]).map(([a]) => a);
+  if (close.length > 1) return { kind: 'ambiguous', input, candidates: close };
+  const tied = close;
   return { kind: 'matched', input, agent: tied[0]!, via: 'fuzzy', distance: best };
 }
 
