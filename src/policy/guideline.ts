@@ -89,7 +89,7 @@ export function scoreDrugs(b: TumourBands): ScoredAgent<DrugId>[] {
     const platinum = agent === 'lobaplatin' || agent === 'oxaliplatin' || agent === 'cisplatin' || agent === 'nedaplatin';
     if (b.small && anthracycline) bump(0.1, 'small solitary lesion: anthracycline-Lipiodol emulsion is the cTACE standard');
     if (b.large && platinum) bump(0.12, 'large lesion: platinum added for combination chemotherapy');
-    if (b.large && agent === 'idarubicin') bump(0.18, 'large hypervascular lesion: idarubicin has the highest in-vitro cytotoxicity against HCC lines');
+    if (b.large && b.hypervascular && agent === 'idarubicin') bump(0.35, 'large hypervascular lesion: idarubicin has the highest in-vitro cytotoxicity against HCC lines');
     if (b.large && agent === 'doxorubicin') bump(0.06, 'large lesion: doxorubicin loads onto drug-eluting beads');
     if (b.multinodular && agent === 'raltitrexed') bump(0.12, 'multinodular disease: raltitrexed has low hepatotoxicity at repeated sessions');
     if (b.multinodular && agent === 'oxaliplatin') bump(0.08, 'multinodular disease: oxaliplatin regimens (as in FOLFOX-HAIC) for diffuse burden');
