@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resampleToGrid, resampleToSpacing, spacingGrid } from '../../../src/core/volume/resample';
-import { diagonalAffine, makeVolume, spacingOf, type Affine, type Shape3 } from '../../../src/core/volume/volume';
+import { diagonalAffine, makeVolume, spacingOf, type Affine, type Shape3, type Volume } from '../../../src/core/volume/volume';
 import { pythonAvailable, pythonSkipReason } from '../../oracles/python-oracle';
 import { maxAffineDifference, maxAbsDifference, syntheticCt, syntheticMask, volumeOracle } from '../../oracles/volume-oracle';
 
@@ -119,7 +119,7 @@ describe.skipIf(!pythonAvailable)(`resampling against nibabel resample_from_to /
     { target: [0.7, 0.9, 1.3] as [number, number, number], mode: 'linear' as const },
     { target: 1.13, mode: 'nearest' as const },
   ])('resampleToSpacing $target mm ($mode) matches the MONAI grid + nibabel', ({ target, mode }) => {
-    const input = mode === 'linear' ? ct : labels;
+    const input: Volume = mode === 'linear' ? ct : labels;
     const ours = resampleToSpacing(input, target, mode);
     const spacing = typeof target === 'number' ? [target, target, target] : target;
     const reference = volumeOracle('spacing', input, { spacing, order: mode === 'linear' ? 1 : 0 });
