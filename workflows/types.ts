@@ -29,8 +29,6 @@ export interface RoiArtifacts {
   /** ROI size in voxels [nx, ny, nz] and spacing in mm. */
   readonly size: readonly [number, number, number];
   readonly spacingMm: readonly [number, number, number];
-  /** Voxel index in the resampled planning volume of the ROI's first voxel (for pasting back). */
-  readonly offsetVoxels: readonly [number, number, number];
   /** RAS mm of the tumour centre the ROI is centred on. */
   readonly centreMm: readonly [number, number, number];
 }
@@ -39,6 +37,8 @@ export interface PreparedCase {
   readonly caseId: string;
   readonly roi: RoiArtifacts;
   readonly observation: TumourObservation;
+  /** PNG key slices of the ROI (tumour-centre axial slice with mask outline), for the policy and people. */
+  readonly keySlices: readonly ArtifactRef[];
   /** Whether the mask came from the user or from the assistant model. */
   readonly maskSource: 'provided' | 'assistant';
   readonly sourceKind: 'nifti' | 'dicom';
@@ -169,6 +169,8 @@ export interface CohortInput {
   readonly concurrency: number;
   /** Cases per continue-as-new page. */
   readonly pageSize: number;
+  /** Only plan manifest lines whose `split` equals this (e.g. "test"). */
+  readonly split?: string;
   /** Carried across continue-as-new. */
   readonly state?: CohortState;
 }

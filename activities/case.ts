@@ -1,0 +1,205 @@
+/**
+ * Ingest activities: from what a user has (a pre-treatment CT as NIfTI or a DICOM series folder,
+ * optionally a liver/tumour mask) to the planning ROI that every other activity works on.
+ *
+ *   prepareCase (cpu)   read + validate; with a mask: resample CT (trilinear) and mask (nearest)
+ *                       straight onto the ROI grid; without: store the CT resampled to the planning
+ *                       spacing and ask for segmentation.
+ *   segmentCase (gpu)   the assistant model segments that planning-spacing CT.
+ *   prepareCase (cpu)   again, with the planning CT and its labels, for the ROI.
+ *
+ * ROI grid: axis-aligned RAS+, isotropic `roiSpacingMm`, `roiSize` voxels [nx, ny, nz], its centre
+ * voxel (floor(n/2) per axis) on the tumour's centre of mass. Resampling straight from the
+ * source grid onto it (any orientation: the affines carry it) avoids resampling whole CTs.
+ * Outside the source: -1024 HU (air) and label 0.
+ */
+import { stat } from 'node:fs/promises';
+import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
+import { getCtVolume, getLabelVolume, putPng, putVolume } from '../src/artifacts/volumes';
+import { MewmError } from '../src/core/errors';
+import { reorientToRas } from '../src/core/volume/orientation';
+import { resampleToGrid, resampleToSpacing } from '../src/core/volume/resample';
+import { assertPlausibleVolume } from '../src/core/volume/validate';
+import { Label, diagonalAffine, sameGrid, spacingOf, type LabelledCt, type Volume } from '../src/core/volume/volume';
+import { readNifti } from '../src/io/nifti';
+import { encodePng, renderAxialSlice } from '../src/io/png';
+import type { ModelIdentity, WorldModel } from '../src/models/world-model';
+import type { TumourObservation } from '../src/policy/policy';
+import type { CaseInput, PreparedCase, RoiArtifacts } from '../workflows/types';
+import { tumourCentreSlice } from './audit';
+import { withTypedFailures } from './failures';
+import type { ActivityLogger, ArtifactResolver } from './deps';
+
+export interface PrepareCaseInput {
+  readonly case: CaseInput;
+  readonly roiSize: readonly [number, number, number];
+  readonly roiSpacingMm: number;
+  /** Set on the second call, after segmentation: the planning-spacing CT and the assistant's labels. */
+  readonly segmented?: { readonly ct: ArtifactRef; readonly labels: ArtifactRef; readonly model: ModelIdentity };
+}
+
+export type PrepareCaseOutput =
+  | { readonly kind: 'prepared'; readonly prepared: PreparedCase }
+  | { readonly kind: 'needs-segmentation'; readonly planningCt: ArtifactRef; readonly sourceKind: 'nifti' | 'dicom' };
+
+export interface SegmentCaseInput {
+  readonly caseId: string;
+  readonly ct: ArtifactRef;
+}
+
+export interface CaseDependencies {
+  readonly store: ArtifactStore;
+  readonly artifacts: ArtifactResolver;
+  readonly log: ActivityLogger;
+  /** The policy's view of the tumour (src/policy observeTumour), computed on the ROI. */
+  readonly observe: (roi: LabelledCt) => TumourObservation;
+  /** Reads a DICOM CT series folder (src/io/dicom readDicomSeries); absent: DICOM input is refused. */
+  readonly readDicomSeries?: (folder: string) => Promise<Volume>;
+}
+
+export interface CaseGpuDependencies {
+  readonly world: WorldModel;
+  readonly store: ArtifactStore;
+  readonly artifacts: ArtifactResolver;
+  readonly log: ActivityLogger;
+}
+
+const outsideHu = -1024;
+
+function localPath(pathOrUri: string): string {
+  return pathOrUri.startsWith('file://') ? decodeURIComponent(new URL(pathOrUri).pathname) : pathOrUri;
+}
+
+async function readCt(deps: CaseDependencies, caseId: string, source: string): Promise<{ ct: Volume<Float32Array>; kind: 'nifti' | 'dicom' }> {
+  const path = localPath(source);
+  let isFolder: boolean;
+  try {
+    isFolder = (await stat(path)).isDirectory();
+  } catch (error) {
+    throw new MewmError('InvalidInput', `case ${caseId}: the CT path does not exist or cannot be read`, { caseId }, { cause: error });
+  }
+  let volume: Volume;
+  if (isFolder) {
+    if (deps.readDicomSeries === undefined) throw new MewmError('InvalidInput', `case ${caseId}: DICOM series input is not available in this worker`, { caseId });
+    volume = await deps.readDicomSeries(path);
+  } else {
+    volume = await readNifti(path);
+  }
+  assertPlausibleVolume(volume, `case ${caseId} CT`, { requireFinite: true });
+  const data = volume.data instanceof Float32Array ? volume.data : Float32Array.from(volume.data);
+  return { ct: { data, shape: volume.shape, affine: volume.affine }, kind: isFolder ? 'dicom' : 'nifti' };
+}
+
+async function readMask(caseId: string, source: string, ct: Volume): Promise<Volume<Uint8Array>> {
+  const mask = await readNifti(localPath(source));
+  if (!sameGrid(mask, ct, 1e-3)) {
+    throw new MewmError('InvalidInput', `case ${caseId}: the mask is not on the CT's grid (shape ${mask.shape.join('x')} vs ${ct.shape.join('x')}, or a different affine); resample the mask onto the CT first`, { caseId });
+  }
+  const labels = new Uint8Array(mask.data.length);
+  for (let i = 0; i < mask.data.length; i++) {
+    const value = mask.data[i]!;
+    if (value !== Label.background && value !== Label.liver && value !== Label.tumour) {
+      throw new MewmError('InvalidInput', `case ${caseId}: the mask holds label ${value}; only 0 (background), 1 (liver) and 2 (tumour) are allowed`, { caseId, label: value });
+    }
+    labels[i] = value;
+  }
+  return { data: labels, shape: mask.shape, affine: mask.affine };
+}
+
+/** Centre of mass of the tumour voxels (label 2), in RAS mm. */
+export function tumourCentreMm(caseId: string, labels: Volume<Uint8Array>): [number, number, number] {
+  const [nx, ny, nz] = labels.shape;
+  let sx = 0;
+  let sy = 0;
+  let sz = 0;
+  let count = 0;
+  let index = 0;
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, index++) {
+        if (labels.data[index] !== Label.tumour) continue;
+        sx += x;
+        sy += y;
+        sz += z;
+        count++;
+      }
+    }
+  }
+  if (count === 0) throw new MewmError('InvalidInput', `case ${caseId}: the mask has no tumour voxels (label 2); planning needs a tumour`, { caseId });
+  const [i, j, k] = [sx / count, sy / count, sz / count];
+  const a = labels.affine;
+  return [0, 1, 2].map((r) => a[4 * r]! * i + a[4 * r + 1]! * j + a[4 * r + 2]! * k + a[4 * r + 3]!) as [number, number, number];
+}
+
+/** The ROI grid: RAS-aligned, isotropic spacing, centre voxel on `centreMm`. */
+export function roiGrid(centreMm: readonly [number, number, number], size: readonly [number, number, number], spacingMm: number): { shape: [number, number, number]; affine: number[] } {
+  const origin = [0, 1, 2].map((a) => centreMm[a]! - Math.floor(size[a]! / 2) * spacingMm) as [number, number, number];
+  return { shape: [size[0], size[1], size[2]], affine: [...diagonalAffine([spacingMm, spacingMm, spacingMm], origin)] };
+}
+
+export function createCaseActivities(deps: CaseDependencies) {
+  const { store, artifacts, log } = deps;
+
+  async function buildRoi(
+    caseId: string,
+    source: LabelledCt,
+    input: PrepareCaseInput,
+  ): Promise<{ roi: RoiArtifacts; observation: TumourObservation; keySlices: ArtifactRef[] }> {
+    const centreMm = tumourCentreMm(caseId, source.labels);
+    const grid = roiGrid(centreMm, input.roiSize, input.roiSpacingMm);
+    const ct = resampleToGrid(source.ct, grid.shape, grid.affine, 'linear', { outside: outsideHu });
+    const labels = resampleToGrid(source.labels, grid.shape, grid.affine, 'nearest', { outside: 0 });
+    const roiVolumes: LabelledCt = { ct, labels };
+    const observation = deps.observe(roiVolumes);
+    const [ctRef, labelsRef] = await Promise.all([putVolume(store, ct), putVolume(store, labels, { labels: true })]);
+    const slice = renderAxialSlice(ct, tumourCentreSlice(labels), { labels });
+    const keySlice = await putPng(store, encodePng(slice.rgba, slice.width, slice.height));
+    const spacing = spacingOf(grid.affine);
+    return {
+      roi: { ct: ctRef, labels: labelsRef, size: grid.shape, spacingMm: spacing, centreMm },
+      observation,
+      keySlices: [keySlice],
+    };
+  }
+
+  async function prepareCase(input: PrepareCaseInput): Promise<PrepareCaseOutput> {
+    const caseId = input.case.caseId;
+    if (input.segmented !== undefined) {
+      const [ct, labels] = await Promise.all([
+        getCtVolume(artifacts.storeFor(input.segmented.ct.uri), input.segmented.ct),
+        getLabelVolume(artifacts.storeFor(input.segmented.labels.uri), input.segmented.labels),
+      ]);
+      if (!sameGrid(ct, labels, 1e-3)) throw new MewmError('ModelContract', `case ${caseId}: the assistant's labels are not on the CT's grid`, { caseId });
+      const built = await buildRoi(caseId, { ct, labels }, input);
+      const sourceKind = (await stat(localPath(input.case.ct))).isDirectory() ? 'dicom' : 'nifti';
+      return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'assistant', sourceKind, assistant: input.segmented.model } };
+    }
+    const { ct, kind } = await readCt(deps, caseId, input.case.ct);
+    if (input.case.mask === undefined) {
+      // The assistant segments on the planning spacing, in RAS, like every model input.
+      const planning = resampleToSpacing(reorientToRas(ct), input.roiSpacingMm, 'linear');
+      const planningCt = await putVolume(store, planning);
+      log.info({ caseId, shape: planning.shape }, 'case has no mask: segmentation requested');
+      return { kind: 'needs-segmentation', planningCt, sourceKind: kind };
+    }
+    const labels = await readMask(caseId, input.case.mask, ct);
+    const built = await buildRoi(caseId, { ct, labels }, input);
+    log.info({ caseId, roi: built.roi.size, spacingMm: input.roiSpacingMm }, 'case prepared');
+    return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'provided', sourceKind: kind } };
+  }
+
+  return withTypedFailures({ prepareCase });
+}
+
+export function createCaseGpuActivities(deps: CaseGpuDependencies) {
+  async function segmentCase(input: SegmentCaseInput): Promise<{ labels: ArtifactRef; model: ModelIdentity }> {
+    const ct = await getCtVolume(deps.artifacts.storeFor(input.ct.uri), input.ct);
+    const labels = await deps.world.assistant.segment({ caseId: input.caseId, ct });
+    if (!sameGrid(labels, ct, 1e-3)) throw new MewmError('ModelContract', `assistant model ${deps.world.assistant.identity.name} returned labels off the CT's grid`, { caseId: input.caseId });
+    return { labels: await putVolume(deps.store, labels, { labels: true }), model: deps.world.assistant.identity };
+  }
+  return withTypedFailures({ segmentCase });
+}
+
+export type CaseActivities = ReturnType<typeof createCaseActivities>;
+export type CaseGpuActivities = ReturnType<typeof createCaseGpuActivities>;

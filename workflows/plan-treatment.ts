@@ -1,0 +1,132 @@
+/**
+ * planTreatment: Algorithm 1 of the MeWM paper for one patient, durable.
+ *
+ *   ingest      pre-CT (+ mask, or the assistant segments it) → tumour-centred ROI     (cpu, gpu)
+ *   line 4      B empty beams
+ *   line 5      π_VLM proposes D drugs and E embolics (the clinical rules prune later)  (llm)
+ *   lines 6-13  drug horizon: Hd beam steps, one child workflow each
+ *   lines 14-21 embolic horizon: He beam steps, one child workflow each
+ *   line 22     the beam with the lowest risk is the protocol
+ *
+ * Every replica seed derives from `settings.seed` inside the pure planning code, so the same input
+ * gives the same plan bit for bit, however often activities are retried or workers die.
+ */
+import { ApplicationFailure, executeChild, isCancellation, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
+import { appendLipiodol, chooseFinalBeam, initBeams, phaseSteps, type Beam } from '../src/core/planning/beam-search';
+import type { ActionProposal } from '../src/policy/policy';
+import { activityProfiles } from './activity-profiles';
+import { beamStep } from './beam-step';
+import { failureType, runPure } from './failures';
+import { beamStepWorkflowId } from './ids';
+import { planAuditQuery, planProgressQuery } from './queries';
+import { MewmCaseId, MewmCohortId, MewmStatus, type MewmStatusValue } from './search-attributes';
+import type { PlanInput, PlanProgress, PlanResult, PreparedCase, ReplicaRecord, StepSummary } from './types';
+import type { ArtifactRef } from '../src/artifacts/store';
+
+export async function planTreatment(input: PlanInput): Promise<PlanResult> {
+  const planId = workflowInfo().workflowId;
+  const { settings } = input;
+  const caseId = input.case.caseId;
+  const schedule = runPure(() => phaseSteps(settings));
+  let progress: PlanProgress = { stage: 'starting', stepsDone: 0, stepsTotal: schedule.length, bestRisk: null };
+  let prepared: PreparedCase | null = null;
+  let proposal: ActionProposal | null = null;
+  const steps: StepSummary[] = [];
+  setHandler(planProgressQuery, () => progress);
+  setHandler(planAuditQuery, () => ({ planId, caseId, prepared, proposal, steps }));
+
+  const setStatus = (status: MewmStatusValue) =>
+    upsertSearchAttributes([
+      { key: MewmCaseId, value: caseId },
+      { key: MewmStatus, value: status },
+      ...(input.cohortId === undefined ? [] : [{ key: MewmCohortId, value: input.cohortId }]),
+    ]);
+  setStatus('running');
+
+  try {
+    const { cpu, gpu, llm } = activityProfiles(settings.timeouts);
+
+    progress = { ...progress, stage: 'ingesting' };
+    const roiRequest = { case: input.case, roiSize: settings.roiSize, roiSpacingMm: settings.roiSpacingMm };
+    let ingest = await cpu.prepareCase(roiRequest);
+    if (ingest.kind === 'needs-segmentation') {
+      const segmented = await gpu.segmentCase({ caseId, ct: ingest.planningCt });
+      ingest = await cpu.prepareCase({ ...roiRequest, segmented: { ct: ingest.planningCt, labels: segmented.labels, model: segmented.model } });
+    }
+    if (ingest.kind !== 'prepared') throw ApplicationFailure.nonRetryable(`case ${caseId}: ingest did not produce a planning ROI`, 'Internal');
+    const preparedCase = ingest.prepared;
+    prepared = preparedCase;
+
+    progress = { ...progress, stage: 'proposing' };
+    const proposed = await llm.proposeActions({
+      caseId,
+      observation: preparedCase.observation,
+      goal: settings.goal,
+      drugCount: settings.drugCandidates,
+      embolicCount: settings.embolicCandidates,
+      keySlices: preparedCase.keySlices,
+    });
+    proposal = proposed;
+
+    let beams: Beam[] = runPure(() => initBeams(settings.beams));
+    let replicasBySlot: Record<number, readonly ReplicaRecord[]> = {};
+    let lipiodolAppended = false;
+    for (const { phase, step } of schedule) {
+      if (phase === 'embolic' && settings.appendLipiodolAfterDrugs && !lipiodolAppended) {
+        beams = appendLipiodol(beams, settings.drugHorizon);
+        lipiodolAppended = true;
+      }
+      progress = { ...progress, stage: phase === 'drug' ? 'drug-horizon' : 'embolic-horizon' };
+      const result = await executeChild(beamStep, {
+        workflowId: beamStepWorkflowId(planId, phase, step),
+        args: [{ planId, caseId, phase, step, beams, candidates: phase === 'drug' ? proposed.drugs : proposed.embolics, roi: preparedCase.roi, settings }],
+      });
+      const replacement = result.summary.replacement;
+      const carried: Record<number, readonly ReplicaRecord[]> = {};
+      for (const beam of result.beams) {
+        const source = replacement?.worst === beam.slot ? replacement.best : beam.slot;
+        const replicas = result.chosenReplicas[beam.slot] ?? replicasBySlot[source];
+        if (replicas) carried[beam.slot] = replicas;
+      }
+      replicasBySlot = carried;
+      beams = [...result.beams];
+      steps.push(result.summary);
+      const risks = beams.map((b) => b.risk).filter((r): r is number => r !== null);
+      progress = { ...progress, stepsDone: steps.length, bestRisk: risks.length > 0 ? Math.min(...risks) : null };
+    }
+    if (settings.appendLipiodolAfterDrugs && !lipiodolAppended) beams = appendLipiodol(beams, settings.drugHorizon);
+
+    const chosen = runPure(() => chooseFinalBeam(beams));
+    let previews: ArtifactRef[] = [];
+    const chosenReplicas = replicasBySlot[chosen.slot] ?? [];
+    if (settings.previews && chosenReplicas.length > 0) {
+      progress = { ...progress, stage: 'previews' };
+      previews = await cpu.renderPreviews({ caseId, roi: preparedCase.roi, posts: chosenReplicas.map((r) => ({ ct: r.ct, labels: r.labels })) });
+    }
+
+    progress = { ...progress, stage: 'done', bestRisk: chosen.risk };
+    setStatus('completed');
+    log.info('plan completed', { caseId, protocol: chosen.protocol, risk: chosen.risk });
+    return {
+      schema: 'mewm.plan/1',
+      planId,
+      caseId,
+      protocol: chosen.protocol,
+      risk: chosen.risk!,
+      chosenBeam: chosen,
+      beams,
+      steps,
+      proposal: { drugs: proposed.drugs, embolics: proposed.embolics, rationale: proposed.rationale, removals: proposed.removals, policy: proposed.policy },
+      prepared: preparedCase,
+      previews,
+      settings,
+    };
+  } catch (error) {
+    progress = { ...progress, stage: 'failed' };
+    setStatus('failed');
+    if (isCancellation(error)) throw error;
+    const { type, message } = failureType(error);
+    log.warn('plan failed', { caseId, type });
+    throw ApplicationFailure.create({ type, message: `case ${caseId}: ${message}`, nonRetryable: true, cause: error instanceof Error ? error : undefined });
+  }
+}
