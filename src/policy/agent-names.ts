@@ -70,23 +70,30 @@ function buildIndex(): { exact: Map<string, AgentId[]>; entries: Entry[] } {
 
 const INDEX = buildIndex();
 
-/** Levenshtein distance, stopping early once every entry of a row exceeds `limit`. */
+/**
+ * Edit distance with adjacent transpositions counted as one edit (optimal string alignment),
+ * since swapped letters are the commonest typing slip; stops early once every entry of a row
+ * exceeds `limit` and then returns `limit + 1`.
+ */
 export function boundedEditDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      let value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, beforePrevious[j - 2]! + 1);
       current.push(value);
       rowMin = Math.min(rowMin, value);
     }
     if (rowMin > limit) return limit + 1;
+    beforePrevious = previous;
     previous = current;
   }
-  return previous[b.length]!;
+  return Math.min(previous[b.length]!, limit + 1);
 }
 
 /** Typos allowed for a compact name of this length: none for abbreviations, 1 up to 7 letters, 2 beyond. */

@@ -39,6 +39,8 @@ describe('matchAgentName', () => {
     ['lipidol', 'lipiodol', 1],
     ['Oxaliplatn', 'oxaliplatin', 1],
     ['Cisplatim', 'cisplatin', 1],
+    ['Iadrubicin', 'idarubicin', 1],
+    ['Eiprubicin', 'epirubicin', 1],
   ])('corrects the typo %s to %s (distance %i)', (input, agent, distance) => {
     expect(matchAgentName(input)).toMatchObject({ kind: 'matched', agent, via: 'fuzzy', distance });
   });
@@ -75,11 +77,13 @@ describe('matchAgentName', () => {
 });
 
 describe('boundedEditDistance', () => {
-  it('matches Levenshtein within the bound and saturates beyond it', () => {
+  it('matches the edit distance within the bound and saturates beyond it', () => {
     expect(boundedEditDistance('kitten', 'sitting', 5)).toBe(3);
     expect(boundedEditDistance('kitten', 'sitting', 2)).toBe(3);
     expect(boundedEditDistance('abc', 'abc', 0)).toBe(0);
     expect(boundedEditDistance('a', 'abcdef', 2)).toBe(3);
+    expect(boundedEditDistance('eiprubicin', 'epirubicin', 2)).toBe(1); // a transposition is one edit
+    expect(boundedEditDistance('ca', 'abc', 3)).toBe(3); // optimal string alignment, not full Damerau
   });
 });
 
