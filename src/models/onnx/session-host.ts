@@ -1,0 +1,141 @@
+/**
+ * Main-thread handle on one worker thread that owns long-lived ONNX sessions (NOTES: a
+ * `session.run()` blocks its thread, and sessions leak memory when re-created, so they are
+ * created once per worker and reused). Tensors are `[N, C, Z, Y, X]` Float32Arrays unless a
+ * graph says otherwise.
+ *
+ * CPU is the default. `executionProvider: 'cuda'` tries the CUDA provider and, when it cannot
+ * load (not bundled with onnxruntime-node here, or no CUDA 12 / cuDNN 9 on the host), falls back
+ * to CPU with a loud warning naming the model file and the reason.
+ */
+import { Worker } from 'node:worker_threads';
+import pino from 'pino';
+import { MewmError } from '../../core/errors';
+import type { GraphSpec } from '../manifest';
+import type { HostMessage, WireDtype, WireTensor, WorkerMessage } from './session-protocol';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionHostOptions {
+  readonly executionProvider?: ExecutionProvider;
+  /** Threads ONNX Runtime may use for one op; default 1 (share the cores with other workers). */
+  readonly intraOpNumThreads?: number;
+  readonly log?: Pick<pino.Logger, 'warn' | 'info'>;
+}
+
+export interface HostTensor {
+  readonly dtype: WireDtype;
+  readonly dims: readonly number[];
+  readonly data: Float32Array | BigInt64Array | Uint8Array;
+}
+
+export interface LoadedGraph {
+  readonly key: string;
+  readonly provider: ExecutionProvider;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+}
+
+type Pending = { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => void };
+
+export class OnnxSessionHost {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private readonly log: Pick<pino.Logger, 'warn' | 'info'>;
+
+  constructor(private readonly options: SessionHostOptions = {}) {
+    this.log = options.log ?? pino({ name: 'mewm-onnx' });
+    this.worker = new Worker(new URL('./session-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+    this.worker.on('message', (m: WorkerMessage) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      p.resolve(m);
+    });
+    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(new Error(`ONNX worker thread exited with code ${code}`));
+    });
+  }
+
+  private failAll(error: unknown): void {
+    for (const p of this.pending.values()) p.reject(new MewmError('Internal', `ONNX worker failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error }));
+    this.pending.clear();
+  }
+
+  private request(message: Omit<HostMessage, 'id'> & { type: HostMessage['type'] }, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
+    if (this.closed) return Promise.reject(new MewmError('Internal', 'ONNX session host is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  /** Creates the session for `path` under `key`; checks its I/O names against the manifest spec. */
+  async load(key: string, path: string, spec?: GraphSpec): Promise<LoadedGraph> {
+    const provider = this.options.executionProvider ?? 'cpu';
+    const reply = await this.request({ type: 'load', key, path, provider, intraOpNumThreads: this.options.intraOpNumThreads ?? 1 });
+    if (!reply.ok) throw new MewmError('ModelContract', `cannot load model file ${path}: ${reply.error}`, { file: path });
+    if (reply.type !== 'loaded') throw new MewmError('Internal', `unexpected worker reply ${reply.type}`);
+    if (reply.fallbackReason !== undefined) {
+      this.log.warn({ file: path, requested: 'cuda', using: 'cpu', reason: reply.fallbackReason }, 'CUDA execution provider unavailable: FALLING BACK TO CPU (much slower)');
+    }
+    if (spec) {
+      const expectIn = spec.inputs.map((t) => t.name).sort();
+      const expectOut = spec.outputs.map((t) => t.name).sort();
+      const gotIn = [...reply.inputNames].sort();
+      const gotOut = [...reply.outputNames].sort();
+      if (expectIn.join() !== gotIn.join() || expectOut.join() !== gotOut.join()) {
+        throw new MewmError('ModelContract', `model file ${path} has inputs [${gotIn}] and outputs [${gotOut}], its manifest says [${expectIn}] and [${expectOut}]`, { file: path });
+      }
+    }
+    return { key, provider: reply.provider, inputNames: reply.inputNames, outputNames: reply.outputNames };
+  }
+
+  /** Runs a loaded graph. Input arrays are copied (callers keep theirs). */
+  async run(key: string, feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
+    const wire: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, t] of Object.entries(feeds)) {
+      const expected = t.dims.reduce((a, b) => a * b, 1);
+      if (t.data.length !== expected) throw new MewmError('ModelContract', `input ${key}.${name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+      const buffer = t.data.slice().buffer as ArrayBuffer;
+      wire[name] = { dtype: t.dtype, dims: t.dims, buffer };
+      transfer.push(buffer);
+    }
+    const reply = await this.request({ type: 'run', key, feeds: wire }, transfer);
+    if (!reply.ok) throw new MewmError('ModelContract', `inference with ${key} failed: ${reply.error}`, { graph: key });
+    if (reply.type !== 'ran') throw new MewmError('Internal', `unexpected worker reply ${reply.type}`);
+    const out: Record<string, HostTensor> = {};
+    for (const [name, t] of Object.entries(reply.outputs)) {
+      const data = t.dtype === 'float32' ? new Float32Array(t.buffer) : t.dtype === 'int64' ? new BigInt64Array(t.buffer) : new Uint8Array(t.buffer);
+      out[name] = { dtype: t.dtype, dims: t.dims, data };
+    }
+    return out;
+  }
+
+  /** Float32 convenience: one named output of a graph. */
+  async runFloat(key: string, feeds: Readonly<Record<string, HostTensor>>, output: string): Promise<{ data: Float32Array; dims: readonly number[] }> {
+    const out = await this.run(key, feeds);
+    const t = out[output];
+    if (!t || !(t.data instanceof Float32Array)) throw new MewmError('ModelContract', `graph ${key} has no float32 output ${output}`, { graph: key });
+    return { data: t.data, dims: t.dims };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.request({ type: 'close' });
+    } finally {
+      this.closed = true;
+      await this.worker.terminate();
+    }
+  }
+}
+
+export function float32(dims: readonly number[], data: Float32Array): HostTensor {
+  return { dtype: 'float32', dims, data };
+}

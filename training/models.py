@@ -1,0 +1,298 @@
+"""Networks of the three learned models. All take and return `[N, C, Z, Y, X]` tensors.
+
+Sizes are set by the frozen configs in `config.py`; every module exports to ONNX (opset 17)
+with the graph input/output names listed in `export.py`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, ch), ch)
+
+
+class ResBlock(nn.Module):
+    """Conv-GN-SiLU ×2 with a residual; optional FiLM (scale, shift) from a conditioning vector."""
+
+    def __init__(self, cin: int, cout: int, cond_dim: int = 0):
+        super().__init__()
+        self.n1, self.c1 = norm(cin), nn.Conv3d(cin, cout, 3, padding=1)
+        self.n2, self.c2 = norm(cout), nn.Conv3d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.film = nn.Linear(cond_dim, 2 * cout) if cond_dim else None
+
+    def forward(self, x, cond=None):
+        h = self.c1(F.silu(self.n1(x)))
+        h = self.n2(h)
+        if self.film is not None:
+            scale, shift = self.film(cond).chunk(2, dim=1)
+            h = h * (1 + scale[:, :, None, None, None]) + shift[:, :, None, None, None]
+        h = self.c2(F.silu(h))
+        return h + self.skip(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamics: KL autoencoder + action-conditioned latent denoiser
+
+
+class Encoder(nn.Module):
+    def __init__(self, ch: int, latent: int, downsample: int):
+        super().__init__()
+        layers = [nn.Conv3d(1, ch, 3, padding=1)]
+        c = ch
+        for _ in range(int(math.log2(downsample))):
+            layers += [ResBlock(c, c), nn.Conv3d(c, c * 2, 3, stride=2, padding=1)]
+            c *= 2
+        layers += [ResBlock(c, c), norm(c), nn.SiLU(), nn.Conv3d(c, 2 * latent, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        mean, logvar = self.net(x).chunk(2, dim=1)
+        return mean, logvar.clamp(-20, 10)
+
+
+class Decoder(nn.Module):
+    def __init__(self, ch: int, latent: int, downsample: int):
+        super().__init__()
+        levels = int(math.log2(downsample))
+        c = ch * 2**levels
+        layers = [nn.Conv3d(latent, c, 3, padding=1), ResBlock(c, c)]
+        for _ in range(levels):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(c, c // 2, 3, padding=1), ResBlock(c // 2, c // 2)]
+            c //= 2
+        layers += [norm(c), nn.SiLU(), nn.Conv3d(c, 1, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class KLAutoencoder(nn.Module):
+    def __init__(self, ch: int, latent: int, downsample: int):
+        super().__init__()
+        self.encoder = Encoder(ch, latent, downsample)
+        self.decoder = Decoder(ch, latent, downsample)
+        self.register_buffer("scale", torch.tensor(1.0))
+
+    def forward(self, x):
+        mean, logvar = self.encoder(x)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        return self.decoder(z), mean, logvar
+
+
+class ScaledEncoder(nn.Module):
+    """Export wrapper: image in [-1, 1] → scaled latent mean (unit variance on the training set)."""
+
+    def __init__(self, ae: KLAutoencoder):
+        super().__init__()
+        self.ae = ae
+
+    def forward(self, image):
+        return self.ae.encoder(image)[0] * self.ae.scale
+
+
+class ScaledDecoder(nn.Module):
+    def __init__(self, ae: KLAutoencoder):
+        super().__init__()
+        self.ae = ae
+
+    def forward(self, latent):
+        return self.ae.decoder(latent / self.ae.scale)
+
+
+class ActionEncoder(nn.Module):
+    """Eq. 1: τ(a) = σ2([[σ1(φ(a_1)), …, σ1(φ(a_H))], c]).
+
+    φ(a_i): bundled hashed n-gram text features of sub-action i (`action_text`, `[N, H, F]`,
+    zero rows beyond the combo's length, `action_text_mask` `[N, H]`); σ1 a linear projection;
+    c: learned concept embeddings of the vocabulary agents, summed over the combo's multi-hot
+    `action_concepts` `[N, A]`; σ2 a two-layer MLP. `use_text=False` is the concept-only ablation.
+    """
+
+    def __init__(self, n_agents: int, text_dim: int, max_agents: int, dim: int, use_text: bool):
+        super().__init__()
+        self.use_text = use_text
+        self.concepts = nn.Parameter(torch.randn(n_agents, dim) * 0.3)
+        self.sigma1 = nn.Linear(text_dim, dim)
+        self.sigma2 = nn.Sequential(nn.Linear(dim * max_agents + dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, concepts, text, text_mask):
+        c = concepts @ self.concepts
+        t = self.sigma1(text) * text_mask.unsqueeze(-1)
+        if not self.use_text:
+            t = t * 0.0
+        return self.sigma2(torch.cat([t.flatten(1), c], dim=1))
+
+
+def timestep_embedding(t, dim: int):
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    args = t.float().unsqueeze(1) * freqs.unsqueeze(0)
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+
+
+class Attention(nn.Module):
+    """Multi-head scaled dot-product attention written out (exports to plain ONNX MatMul/Softmax;
+    torch's fused MultiheadAttention fast path has no ONNX symbolic)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"attention dim {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, query, key, value):
+        n, lq, d = query.shape
+        h = self.heads
+        q = self.q(query).reshape(n, lq, h, d // h).transpose(1, 2)
+        k = self.k(key).reshape(n, -1, h, d // h).transpose(1, 2)
+        v = self.v(value).reshape(n, -1, h, d // h).transpose(1, 2)
+        w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // h), dim=-1)
+        return self.o((w @ v).transpose(1, 2).reshape(n, lq, d))
+
+
+class SelfAttention3d(nn.Module):
+    def __init__(self, ch: int, heads: int = 4):
+        super().__init__()
+        self.norm = norm(ch)
+        self.attn = Attention(ch, heads)
+
+    def forward(self, x):
+        n, c, d, h, w = x.shape
+        tokens = self.norm(x).flatten(2).transpose(1, 2)
+        out = self.attn(tokens, tokens, tokens)
+        return x + out.transpose(1, 2).reshape(n, c, d, h, w)
+
+
+class LatentDenoiser(nn.Module):
+    """ε_θ(z_t, z0', m0, τ(a), t): a small 3D U-Net on the latent grid with FiLM conditioning
+    from time + action embeddings and self-attention at the bottleneck."""
+
+    def __init__(self, latent: int, ch: int, action: ActionEncoder, action_dim: int, downsample: int):
+        super().__init__()
+        self.downsample = downsample
+        self.action = action
+        cond = 2 * action_dim
+        self.time = nn.Sequential(nn.Linear(action_dim, cond), nn.SiLU(), nn.Linear(cond, cond))
+        self.action_proj = nn.Linear(action_dim, cond)
+        self.inp = nn.Conv3d(2 * latent + 1, ch, 3, padding=1)
+        self.d1 = ResBlock(ch, ch, cond)
+        self.down = nn.Conv3d(ch, 2 * ch, 3, stride=2, padding=1)
+        self.d2 = ResBlock(2 * ch, 2 * ch, cond)
+        self.mid_attn = SelfAttention3d(2 * ch)
+        self.m2 = ResBlock(2 * ch, 2 * ch, cond)
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(2 * ch, ch, 3, padding=1))
+        self.u1 = ResBlock(2 * ch, ch, cond)
+        self.out = nn.Sequential(norm(ch), nn.SiLU(), nn.Conv3d(ch, latent, 3, padding=1))
+        self.action_dim = action_dim
+
+    def condition(self, timestep, concepts, text, text_mask):
+        return self.time(timestep_embedding(timestep, self.action_dim)) + self.action_proj(self.action(concepts, text, text_mask))
+
+    def forward(self, noisy_latent, timestep, masked_latent, mask, action_concepts, action_text, action_text_mask):
+        cond = self.condition(timestep, action_concepts, action_text, action_text_mask)
+        m = F.avg_pool3d(mask, self.downsample)
+        h0 = self.inp(torch.cat([noisy_latent, masked_latent, m], dim=1))
+        h1 = self.d1(h0, cond)
+        h2 = self.d2(self.down(h1), cond)
+        h2 = self.m2(self.mid_attn(h2), cond)
+        u = self.u1(torch.cat([self.up(h2), h1], dim=1), cond)
+        return self.out(u)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assistant: 3D U-Net (liver / tumour)
+
+
+class UNet3d(nn.Module):
+    def __init__(self, ch: int, out_channels: int = 3):
+        super().__init__()
+        self.e1 = ResBlock(1, ch)
+        self.e2 = ResBlock(ch, 2 * ch)
+        self.e3 = ResBlock(2 * ch, 4 * ch)
+        self.pool = nn.MaxPool3d(2)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.d2 = ResBlock(4 * ch + 2 * ch, 2 * ch)
+        self.d1 = ResBlock(2 * ch + ch, ch)
+        self.head = nn.Conv3d(ch, out_channels, 1)
+
+    def forward(self, image):
+        e1 = self.e1(image)
+        e2 = self.e2(self.pool(e1))
+        e3 = self.e3(self.pool(e2))
+        d2 = self.d2(torch.cat([self.up(e3), e2], dim=1))
+        d1 = self.d1(torch.cat([self.up(d2), e1], dim=1))
+        return self.head(d1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Heuristic: survival network (CNN backbone, two-way cross-attention, attention aggregator)
+
+
+class Backbone(nn.Module):
+    """MC3-style: one 3D conv stage then strided residual stages; returns tokens `[N, L, D]`."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(2, ch, 3, stride=2, padding=1), norm(ch), nn.SiLU(),
+            ResBlock(ch, ch), nn.Conv3d(ch, 2 * ch, 3, stride=2, padding=1),
+            ResBlock(2 * ch, 2 * ch), nn.Conv3d(2 * ch, 2 * ch, 3, stride=2, padding=1),
+        )
+
+    def forward(self, x):
+        return self.net(x).flatten(2).transpose(1, 2)
+
+
+class TwoWayCrossAttention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.pre_to_post = Attention(dim, heads)
+        self.post_to_pre = Attention(dim, heads)
+        self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+        self.n3 = nn.LayerNorm(dim)
+
+    def forward(self, pre, post):
+        pre = self.n1(pre + self.pre_to_post(pre, post, post))
+        post = self.n2(post + self.post_to_pre(post, pre, pre))
+        tokens = torch.cat([pre, post], dim=1)
+        return self.n3(tokens + self.mlp(tokens))
+
+
+class AttentionAggregator(nn.Module):
+    """Gated attention multi-instance pooling (Ilse et al.) over tokens."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.v = nn.Linear(dim, dim)
+        self.u = nn.Linear(dim, dim)
+        self.w = nn.Linear(dim, 1)
+
+    def forward(self, tokens):
+        a = self.w(torch.tanh(self.v(tokens)) * torch.sigmoid(self.u(tokens)))
+        a = torch.softmax(a, dim=1)
+        return (a * tokens).sum(dim=1)
+
+
+class SurvivalNet(nn.Module):
+    def __init__(self, ch: int, heads: int):
+        super().__init__()
+        dim = 2 * ch
+        self.backbone = Backbone(ch)
+        self.phase = nn.Parameter(torch.zeros(2, dim))
+        self.cross = TwoWayCrossAttention(dim, heads)
+        self.pool = AttentionAggregator(dim)
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, 2))
+
+    def forward(self, pre, post):
+        a = self.backbone(pre) + self.phase[0]
+        b = self.backbone(post) + self.phase[1]
+        out = self.head(self.pool(self.cross(a, b)))
+        return out[:, :1], out[:, 1:]
