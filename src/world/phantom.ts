@@ -77,6 +77,25 @@ function ellipsoidBox(affine: Affine, shape: Shape3, e: Ellipsoid, scale = 1): B
   return boxAround(affine, shape, e.center, e.radii.map((r) => r * scale));
 }
 
+/** Whether world point (x, y) mm lies inside the abdominal cavity (inside the muscle wall). */
+export function insideAbdomen(phenotype: Phenotype, x: number, y: number): boolean {
+  const { anatomy } = phenotype;
+  const [a, b] = anatomy.bodySemiAxes;
+  const e = Math.hypot(x / a, y / b);
+  if (e >= 1) return false;
+  const depth = e < 1e-6 ? a : Math.hypot(x, y) * (1 / e - 1);
+  return depth >= anatomy.fatMm + anatomy.muscleMm;
+}
+
+/** Whether world point (x, y, z) mm lies in the liver (tumours included), as the phantom draws it. */
+export function insideLiver(phenotype: Phenotype, x: number, y: number, z: number): boolean {
+  const { anatomy } = phenotype;
+  if (!insideAbdomen(phenotype, x, y)) return false;
+  const [rightLobe, leftLobe] = anatomy.liverLobes;
+  if (ellipsoidRho(rightLobe, x, y, z) > 1.2 && ellipsoidRho(leftLobe, x, y, z) > 1.2) return false;
+  return liverRho(anatomy, x, y, z, valueNoise(deriveSeed(anatomy.textureSeed, 'liver-shape'), x, y, z, 35)) < 1;
+}
+
 /** Renders the pre-treatment CT and labels of `phenotype` on `grid`. */
 export function renderPhantom(phenotype: Phenotype, grid: WorldGrid): LabelledCt {
   const [nx, ny, nz] = grid.shape;

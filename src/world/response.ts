@@ -171,7 +171,7 @@ export function responseMeans(phenotype: Phenotype, protocol: Protocol): { kill:
         e = 0.5 * clamp(1.3 - largest / 40, 0.25, 1);
         break;
       case 'nbca':
-        e = shunted ? 0.45 : 0.28;
+        e = shunted ? 0.45 : 0.22;
         break;
     }
     embolicSurvival *= 1 - clamp(e * bio.embolicIdiosyncrasy[embolic], 0, 0.95);
@@ -402,7 +402,7 @@ export function simulateResponse(pre: LabelledCt, phenotype: Phenotype, protocol
       if (viability[r]! >= viableCut && viableSoFar < viableCount) {
         viableSoFar++;
         const perfusion = 1 - 0.35 * response.kill;
-        const enhancement = Math.max(lesion.enhancementHu * perfusion, POST_TUMOUR_HU.viableMin - liverHu + 45);
+        const enhancement = Math.max(lesion.enhancementHu * perfusion, 40, POST_TUMOUR_HU.viableMin - liverHu + 45);
         postHu[q] = liverHu + enhancement + 24 * phenotype.biology.heterogeneity * fractalNoise(textureSeed, ...coords[m]!, 5) + sigma * noise.next();
       } else dead.push(m);
     });
