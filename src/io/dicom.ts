@@ -1,0 +1,314 @@
+/**
+ * Reads a CT series from a folder of DICOM files (Part 10, uncompressed transfer syntaxes) into
+ * a `Volume<Float32Array>` in Hounsfield units with a voxel-to-RAS affine.
+ *
+ * - Voxel axes: i = column, j = row (as stored in each image), k = slice in order of increasing
+ *   position along the slice normal (row direction × column direction). Use `reorientToRas`
+ *   afterwards for a canonical orientation.
+ * - Slices are sorted by ImagePositionPatient projected on that normal, never by
+ *   InstanceNumber. The k axis of the affine is (last position − first position) / (n − 1),
+ *   which also represents gantry tilt exactly.
+ * - HU = stored value · RescaleSlope + RescaleIntercept, per slice (slope 1, intercept 0 when
+ *   absent). Stored values are masked / sign-extended to BitsStored.
+ * - DICOM patient coordinates are LPS: the x and y rows of the affine are negated for RAS.
+ * - Several series in one folder: a `MewmError('InvalidInput')` listing them, unless
+ *   `seriesInstanceUid` picks one. JPEG / JPEG-LS / JPEG 2000 / RLE pixel data: a
+ *   `MewmError('InvalidVolume')` saying the series must be decompressed first.
+ * Errors and logs name the folder's base name (or `options.name`), never patient fields.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import * as dicomParserModule from 'dicom-parser';
+import type { DataSet } from 'dicom-parser';
+import { MewmError } from '../core/errors';
+import { assertPlausibleVolume, invalidVolume } from '../core/volume/validate';
+import { makeVolume, type Volume } from '../core/volume/volume';
+
+// dicom-parser ships a UMD bundle: under ESM its functions sit on the default export.
+const dicomParser = (dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule;
+
+export interface ReadDicomSeriesOptions {
+  /** Pick this series when the folder holds several. */
+  readonly seriesInstanceUid?: string;
+  /** Name used in errors instead of the folder's base name (e.g. a pseudonymous case id). */
+  readonly name?: string;
+  /** Largest relative deviation of a slice gap from the median gap (default 0.1). */
+  readonly sliceGapTolerance?: number;
+}
+
+export interface DicomSeriesSummary {
+  readonly seriesInstanceUid: string;
+  readonly seriesNumber: number | undefined;
+  readonly modality: string | undefined;
+  readonly files: number;
+}
+
+const uncompressedSyntaxes = new Set([
+  '1.2.840.10008.1.2', // implicit VR little endian
+  '1.2.840.10008.1.2.1', // explicit VR little endian
+  '1.2.840.10008.1.2.2', // explicit VR big endian (retired, still seen)
+  '1.2.840.10008.1.2.1.99', // deflated explicit VR little endian
+]);
+
+function compressionName(syntax: string): string | undefined {
+  if (syntax.startsWith('1.2.840.10008.1.2.4.5') || syntax.startsWith('1.2.840.10008.1.2.4.6') || syntax.startsWith('1.2.840.10008.1.2.4.7')) return 'JPEG';
+  if (syntax === '1.2.840.10008.1.2.4.80' || syntax === '1.2.840.10008.1.2.4.81') return 'JPEG-LS';
+  if (syntax.startsWith('1.2.840.10008.1.2.4.9') || syntax.startsWith('1.2.840.10008.1.2.4.20')) return 'JPEG 2000 / HTJ2K';
+  if (syntax === '1.2.840.10008.1.2.5') return 'RLE';
+  if (syntax.startsWith('1.2.840.10008.1.2.4.10')) return 'MPEG';
+  return undefined;
+}
+
+const tags = {
+  transferSyntax: 'x00020010',
+  modality: 'x00080060',
+  seriesInstanceUid: 'x0020000e',
+  seriesNumber: 'x00200011',
+  imagePosition: 'x00200032',
+  imageOrientation: 'x00200037',
+  samplesPerPixel: 'x00280002',
+  numberOfFrames: 'x00280008',
+  rows: 'x00280010',
+  columns: 'x00280011',
+  pixelSpacing: 'x00280030',
+  bitsAllocated: 'x00280100',
+  bitsStored: 'x00280101',
+  pixelRepresentation: 'x00280103',
+  rescaleIntercept: 'x00281052',
+  rescaleSlope: 'x00281053',
+  pixelData: 'x7fe00010',
+} as const;
+
+interface Slice {
+  readonly file: string;
+  readonly dataSet: DataSet;
+  readonly seriesInstanceUid: string;
+}
+
+function numbers(dataSet: DataSet, tag: string, count: number): number[] | undefined {
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const value = dataSet.floatString(tag, i);
+    if (value === undefined || !Number.isFinite(value)) return undefined;
+    values.push(value);
+  }
+  return values;
+}
+
+function isPart10(bytes: Uint8Array): boolean {
+  return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
+
+async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]; skipped: number }> {
+  let entries: string[];
+  try {
+    entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
+  } catch (error) {
+    throw invalidVolume(name, `cannot be listed as a folder (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`, {}, error);
+  }
+  const slices: Slice[] = [];
+  let skipped = 0;
+  for (const file of entries) {
+    if (file.toUpperCase() === 'DICOMDIR') {
+      skipped++;
+      continue;
+    }
+    const bytes = await readFile(join(dir, file));
+    if (!isPart10(bytes)) {
+      skipped++;
+      continue;
+    }
+    let dataSet: DataSet;
+    try {
+      dataSet = dicomParser.parseDicom(bytes, { inflater: inflate });
+    } catch (error) {
+      throw invalidVolume(name, `file ${file} is not readable DICOM (${describeParseError(error)})`, { entry: file }, error);
+    }
+    const syntax = dataSet.string(tags.transferSyntax) ?? '1.2.840.10008.1.2';
+    const compression = compressionName(syntax);
+    if (compression) {
+      throw invalidVolume(name, `file ${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`, { entry: file, transferSyntax: syntax });
+    }
+    if (!uncompressedSyntaxes.has(syntax)) {
+      throw invalidVolume(name, `file ${file} uses transfer syntax ${syntax}, which mewm does not read`, { entry: file, transferSyntax: syntax });
+    }
+    if (!dataSet.elements[tags.pixelData]) {
+      skipped++; // structured reports, presentation states and the like
+      continue;
+    }
+    slices.push({ file, dataSet, seriesInstanceUid: dataSet.string(tags.seriesInstanceUid) ?? '(no SeriesInstanceUID)' });
+  }
+  return { slices, skipped };
+}
+
+/** Deflated transfer syntax: dicom-parser hands over the deflated remainder of the file. */
+function inflate(bytes: Uint8Array, position: number): Uint8Array {
+  const inflated = inflateRawSync(bytes.subarray(position));
+  const out = new Uint8Array(position + inflated.length);
+  out.set(bytes.subarray(0, position));
+  out.set(inflated, position);
+  return out;
+}
+
+function describeParseError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && 'exception' in error) return String((error as { exception: unknown }).exception);
+  return String(error);
+}
+
+/** The series found in a folder, for callers that let a user choose. */
+export async function listDicomSeries(dir: string): Promise<DicomSeriesSummary[]> {
+  const { slices } = await parseFolder(dir, basename(dir));
+  return summarise(slices);
+}
+
+function summarise(slices: readonly Slice[]): DicomSeriesSummary[] {
+  const bySeries = new Map<string, Slice[]>();
+  for (const slice of slices) bySeries.set(slice.seriesInstanceUid, [...(bySeries.get(slice.seriesInstanceUid) ?? []), slice]);
+  return [...bySeries.entries()].map(([seriesInstanceUid, members]) => ({
+    seriesInstanceUid,
+    seriesNumber: members[0]!.dataSet.intString(tags.seriesNumber),
+    modality: members[0]!.dataSet.string(tags.modality),
+    files: members.length,
+  }));
+}
+
+function cross(a: readonly number[], b: readonly number[]): [number, number, number] {
+  return [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
+}
+
+const dot = (a: readonly number[], b: readonly number[]) => a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
+
+interface SliceGeometry {
+  readonly rows: number;
+  readonly columns: number;
+  readonly orientation: number[];
+  readonly spacing: number[];
+  readonly position: number[];
+}
+
+function geometryOf(slice: Slice, name: string): SliceGeometry {
+  const { dataSet, file } = slice;
+  const rows = dataSet.uint16(tags.rows);
+  const columns = dataSet.uint16(tags.columns);
+  const orientation = numbers(dataSet, tags.imageOrientation, 6);
+  const spacing = numbers(dataSet, tags.pixelSpacing, 2);
+  const position = numbers(dataSet, tags.imagePosition, 3);
+  if (!rows || !columns) throw invalidVolume(name, `file ${file} has no Rows/Columns`, { entry: file });
+  if (!orientation) throw invalidVolume(name, `file ${file} has no valid ImageOrientationPatient`, { entry: file });
+  if (!spacing) throw invalidVolume(name, `file ${file} has no valid PixelSpacing`, { entry: file });
+  if (!position) throw invalidVolume(name, `file ${file} has no valid ImagePositionPatient`, { entry: file });
+  return { rows, columns, orientation, spacing, position };
+}
+
+/** Reads one slice's stored values as HU into `out` (rows · columns floats). */
+function readPixels(slice: Slice, geometry: SliceGeometry, out: Float32Array, name: string): void {
+  const { dataSet, file } = slice;
+  const element = dataSet.elements[tags.pixelData]!;
+  const samples = dataSet.uint16(tags.samplesPerPixel) ?? 1;
+  if (samples !== 1) throw invalidVolume(name, `file ${file} has ${samples} samples per pixel; a CT has 1`, { entry: file });
+  const bitsAllocated = dataSet.uint16(tags.bitsAllocated) ?? 16;
+  const bitsStored = dataSet.uint16(tags.bitsStored) ?? bitsAllocated;
+  const signed = (dataSet.uint16(tags.pixelRepresentation) ?? 0) === 1;
+  const slope = dataSet.floatString(tags.rescaleSlope) ?? 1;
+  const intercept = dataSet.floatString(tags.rescaleIntercept) ?? 0;
+  if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(intercept)) {
+    throw invalidVolume(name, `file ${file} has an unusable rescale (slope ${slope}, intercept ${intercept})`, { entry: file });
+  }
+  const count = geometry.rows * geometry.columns;
+  const bytesPerValue = bitsAllocated / 8;
+  if (![1, 2, 4].includes(bytesPerValue)) throw invalidVolume(name, `file ${file} has ${bitsAllocated} bits allocated; mewm reads 8, 16 or 32`, { entry: file });
+  if (element.length < count * bytesPerValue) {
+    throw invalidVolume(name, `file ${file} has ${element.length} bytes of pixel data, ${count * bytesPerValue} needed (truncated or multi-sample)`, { entry: file });
+  }
+  const view = new DataView(dataSet.byteArray.buffer, dataSet.byteArray.byteOffset + element.dataOffset, count * bytesPerValue);
+  const littleEndian = (dataSet.string(tags.transferSyntax) ?? '') !== '1.2.840.10008.1.2.2';
+  const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
+  const signBit = 2 ** (bitsStored - 1);
+  for (let p = 0; p < count; p++) {
+    let raw: number;
+    if (bytesPerValue === 2) raw = view.getUint16(2 * p, littleEndian);
+    else if (bytesPerValue === 1) raw = view.getUint8(p);
+    else raw = view.getUint32(4 * p, littleEndian);
+    let value = bitsStored >= 32 ? raw : raw % (mask + 1);
+    if (signed && value >= signBit) value -= 2 * signBit;
+    out[p] = value * slope + intercept;
+  }
+}
+
+function chooseSeries(slices: readonly Slice[], options: ReadDicomSeriesOptions, name: string): Slice[] {
+  const series = summarise(slices);
+  if (options.seriesInstanceUid !== undefined) {
+    const chosen = slices.filter((slice) => slice.seriesInstanceUid === options.seriesInstanceUid);
+    if (chosen.length === 0) {
+      throw new MewmError('InvalidInput', `${name}: no series with SeriesInstanceUID ${options.seriesInstanceUid}; found ${series.map((s) => s.seriesInstanceUid).join(', ')}`, { file: name, series });
+    }
+    return chosen;
+  }
+  if (series.length > 1) {
+    const listing = series.map((s) => `${s.seriesInstanceUid} (series ${s.seriesNumber ?? '?'}, ${s.modality ?? '?'}, ${s.files} files)`).join('; ');
+    throw new MewmError('InvalidInput', `${name}: holds ${series.length} DICOM series; choose one with seriesInstanceUid: ${listing}`, { file: name, series });
+  }
+  return [...slices];
+}
+
+/**
+ * Reads the CT series in `dir` (see the module comment for axes, ordering, units and errors).
+ */
+export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptions = {}): Promise<Volume<Float32Array>> {
+  const name = options.name ?? basename(dir);
+  const { slices: all, skipped } = await parseFolder(dir, name);
+  if (all.length === 0) throw invalidVolume(name, `holds no DICOM image files (${skipped} other files skipped)`);
+  const slices = chooseSeries(all, options, name);
+  const modality = slices[0]!.dataSet.string(tags.modality);
+  if (modality !== undefined && modality !== 'CT') throw invalidVolume(name, `is a ${modality} series; mewm reads CT`, { modality });
+  for (const slice of slices) {
+    const frames = slice.dataSet.intString(tags.numberOfFrames) ?? 1;
+    if (frames > 1) throw invalidVolume(name, `file ${slice.file} is a multi-frame image (${frames} frames), which mewm does not read yet`, { entry: slice.file });
+  }
+  if (slices.length < 2) throw invalidVolume(name, 'holds a single slice; mewm needs a 3D series with at least two slices');
+
+  const geometries = slices.map((slice) => geometryOf(slice, name));
+  const first = geometries[0]!;
+  for (let s = 1; s < geometries.length; s++) {
+    const g = geometries[s]!;
+    const file = slices[s]!.file;
+    if (g.rows !== first.rows || g.columns !== first.columns) throw invalidVolume(name, `file ${file} is ${g.columns}x${g.rows}, others ${first.columns}x${first.rows}`, { entry: file });
+    if (g.orientation.some((v, i) => Math.abs(v - first.orientation[i]!) > 1e-4)) throw invalidVolume(name, `file ${file} has another ImageOrientationPatient than the rest of the series`, { entry: file });
+    if (g.spacing.some((v, i) => Math.abs(v - first.spacing[i]!) > 1e-4)) throw invalidVolume(name, `file ${file} has another PixelSpacing than the rest of the series`, { entry: file });
+  }
+  const rowDirection = first.orientation.slice(0, 3);
+  const columnDirection = first.orientation.slice(3, 6);
+  const normal = cross(rowDirection, columnDirection);
+  if (Math.abs(Math.hypot(...normal) - 1) > 1e-3 || Math.abs(dot(rowDirection, columnDirection)) > 1e-3) {
+    throw invalidVolume(name, 'has an ImageOrientationPatient whose directions are not orthonormal');
+  }
+  const order = geometries.map((g, index) => ({ index, along: dot(g.position, normal) })).sort((a, b) => a.along - b.along);
+  const gaps = order.slice(1).map((entry, i) => entry.along - order[i]!.along);
+  const sortedGaps = [...gaps].sort((a, b) => a - b);
+  const medianGap = sortedGaps[Math.floor(sortedGaps.length / 2)]!;
+  if (sortedGaps[0]! < 1e-3) {
+    throw invalidVolume(name, 'has two slices at the same position (duplicate files, or several acquisitions in one series)');
+  }
+  const tolerance = options.sliceGapTolerance ?? 0.1;
+  const worst = Math.max(...gaps.map((gap) => Math.abs(gap - medianGap) / medianGap));
+  if (worst > tolerance) {
+    throw invalidVolume(name, `has uneven slice gaps (from ${sortedGaps[0]!.toFixed(3)} to ${sortedGaps.at(-1)!.toFixed(3)} mm): a slice is missing or the series mixes acquisitions`, { gapsMm: sortedGaps });
+  }
+
+  const [nx, ny, nz] = [first.columns, first.rows, slices.length];
+  const data = new Float32Array(nx * ny * nz);
+  order.forEach(({ index }, k) => readPixels(slices[index]!, geometries[index]!, data.subarray(k * nx * ny, (k + 1) * nx * ny), name));
+
+  const firstPosition = geometries[order[0]!.index]!.position;
+  const lastPosition = geometries[order.at(-1)!.index]!.position;
+  const sliceStep = [0, 1, 2].map((a) => (lastPosition[a]! - firstPosition[a]!) / (nz - 1));
+  const [rowSpacing, columnSpacing] = first.spacing as [number, number];
+  const lps = [0, 1, 2].map((a) => [rowDirection[a]! * columnSpacing, columnDirection[a]! * rowSpacing, sliceStep[a]!, firstPosition[a]!]);
+  // `+ 0` turns the -0 of negated zeros into 0 (cosmetic, for equality checks and logs)
+  const affine = [...lps[0]!.map((v) => -v + 0), ...lps[1]!.map((v) => -v + 0), ...lps[2]!.map((v) => v + 0), 0, 0, 0, 1];
+  const volume = makeVolume(data, [nx, ny, nz], affine);
+  assertPlausibleVolume(volume, name);
+  return volume;
+}
