@@ -3,9 +3,10 @@
  * patients already have a completed plan (so a re-run skips them).
  *
  * Manifest: JSON Lines, one case per line: `{"caseId": "...", "ct": "...", "mask": "..."}` with
- * paths relative to the manifest's folder. A synthetic cohort from `mewm synth` (lines without
- * `ct`) is read from its layout: `cases/<caseId>/pre-ct.nii.gz` and, when present,
- * `cases/<caseId>/pre-labels.nii.gz`. Lines may carry a `split`; `split` in the input filters on it.
+ * paths relative to the manifest's folder; the `mewm synth` names `preCt` / `preLabels` are read
+ * too. A line without a CT path is read from the synthetic layout: `cases/<caseId>/pre-ct.nii.gz`
+ * and, when present, `cases/<caseId>/pre-labels.nii.gz`. Other fields (outcomes, reports) are
+ * ignored: the planner never sees them. Lines may carry a `split`; `split` in the input filters on it.
  */
 import { access, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -76,9 +77,11 @@ export async function readCohortManifest(manifest: string, split?: string): Prom
     if (seen.has(caseId)) throw new MewmError('InvalidInput', `cohort manifest line ${index + 1}: case ${caseId} appears twice`, { line: index + 1, caseId });
     seen.add(caseId);
     if (split !== undefined && entry.split !== split) continue;
-    const ct = typeof entry.ct === 'string' ? at(entry.ct) : join(root, 'cases', caseId, 'pre-ct.nii.gz');
+    const ctField = typeof entry.ct === 'string' ? entry.ct : typeof entry.preCt === 'string' ? entry.preCt : undefined;
+    const maskField = typeof entry.mask === 'string' ? entry.mask : typeof entry.preLabels === 'string' ? entry.preLabels : undefined;
+    const ct = ctField !== undefined ? at(ctField) : join(root, 'cases', caseId, 'pre-ct.nii.gz');
     const defaultMask = join(root, 'cases', caseId, 'pre-labels.nii.gz');
-    const mask = typeof entry.mask === 'string' ? at(entry.mask) : typeof entry.ct === 'string' ? undefined : (await exists(defaultMask)) ? defaultMask : undefined;
+    const mask = maskField !== undefined ? at(maskField) : ctField !== undefined ? undefined : (await exists(defaultMask)) ? defaultMask : undefined;
     cases.push({ caseId, ct, ...(mask === undefined ? {} : { mask }) });
   }
   return cases;

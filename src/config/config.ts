@@ -16,6 +16,7 @@
  *   MEWM_WORLD_MODEL (worldModel.backend)        oracle | onnx (default oracle)
  *   MEWM_ORACLE_COHORT (worldModel.oracleCohortDir)  synthetic cohort whose truth the oracle uses
  *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models
+ *   MEWM_ORACLE_LABEL_CACHE (worldModel.oracleLabelCache)  see src/models/backend.ts (default off)
  *   MEWM_BEAMS, MEWM_DRUG_CANDIDATES, MEWM_EMBOLIC_CANDIDATES, MEWM_REPLICAS, MEWM_DRUG_HORIZON,
  *   MEWM_EMBOLIC_HORIZON, MEWM_APPEND_LIPIODOL, MEWM_REQUIRE_IMPROVEMENT, MEWM_PLAN_SEED, MEWM_GOAL,
  *   MEWM_ROI_SIZE ("96" or "96,96,64"), MEWM_ROI_SPACING_MM, MEWM_SIMULATE_BATCH, MEWM_PREVIEWS (planning.*)
@@ -50,6 +51,8 @@ export interface MewmConfig {
     readonly backend: WorldModelBackend;
     readonly oracleCohortDir: string | null;
     readonly modelDir: string | null;
+    /** Oracle only: exact labels for CTs rendered in the same process; breaks cross-worker reproducibility (see src/models/backend.ts). */
+    readonly oracleLabelCache: boolean;
   };
   readonly planning: PlanSettings;
   readonly cohort: { readonly concurrency: number; readonly pageSize: number };
@@ -100,7 +103,7 @@ export function defaultConfig(cwd: string): MewmConfig {
     dataDir,
     temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0 },
     artifacts: { location: joinPath(dataDir, 'artifacts'), s3: {} },
-    worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null },
+    worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null, oracleLabelCache: false },
     planning: DEFAULT_PLAN_SETTINGS,
     cohort: { concurrency: 4, pageSize: 50 },
     workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200 },
@@ -141,6 +144,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['worldModel', 'backend'], v('MEWM_WORLD_MODEL') as WorldModelBackend | undefined);
   set(['worldModel', 'oracleCohortDir'], v('MEWM_ORACLE_COHORT'));
   set(['worldModel', 'modelDir'], v('MEWM_MODEL_DIR'));
+  set(['worldModel', 'oracleLabelCache'], bool('MEWM_ORACLE_LABEL_CACHE'));
   set(['planning', 'beams'], int('MEWM_BEAMS'));
   set(['planning', 'drugCandidates'], int('MEWM_DRUG_CANDIDATES'));
   set(['planning', 'embolicCandidates'], int('MEWM_EMBOLIC_CANDIDATES'));

@@ -1,0 +1,54 @@
+/**
+ * World-model backend selection by configuration (MEWM_WORLD_MODEL), never by editing code:
+ *   oracle  the synthetic world's truth (src/world/oracle), for a cohort written by `mewm synth`
+ *   onnx    the learned models (src/models/onnx), from a folder of model folders with manifests
+ *
+ * Oracle label cache: the oracle's assistant returns exact labels for CTs it rendered *in this
+ * process* and approximate ones otherwise. A plan whose GPU worker died would then score resumed
+ * replicas differently from an undisturbed run, so the cache is off unless asked for
+ * (`oracleLabelCache`): every segmentation is the same pure function of (case, CT), in any process.
+ */
+import { MewmError } from '../core/errors';
+import type { WorldModel } from './world-model';
+
+export interface WorldModelConfig {
+  readonly backend: 'oracle' | 'onnx';
+  readonly oracleCohortDir: string | null;
+  readonly modelDir: string | null;
+  /** Oracle only: exact labels for CTs rendered in this process (not reproducible across workers). */
+  readonly oracleLabelCache?: boolean;
+}
+
+interface OnnxBackendModule {
+  createOnnxWorldModel(options: { modelDir: string }): Promise<WorldModel>;
+}
+
+export async function createWorldModel(config: WorldModelConfig): Promise<WorldModel> {
+  switch (config.backend) {
+    case 'oracle': {
+      if (!config.oracleCohortDir) {
+        throw new MewmError(
+          'InvalidConfig',
+          'the oracle world model needs the synthetic cohort it simulates: set MEWM_ORACLE_COHORT to a folder written by `mewm synth` (or MEWM_WORLD_MODEL=onnx with MEWM_MODEL_DIR)',
+          { variable: 'MEWM_ORACLE_COHORT' },
+        );
+      }
+      const { createOracleWorldModel } = await import('../world/oracle');
+      return createOracleWorldModel({ cohortDir: config.oracleCohortDir, ...(config.oracleLabelCache ? {} : { maxCachedLabelBytes: 0 }) });
+    }
+    case 'onnx': {
+      if (!config.modelDir) throw new MewmError('InvalidConfig', 'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR (the folder with dynamics/, assistant/, heuristic/)', { variable: 'MEWM_MODEL_DIR' });
+      // Resolved at run time so that the oracle path does not load onnxruntime.
+      const specifier = './onnx/index';
+      let onnx: OnnxBackendModule;
+      try {
+        onnx = (await import(specifier)) as OnnxBackendModule;
+      } catch (error) {
+        throw new MewmError('ModelMissing', 'the ONNX backend (src/models/onnx) could not be loaded', {}, { cause: error });
+      }
+      return onnx.createOnnxWorldModel({ modelDir: config.modelDir });
+    }
+    default:
+      throw new MewmError('InvalidConfig', `unknown world-model backend "${String((config as { backend: unknown }).backend)}": use oracle or onnx`, { variable: 'MEWM_WORLD_MODEL' });
+  }
+}

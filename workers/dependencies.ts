@@ -1,0 +1,67 @@
+/**
+ * Builds what activities need from the configuration: artifact stores, the world model (only for
+ * GPU workers), the policy (only for LLM workers), the tumour observation and DICOM reader (CPU).
+ * Every dependency can be overridden, which is how tests inject a fake LLM endpoint's policy or a
+ * slowed-down world model; production code paths stay the same.
+ */
+import { ArtifactStores, createArtifactStore, parseArtifactLocation } from '../src/artifacts';
+import type { ArtifactStore } from '../src/artifacts/store';
+import type { MewmConfig } from '../src/config/config';
+import type { LabelledCt, Volume } from '../src/core/volume/volume';
+import type { WorldModel } from '../src/models/world-model';
+import type { ActionPolicy, TumourObservation } from '../src/policy/policy';
+import type { QueueRole } from '../workflows/task-queues';
+import type { Logger } from './logging';
+
+export interface WorkerDependencies {
+  readonly log: Logger;
+  /** Where new artifacts go (the configured location). */
+  readonly store: ArtifactStore;
+  /** Resolves any artifact URI (local or S3) to its store. */
+  readonly artifacts: ArtifactStores;
+  readonly world?: WorldModel;
+  readonly policy?: ActionPolicy;
+  readonly observe?: (roi: LabelledCt) => TumourObservation;
+  readonly readDicomSeries?: (folder: string) => Promise<Volume>;
+  /** Releases what was opened here (world model sessions, S3 pools). */
+  close(): Promise<void>;
+}
+
+export type DependencyOverrides = Partial<Omit<WorkerDependencies, 'close' | 'log'>>;
+
+export async function createWorkerDependencies(config: MewmConfig, roles: readonly QueueRole[], log: Logger, overrides: DependencyOverrides = {}): Promise<WorkerDependencies> {
+  const location = parseArtifactLocation(config.artifacts.location, config.artifacts.s3);
+  const artifacts = overrides.artifacts ?? new ArtifactStores(config.artifacts.s3);
+  const store = overrides.store ?? createArtifactStore(location);
+  let world = overrides.world;
+  let ownsWorld = false;
+  if (world === undefined && roles.includes('gpu')) {
+    const { createWorldModel } = await import('../src/models/backend');
+    world = await createWorldModel(config.worldModel);
+    ownsWorld = true;
+  }
+  let policy = overrides.policy;
+  if (policy === undefined && roles.includes('llm')) {
+    const { createPolicy, policyConfigFromEnv } = await import('../src/policy/index');
+    policy = createPolicy(policyConfigFromEnv());
+  }
+  let observe = overrides.observe;
+  let readDicomSeries = overrides.readDicomSeries;
+  if (roles.includes('cpu')) {
+    observe ??= (await import('../src/policy/observation')).observeTumour;
+    readDicomSeries ??= (await import('../src/io/dicom')).readDicomSeries;
+  }
+  return {
+    log,
+    store,
+    artifacts,
+    ...(world ? { world } : {}),
+    ...(policy ? { policy } : {}),
+    ...(observe ? { observe } : {}),
+    ...(readDicomSeries ? { readDicomSeries } : {}),
+    async close() {
+      if (ownsWorld) await world?.close();
+      if (!overrides.artifacts) artifacts.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Logging: pino JSON lines (MEWM_LOG_PRETTY=1 for humans), and the Temporal runtime's logger
+ * routed into the same pino logger (workflow `log` is replay-safe; activity `log` carries the
+ * activity's ids). Log lines carry pseudonymous case ids only.
+ */
+import { pino, type Logger as PinoLogger } from 'pino';
+import { Runtime, type Logger as TemporalLogger } from '@temporalio/worker';
+import type { LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
+import type { MewmConfig } from '../src/config/config';
+
+export type Logger = PinoLogger;
+
+export function createLogger(config: MewmConfig['log'], name = 'mewm'): Logger {
+  if (config.pretty) {
+    return pino({ name, level: config.level, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2, ignore: 'pid,hostname' } } });
+  }
+  return pino({ name, level: config.level }, pino.destination(2));
+}
+
+export function temporalLoggerFor(log: Logger): TemporalLogger {
+  const at = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => {
+    const object = meta ?? {};
+    switch (level) {
+      case 'TRACE':
+        return log.trace(object, message);
+      case 'DEBUG':
+        return log.debug(object, message);
+      case 'INFO':
+        return log.info(object, message);
+      case 'WARN':
+        return log.warn(object, message);
+      case 'ERROR':
+        return log.error(object, message);
+    }
+  };
+  return {
+    log: at,
+    trace: (m, meta) => at('TRACE', m, meta),
+    debug: (m, meta) => at('DEBUG', m, meta),
+    info: (m, meta) => at('INFO', m, meta),
+    warn: (m, meta) => at('WARN', m, meta),
+    error: (m, meta) => at('ERROR', m, meta),
+  };
+}
+
+let installed = false;
+
+/**
+ * Installs the Temporal runtime with the pino logger, once per process and before any worker or
+ * native connection exists (later calls, or a runtime already created, keep the existing one).
+ */
+export function installRuntimeLogging(log: Logger): void {
+  if (installed) return;
+  installed = true;
+  try {
+    Runtime.install({ logger: temporalLoggerFor(log.child({ component: 'temporal' })), shutdownSignals: [] });
+  } catch {
+    // A runtime was already instantiated in this process (e.g. by a test harness): keep it.
+  }
+}
