@@ -37,11 +37,12 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
       page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
       page.on('requestfailed', (request) => problems.push(`request failed: ${request.url().slice(0, 80)}`));
       await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-      const images = await page.evaluate(async () => {
+      // Page-side code as a string: the project's TypeScript config has no DOM types.
+      const images = (await page.evaluate(`(async () => {
         const all = Array.from(document.images);
         await Promise.all(all.map((img) => img.decode().catch(() => undefined)));
         return all.map((img) => ({ alt: img.alt, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight }));
-      });
+      })()`)) as { alt: string; complete: boolean; width: number; height: number }[];
       expect(images).toHaveLength(8);
       for (const img of images) {
         expect(img.complete, img.alt).toBe(true);
@@ -61,7 +62,7 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
       writeFileSync(brokenFile, renderPlanReport({ ...broken, preCt: [{ caption: 'corrupt', png: bytes }] }));
       const control = await browser.newPage();
       await control.goto(pathToFileURL(brokenFile).href, { waitUntil: 'load' });
-      const widths = await control.evaluate(() => Array.from(document.images, (img) => img.naturalWidth));
+      const widths = (await control.evaluate('Array.from(document.images, (img) => img.naturalWidth)')) as number[];
       expect(widths.filter((w) => w === 0)).toHaveLength(1);
     } finally {
       await browser.close();
