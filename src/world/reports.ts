@@ -215,7 +215,15 @@ export function generateReport(input: ReportInput): GeneratedReport {
   let outcome = rng.pick(ATTENUATION_PHRASES[level]);
   if (rng.bernoulli(0.15)) outcome = outcome.replace('tumor', 'tumour');
   clauses.push(`${outcome} on the final angiography`);
-  let text = clauses.map((c, i) => (i === 0 ? c[0]!.toUpperCase() + c.slice(1) : c)).join('; ') + '.';
+  const first = clauses[0]!;
+  clauses[0] = first[0]!.toUpperCase() + first.slice(1);
+  // a report opening with an agent name capitalises it: keep the mention as written
+  const opening = mentions.findIndex((m) => first.startsWith(m.surface));
+  if (opening >= 0 && clauses[0] !== first) {
+    const m = mentions[opening]!;
+    mentions[opening] = { ...m, surface: m.surface[0]!.toUpperCase() + m.surface.slice(1) };
+  }
+  let text = clauses.join('; ') + '.';
   const outcomeStart = text.lastIndexOf(outcome);
   let body = text.slice(0, outcomeStart);
   for (const [from, to] of FILLER_NOISE) if (body.includes(from) && rng.bernoulli(0.08)) body = body.replace(from, to);

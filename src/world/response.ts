@@ -74,9 +74,13 @@ const EMBOLIC_TOXICITY: Readonly<Record<EmbolicId, number>> = {
   nbca: 0.22,
 };
 
-/** Extra toxicity when two or more drugs are combined (multiplies the drug total). */
-const DRUG_COMBINATION_FACTOR = 1.2;
-const EMBOLIC_COMBINATION_FACTOR = 1.25;
+/**
+ * Extra toxicity of combinations (multiplies the drug or embolic total): 1 agent ×1, 2 agents
+ * ×1.2 (drugs) / ×1.25 (embolics), and ×1.5 / ×1.4 more for every further agent, so that
+ * "give everything" is never optimal.
+ */
+const drugCombinationFactor = (n: number) => (n <= 1 ? 1 : 1.2 * Math.pow(1.5, n - 2));
+const embolicCombinationFactor = (n: number) => (n <= 1 ? 1 : 1.25 * Math.pow(1.4, n - 2));
 
 /** Standard-normal draws that make one replica of the world's response. */
 export interface ResponseDraws {
@@ -179,12 +183,12 @@ export function responseMeans(phenotype: Phenotype, protocol: Protocol): { kill:
   const kill = 1 - drugSurvival * embolicSurvival;
 
   let drugTox = p.drugs.reduce((s, d) => s + DRUG_TOXICITY[d], 0);
-  if (p.drugs.length >= 2) drugTox *= DRUG_COMBINATION_FACTOR;
+  drugTox *= drugCombinationFactor(p.drugs.length);
   let embolicTox = p.embolics.reduce((s, e) => {
     const nonTarget = shunted && (e === 'lipiodol' || e === 'gelatin-sponge' || e === 'pva' || e === 'drug-eluting-beads') ? 0.3 : 0;
     return s + EMBOLIC_TOXICITY[e] + nonTarget;
   }, 0);
-  if (p.embolics.length >= 2) embolicTox *= EMBOLIC_COMBINATION_FACTOR;
+  embolicTox *= embolicCombinationFactor(p.embolics.length);
   const toxicity = (drugTox + embolicTox) * (1.7 - bio.liverReserve);
   return { kill: clamp(kill, 0.001, 0.995), toxicity };
 }
