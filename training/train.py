@@ -25,7 +25,7 @@ from . import metrics
 from .attenuation import attenuate
 from .config import AssistantConfig, CommonConfig, DynamicsConfig, HeuristicConfig, paper_size, to_dict
 from .data import PreparedCase, load_cohort, prepare, random_patch, split, synthetic_standin_cohort
-from .export import export_graph, spec, write_model
+from .export import export_graph, sha256_file, spec, write_model
 from .models import KLAutoencoder, ActionEncoder, LatentDenoiser, ScaledDecoder, ScaledEncoder, SurvivalNet, UNet3d
 from .text_features import load_vocabulary, text_feature_table
 
@@ -371,7 +371,7 @@ def run_dynamics(cfg: DynamicsConfig, cases: list[PreparedCase], out: Path, data
         extra={
             "latent": {"channels": C, "downsample": cfg.downsample, "scale": float(ae.scale)},
             "scheduler": {"numTrainTimesteps": cfg.diffusion_steps, "betaSchedule": cfg.beta_schedule, "betaStart": cfg.beta_start, "betaEnd": cfg.beta_end, "predictionType": "epsilon"},
-            "action": {"agents": coder.ids, "maxAgents": H, "textFeatureFile": "action-text.json", "textEncoder": coder.table["encoder"]},
+            "action": {"agents": coder.ids, "maxAgents": H, "textFeatureFile": "action-text.json", "textFeatureSha256": sha256_file(out / "action-text.json"), "textEncoder": coder.table["encoder"]},
         },
     )
 

@@ -93,6 +93,7 @@ const dynamicsManifestSchema = baseManifestSchema.extend({
     maxAgents: z.number().int().positive(),
     /** File (in the model folder) with the text-feature table: `{ dim, features: { agentId: number[] } }`. */
     textFeatureFile: z.string().min(1),
+    textFeatureSha256: z.string().regex(/^[0-9a-f]{64}$/),
     textEncoder: z.string().min(1),
   }),
 });
@@ -168,6 +169,21 @@ async function readOrMissing(path: string, what: string, details: Record<string,
     }
     throw new MewmError('ModelMissing', `${what} ${path} cannot be read (${code ?? 'error'})`, { file: path, ...details }, { cause: error });
   }
+}
+
+/** Reads a data file of the model folder after checking its sha256 (same errors as graph files). */
+export async function readVerifiedFile(dir: string, file: string, expectedSha256: string, what: string): Promise<Buffer> {
+  const path = join(resolve(dir), file);
+  const bytes = await readOrMissing(path, `${what} (expected sha256 ${expectedSha256})`, { expectedSha256 });
+  const actual = sha256Hex(bytes);
+  if (actual !== expectedSha256) {
+    throw new MewmError('ModelTampered', `model file ${path} has sha256 ${actual} but its manifest expects ${expectedSha256}`, {
+      file: path,
+      expectedSha256,
+      actualSha256: actual,
+    });
+  }
+  return bytes;
 }
 
 /**

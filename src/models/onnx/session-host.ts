@@ -36,6 +36,7 @@ export interface LoadedGraph {
   readonly outputNames: readonly string[];
 }
 
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Pending = { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => void };
 
 export class OnnxSessionHost {
@@ -65,7 +66,7 @@ export class OnnxSessionHost {
     this.pending.clear();
   }
 
-  private request(message: Omit<HostMessage, 'id'> & { type: HostMessage['type'] }, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
+  private request(message: WithoutId<HostMessage>, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
     if (this.closed) return Promise.reject(new MewmError('Internal', 'ONNX session host is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -1,0 +1,57 @@
+/**
+ * Segmentation post-processing of the paper (Appendix B.3): keep the largest 26-connected
+ * organ component (liver ∪ tumour) and remove every label outside it, so tumour predicted
+ * outside the liver disappears. Labels 0 background, 1 liver, 2 tumour; `[nx, ny, nz]`, x fastest.
+ * Mirrors `postprocess_labels` in training/metrics.py.
+ */
+import type { Xyz } from './resample';
+
+/** Labels each 26-connected component of `mask`; returns component ids (0 = outside) and sizes. */
+export function connectedComponents(mask: Uint8Array, shape: Xyz): { ids: Int32Array; sizes: number[] } {
+  const [nx, ny, nz] = shape;
+  const ids = new Int32Array(mask.length);
+  const sizes: number[] = [0];
+  const stack: number[] = [];
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || ids[start]) continue;
+    const id = sizes.length;
+    let size = 0;
+    ids[start] = id;
+    stack.push(start);
+    while (stack.length > 0) {
+      const idx = stack.pop()!;
+      size++;
+      const x = idx % nx;
+      const y = Math.floor(idx / nx) % ny;
+      const z = Math.floor(idx / (nx * ny));
+      for (let dz = -1; dz <= 1; dz++) {
+        const zz = z + dz;
+        if (zz < 0 || zz >= nz) continue;
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = y + dy;
+          if (yy < 0 || yy >= ny) continue;
+          for (let dx = -1; dx <= 1; dx++) {
+            const xx = x + dx;
+            if (xx < 0 || xx >= nx) continue;
+            const n = xx + nx * (yy + ny * zz);
+            if (mask[n] && !ids[n]) {
+              ids[n] = id;
+              stack.push(n);
+            }
+          }
+        }
+      }
+    }
+    sizes.push(size);
+  }
+  return { ids, sizes };
+}
+
+export function keepLargestOrgan(labels: Uint8Array, shape: Xyz): Uint8Array {
+  const organ = Uint8Array.from(labels, (v) => (v >= 1 ? 1 : 0));
+  const { ids, sizes } = connectedComponents(organ, shape);
+  if (sizes.length <= 1) return Uint8Array.from(labels);
+  let best = 1;
+  for (let i = 2; i < sizes.length; i++) if (sizes[i]! > sizes[best]!) best = i;
+  return Uint8Array.from(labels, (v, i) => (ids[i] === best ? v : 0));
+}

@@ -1,0 +1,353 @@
+/**
+ * The `WorldModel` backed by ONNX models (`backend: onnx`): a model folder holding
+ * `dynamics/`, `assistant/` and `heuristic/`, each with `manifest.json` and its graphs. Manifests
+ * and sha256 are checked before any session exists; all sessions live in one worker thread for
+ * the life of the world model.
+ *
+ * - Dynamics f_DM(x0, m0, a): a `P`³ patch on the model grid, centred on the tumour centroid,
+ *   is cut from the pre-CT (HU → manifest range); the tumour is masked out (x·(1 − m)) and
+ *   encoded; every replica of every request is sampled in TypeScript (`sampler.ts`) with the
+ *   denoiser conditioned on that latent, the mask and the action tensors, batched up to
+ *   `maxBatch` replicas per call; latents are decoded and pasted back onto the planning grid
+ *   around the tumour (dilated-mask blend), the rest of the CT left as it was.
+ * - Assistant H_seg: the CT is resampled onto the model grid, segmented by Gaussian-blended
+ *   sliding windows, logits resampled back, argmax, largest organ component kept.
+ * - Heuristic H_surv: risk averaged over the manifest's crops around the tumour centroid.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import { MewmError } from '../../core/errors';
+import { canonicalProtocol, protocolAgents, type Protocol } from '../../core/vocabulary';
+import { Label, makeVolume, spacingOf, voxelCount, type LabelledCt, type Volume } from '../../core/volume/volume';
+import { denormaliseToHu, loadModelManifest, normaliseHu, readVerifiedFile, type LoadedManifest, type ManifestFor } from '../manifest';
+import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SimulationRequest, WorldModel } from '../world-model';
+import { keepLargestOrgan } from './postprocess';
+import { centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, trilinear, type Xyz } from './resample';
+import { makeNoiseSchedule, sample, type SamplerMethod } from './sampler';
+import { float32, OnnxSessionHost, type ExecutionProvider } from './session-host';
+import { slidingWindowInference } from './sliding-window';
+
+export interface SamplerSettings {
+  readonly method: SamplerMethod;
+  readonly steps: number;
+  /** DDIM only. */
+  readonly eta?: number;
+}
+
+export interface OnnxWorldModelOptions {
+  /** Folder with `dynamics/`, `assistant/`, `heuristic/` model folders. */
+  readonly modelDir: string;
+  readonly executionProvider?: ExecutionProvider;
+  readonly intraOpNumThreads?: number;
+  /** Most samples per model call (replicas × candidates for the denoiser, windows/crops otherwise). */
+  readonly maxBatch?: number;
+  /** Default: DPM-Solver++(2M), 25 steps. The paper's sampler is `{ method: 'ddpm', steps: 1000 }`. */
+  readonly sampler?: SamplerSettings;
+  /** Planning-grid voxels around the tumour that the simulated patch may replace. */
+  readonly pasteMarginMm?: number;
+  readonly log?: Pick<pino.Logger, 'warn' | 'info'>;
+}
+
+export const DEFAULT_SAMPLER: SamplerSettings = { method: 'dpm-solver++', steps: 25 };
+
+interface TextTable {
+  readonly dim: number;
+  readonly features: Readonly<Record<string, readonly number[]>>;
+}
+
+function identityOf(loaded: LoadedManifest): ModelIdentity {
+  return { role: loaded.manifest.role, backend: 'onnx', name: loaded.manifest.name, version: loaded.manifest.version, sha256: loaded.sha256 };
+}
+
+function tumourCentre(labels: Volume<Uint8Array>): Xyz {
+  return centroidOf(labels, Label.tumour) ?? centroidOf(labels, Label.liver) ?? (labels.shape.map((n) => (n - 1) / 2) as unknown as Xyz);
+}
+
+function checkLabelledCt(what: string, caseId: string, ct: LabelledCt): void {
+  if (ct.ct.data.length !== voxelCount(ct.ct.shape) || ct.labels.data.length !== voxelCount(ct.labels.shape) || ct.ct.shape.some((n, i) => n !== ct.labels.shape[i])) {
+    throw new MewmError('InvalidInput', `${what} of case ${caseId}: CT and labels must share one grid`, { caseId });
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Action tensors of Eq. 1 for one protocol, from the manifest's agent order and text table. */
+export function actionTensors(protocol: Protocol, manifest: ManifestFor<'dynamics'>, table: TextTable): { concepts: Float32Array; text: Float32Array; mask: Float32Array } {
+  const { agents, maxAgents } = manifest.action;
+  const chosen = protocolAgents(canonicalProtocol(protocol));
+  const concepts = new Float32Array(agents.length);
+  const text = new Float32Array(maxAgents * table.dim);
+  const mask = new Float32Array(maxAgents);
+  const ordered = agents.filter((a) => (chosen as readonly string[]).includes(a));
+  const unknown = chosen.filter((a) => !agents.includes(a));
+  if (unknown.length > 0) throw new MewmError('UnknownAction', `the dynamics model ${manifest.name} was not trained on: ${unknown.join(', ')}`, { agents: unknown });
+  if (ordered.length > maxAgents) throw new MewmError('InvalidInput', `protocol has ${ordered.length} agents; the dynamics model takes at most ${maxAgents}`);
+  ordered.forEach((agent, slot) => {
+    concepts[agents.indexOf(agent)] = 1;
+    const features = table.features[agent];
+    if (!features || features.length !== table.dim) throw new MewmError('ModelContract', `text feature table lacks ${agent}`);
+    text.set(features, slot * table.dim);
+    mask[slot] = 1;
+  });
+  return { concepts, text, mask };
+}
+
+class OnnxDynamics implements DynamicsModel {
+  readonly identity: ModelIdentity;
+  private readonly schedule;
+
+  constructor(
+    private readonly host: OnnxSessionHost,
+    private readonly loaded: LoadedManifest<ManifestFor<'dynamics'>>,
+    private readonly table: TextTable,
+    private readonly sampler: SamplerSettings,
+    private readonly maxBatch: number,
+    private readonly pasteMarginMm: number,
+  ) {
+    this.identity = identityOf(loaded);
+    this.schedule = makeNoiseSchedule(loaded.manifest.scheduler);
+  }
+
+  async simulate(requests: readonly SimulationRequest[]): Promise<Volume<Float32Array>[][]> {
+    const m = this.loaded.manifest;
+    const P = m.patchSizeZyx[0];
+    const C = m.latent.channels;
+    const p = P / m.latent.downsample;
+    const latentSize = C * p * p * p;
+    const patchSize = P * P * P;
+    const fillHu = m.intensity.windowHu[0] - 1000;
+
+    const prepared = requests.map((r) => {
+      checkLabelledCt('simulation input', r.caseId, r.pre);
+      if (r.seeds.length === 0) throw new MewmError('InvalidInput', `simulation request for case ${r.caseId} has no seeds`, { caseId: r.caseId });
+      const ratio = stepRatio(r.pre.ct, m.spacingMm[0]);
+      const centre = tumourCentre(r.pre.labels);
+      const image = samplePatch(r.pre.ct, centre, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity));
+      const tumour = Float32Array.from(r.pre.labels.data, (v) => (v === Label.tumour ? 1 : 0));
+      const mask = samplePatch({ ...r.pre.labels, data: tumour }, centre, P, ratio, 0);
+      const masked = image.map((v, i) => v * (1 - mask[i]!));
+      return { request: r, ratio, centre, mask, masked, action: actionTensors(r.protocol, m, this.table) };
+    });
+
+    const maskedLatents: Float32Array[] = [];
+    for (const group of chunks(prepared, this.maxBatch)) {
+      const batch = new Float32Array(group.length * patchSize);
+      group.forEach((g, i) => batch.set(g.masked, i * patchSize));
+      const { data } = await this.host.runFloat('dynamics/encoder', { image: float32([group.length, 1, P, P, P], batch) }, 'latent');
+      group.forEach((_, i) => maskedLatents.push(data.slice(i * latentSize, (i + 1) * latentSize)));
+    }
+
+    const replicas = prepared.flatMap((g, r) => g.request.seeds.map((seed, s) => ({ r, s, seed })));
+    const latents = new Map<string, Float32Array>();
+    for (const group of chunks(replicas, this.maxBatch)) {
+      const n = group.length;
+      const A = m.action.agents.length;
+      const H = m.action.maxAgents;
+      const F = this.table.dim;
+      const cond = {
+        masked_latent: new Float32Array(n * latentSize),
+        mask: new Float32Array(n * patchSize),
+        action_concepts: new Float32Array(n * A),
+        action_text: new Float32Array(n * H * F),
+        action_text_mask: new Float32Array(n * H),
+      };
+      group.forEach(({ r }, i) => {
+        const g = prepared[r]!;
+        cond.masked_latent.set(maskedLatents[r]!, i * latentSize);
+        cond.mask.set(g.mask, i * patchSize);
+        cond.action_concepts.set(g.action.concepts, i * A);
+        cond.action_text.set(g.action.text, i * H * F);
+        cond.action_text_mask.set(g.action.mask, i * H);
+      });
+      const predictNoise = async (x: Float32Array, t: number) =>
+        (
+          await this.host.runFloat(
+            'dynamics/denoiser',
+            {
+              noisy_latent: float32([n, C, p, p, p], x),
+              timestep: float32([n], new Float32Array(n).fill(t)),
+              masked_latent: float32([n, C, p, p, p], cond.masked_latent),
+              mask: float32([n, 1, P, P, P], cond.mask),
+              action_concepts: float32([n, A], cond.action_concepts),
+              action_text: float32([n, H, F], cond.action_text),
+              action_text_mask: float32([n, H], cond.action_text_mask),
+            },
+            'noise',
+          )
+        ).data;
+      const z = await sample({
+        predictNoise,
+        schedule: this.schedule,
+        sampleSize: latentSize,
+        steps: this.sampler.steps,
+        method: this.sampler.method,
+        seeds: group.map((g) => g.seed),
+        ...(this.sampler.eta !== undefined ? { eta: this.sampler.eta } : {}),
+      });
+      const { data: images } = await this.host.runFloat('dynamics/decoder', { latent: float32([n, C, p, p, p], z) }, 'image');
+      group.forEach(({ r, s }, i) => latents.set(`${r}/${s}`, images.slice(i * patchSize, (i + 1) * patchSize)));
+    }
+
+    return prepared.map((g, r) => {
+      const pre = g.request.pre;
+      const spacing = spacingOf(pre.ct.affine);
+      const radius = Math.max(1, Math.round(this.pasteMarginMm / Math.min(...spacing)));
+      const weight = dilatedMask(pre.labels, Label.tumour, radius);
+      return g.request.seeds.map((_, s) => {
+        const patchHu = latents.get(`${r}/${s}`)!.map((v) => denormaliseToHu(Math.max(m.intensity.range[0], Math.min(m.intensity.range[1], v)), m.intensity));
+        return makeVolume(pastePatch(pre.ct, patchHu, P, g.centre, g.ratio, weight), pre.ct.shape, pre.ct.affine);
+      });
+    });
+  }
+}
+
+class OnnxAssistant implements AssistantModel {
+  readonly identity: ModelIdentity;
+
+  constructor(
+    private readonly host: OnnxSessionHost,
+    private readonly loaded: LoadedManifest<ManifestFor<'assistant'>>,
+    private readonly maxBatch: number,
+  ) {
+    this.identity = identityOf(loaded);
+  }
+
+  async segment(input: { readonly caseId: string; readonly ct: Volume<Float32Array> }): Promise<Volume<Uint8Array>> {
+    const m = this.loaded.manifest;
+    const ct = input.ct;
+    if (ct.data.length !== voxelCount(ct.shape)) throw new MewmError('InvalidInput', `CT of case ${input.caseId} does not match its shape`, { caseId: input.caseId });
+    const ratio = stepRatio(ct, m.spacingMm[0]);
+    const grid = resampleToModelGrid(ct, ratio, (v) => normaliseHu(v, m.intensity));
+    const roi = m.patchSizeZyx;
+    const logits = await slidingWindowInference({
+      image: grid.data,
+      inChannels: 1,
+      shape: grid.shapeZyx,
+      roi,
+      overlap: m.slidingWindow.overlap,
+      sigmaScale: m.slidingWindow.sigmaScale,
+      outChannels: 3,
+      batchSize: this.maxBatch,
+      padValue: m.intensity.range[0],
+      predict: async (batch, n) => (await this.host.runFloat('assistant/segmenter', { image: float32([n, 1, ...roi], batch) }, 'logits')).data,
+    });
+    const [mz, my, mx] = grid.shapeZyx;
+    const modelShape: Xyz = [mx, my, mz];
+    const channel = (c: number) => logits.subarray(c * mx * my * mz, (c + 1) * mx * my * mz);
+    const [nx, ny, nz] = ct.shape;
+    const labels = new Uint8Array(nx * ny * nz);
+    for (let z = 0; z < nz; z++)
+      for (let y = 0; y < ny; y++)
+        for (let x = 0; x < nx; x++) {
+          let best = 0;
+          let bestValue = -Infinity;
+          for (let c = 0; c < 3; c++) {
+            const v = trilinear(channel(c), modelShape, x / ratio[0], y / ratio[1], z / ratio[2], c === 0 ? 1e9 : -1e9);
+            if (v > bestValue) {
+              bestValue = v;
+              best = c;
+            }
+          }
+          labels[x + nx * (y + ny * z)] = best;
+        }
+    return makeVolume(keepLargestOrgan(labels, ct.shape), ct.shape, ct.affine);
+  }
+}
+
+class OnnxHeuristic implements HeuristicModel {
+  readonly identity: ModelIdentity;
+
+  constructor(
+    private readonly host: OnnxSessionHost,
+    private readonly loaded: LoadedManifest<ManifestFor<'heuristic'>>,
+  ) {
+    this.identity = identityOf(loaded);
+  }
+
+  async risk(input: { readonly caseId: string; readonly pre: LabelledCt; readonly post: LabelledCt }): Promise<number> {
+    const m = this.loaded.manifest;
+    checkLabelledCt('pre-treatment input', input.caseId, input.pre);
+    checkLabelledCt('post-treatment input', input.caseId, input.post);
+    const P = m.patchSizeZyx[0];
+    const size = P * P * P;
+    const ratio = stepRatio(input.pre.ct, m.spacingMm[0]);
+    const centre = tumourCentre(input.pre.labels);
+    const fillHu = m.intensity.windowHu[0] - 1000;
+    const n = m.cropOffsetsXyz.length;
+    const pre = new Float32Array(n * 2 * size);
+    const post = new Float32Array(n * 2 * size);
+    const pair = (ct: LabelledCt, out: Float32Array, i: number, c: Xyz) => {
+      out.set(samplePatch(ct.ct, c, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity)), (2 * i) * size);
+      const tumour = Float32Array.from(ct.labels.data, (v) => (v === Label.tumour ? 1 : 0));
+      out.set(samplePatch({ ...ct.labels, data: tumour }, c, P, ratio, 0), (2 * i + 1) * size);
+    };
+    m.cropOffsetsXyz.forEach((o, i) => {
+      const c: Xyz = [centre[0] + o[0] * ratio[0], centre[1] + o[1] * ratio[1], centre[2] + o[2] * ratio[2]];
+      pair(input.pre, pre, i, c);
+      pair(input.post, post, i, c);
+    });
+    const { data } = await this.host.runFloat('heuristic/survival', { pre: float32([n, 2, P, P, P], pre), post: float32([n, 2, P, P, P], post) }, 'risk');
+    let sum = 0;
+    for (const v of data) sum += v;
+    const risk = sum / data.length;
+    if (!Number.isFinite(risk)) throw new MewmError('ModelContract', `survival model returned a non-finite risk for case ${input.caseId}`, { caseId: input.caseId });
+    return risk;
+  }
+}
+
+export interface OnnxWorldModel extends WorldModel {
+  readonly dynamics: DynamicsModel;
+  readonly manifests: { readonly dynamics: ManifestFor<'dynamics'>; readonly assistant: ManifestFor<'assistant'>; readonly heuristic: ManifestFor<'heuristic'> };
+}
+
+/** Loads and verifies the three models, starts the worker thread and creates every session once. */
+export async function createOnnxWorldModel(options: OnnxWorldModelOptions): Promise<OnnxWorldModel> {
+  const sampler = options.sampler ?? DEFAULT_SAMPLER;
+  const maxBatch = options.maxBatch ?? 8;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new MewmError('InvalidConfig', `maxBatch must be a positive integer, got ${maxBatch}`);
+  const [dynamics, assistant, heuristic] = await Promise.all([
+    loadModelManifest(join(options.modelDir, 'dynamics'), 'dynamics'),
+    loadModelManifest(join(options.modelDir, 'assistant'), 'assistant'),
+    loadModelManifest(join(options.modelDir, 'heuristic'), 'heuristic'),
+  ]);
+  const P = dynamics.manifest.patchSizeZyx;
+  if (P[0] !== P[1] || P[1] !== P[2] || P[0] % dynamics.manifest.latent.downsample !== 0) {
+    throw new MewmError('ModelContract', `dynamics patch ${P.join('x')} must be a cube divisible by the latent downsampling ${dynamics.manifest.latent.downsample}`);
+  }
+  const tableBytes = await readVerifiedFile(dynamics.dir, dynamics.manifest.action.textFeatureFile, dynamics.manifest.action.textFeatureSha256, 'action text feature table');
+  const table = JSON.parse(tableBytes.toString('utf8')) as TextTable;
+  if (!Number.isInteger(table.dim) || typeof table.features !== 'object') throw new MewmError('ModelContract', `${dynamics.manifest.action.textFeatureFile} is not a text feature table`);
+
+  const log = options.log ?? pino({ name: 'mewm-onnx' });
+  const host = new OnnxSessionHost({
+    ...(options.executionProvider ? { executionProvider: options.executionProvider } : {}),
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    log,
+  });
+  try {
+    for (const [role, loaded] of [['dynamics', dynamics], ['assistant', assistant], ['heuristic', heuristic]] as const) {
+      for (const [graph, path] of Object.entries(loaded.graphPaths)) await host.load(`${role}/${graph}`, path, loaded.manifest.graphs[graph]);
+    }
+  } catch (error) {
+    await host.close();
+    throw error;
+  }
+  return {
+    dynamics: new OnnxDynamics(host, dynamics, table, sampler, maxBatch, options.pasteMarginMm ?? 6),
+    assistant: new OnnxAssistant(host, assistant, maxBatch),
+    heuristic: new OnnxHeuristic(host, heuristic),
+    manifests: { dynamics: dynamics.manifest, assistant: assistant.manifest, heuristic: heuristic.manifest },
+    close: () => host.close(),
+  };
+}
+
+/** Reads a model's recorded parity inputs/outputs (training/export.py `parity.json`). */
+export async function readParityFile(dir: string, file: string): Promise<Record<string, { inputs: Record<string, { dims: number[]; data: string }>; outputs: Record<string, { dims: number[]; data: string }> }>> {
+  const json = JSON.parse(await readFile(join(dir, file), 'utf8')) as { graphs: Record<string, never> };
+  return json.graphs;
+}
