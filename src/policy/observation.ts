@@ -9,8 +9,9 @@
  * - liver volume: liver *including* tumour (the whole organ), so burden = tumour / liver;
  * - enhancement: mean tumour HU − mean liver-parenchyma HU;
  * - heterogeneity: standard deviation / mean of tumour HU (mean floored at 10 HU in magnitude);
- * - location: RAS x of the largest lesion's centroid against the liver's centroid (RAS +x is the
- *   patient's left); `bilobar` when lesions lie on both sides of that line.
+ * - location: RAS x of the largest lesion's centroid against the liver's centroid (RAS +x points
+ *   to the patient's right, where the larger right lobe lies); `bilobar` when lesions lie on both
+ *   sides of that line.
  */
 import { MewmError } from '../core/errors';
 import { connectedComponents } from '../core/volume/components';
@@ -128,7 +129,7 @@ export function observeTumour(roi: LabelledCt, options: ObservationOptions = {})
   const largestDiameterMm = Math.max(...DIRECTIONS.map((u, d) => hi[d]! - lo[d]! + Math.hypot(u[0] * sx, u[1] * sy, u[2] * sz)));
 
   const liverCentreX = liverX / organVoxels;
-  const sideOf = (c: number) => (centroidX[c]! / components.sizes[c - 1]! < liverCentreX ? 'right-lobe' : 'left-lobe');
+  const sideOf = (c: number) => (centroidX[c]! / components.sizes[c - 1]! > liverCentreX ? 'right-lobe' : 'left-lobe');
   const sides = new Set(lesionIds.map((c) => sideOf(c.id)));
   const location: TumourObservation['location'] = sides.size > 1 ? 'bilobar' : sideOf(largest.id);
 

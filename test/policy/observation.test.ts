@@ -39,7 +39,7 @@ const AFFINE = diagonalAffine([1, 1, 2], [0, 0, 0]); // liver centre at x ≈ 50
 
 describe('observeTumour', () => {
   it('measures one sphere: count, diameter, volume, enhancement, heterogeneity, lobe', () => {
-    const o = observeTumour(phantom(AFFINE, SHAPE, [{ centre: [30, 40, 40], radiusMm: 12, hu: 100 }]));
+    const o = observeTumour(phantom(AFFINE, SHAPE, [{ centre: [70, 40, 40], radiusMm: 12, hu: 100 }]));
     expect(o.tumourCount).toBe(1);
     expect(o.largestDiameterMm).toBeGreaterThan(23);
     expect(o.largestDiameterMm).toBeLessThan(27);
@@ -51,7 +51,7 @@ describe('observeTumour', () => {
     expect(o.enhancementHu).toBeLessThan(41);
     expect(o.heterogeneity).toBeGreaterThan(0.19);
     expect(o.heterogeneity).toBeLessThan(0.21);
-    expect(o.location).toBe('right-lobe'); // x = 30 < liver centre 50: patient's right in RAS
+    expect(o.location).toBe('right-lobe'); // x = 70 > liver centre 50: RAS +x is the patient's right
     expect(o.summary).toMatch(/^A single hyper-enhancing lesion of 2\d mm in the right lobe/);
   });
 
@@ -72,15 +72,15 @@ describe('observeTumour', () => {
 
   it('reads the lobe in world coordinates, not voxel order (x axis flipped in the affine)', () => {
     const flipped: Affine = [-1, 0, 0, 99, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1];
-    // World x = 99 - i: a lesion at world x = 75 sits at high world x, the patient's left.
-    const o = observeTumour(phantom(flipped, SHAPE, [{ centre: [75, 40, 40], radiusMm: 8, hu: 55 }]));
+    // World x = 99 - i: a lesion at world x = 25 lies at high voxel i but low world x, the patient's left.
+    const o = observeTumour(phantom(flipped, SHAPE, [{ centre: [25, 40, 40], radiusMm: 8, hu: 55 }]));
     expect(o.location).toBe('left-lobe');
     expect(o.enhancementHu).toBeLessThan(0);
     expect(o.summary).toContain('hypo-attenuating');
   });
 
   it('ignores specks below the minimum lesion volume', () => {
-    const o = observeTumour(phantom(AFFINE, SHAPE, [{ centre: [30, 40, 40], radiusMm: 10, hu: 100 }, { centre: [70, 40, 40], radiusMm: 0.5, hu: 100 }]), { minLesionMl: 0.05 });
+    const o = observeTumour(phantom(AFFINE, SHAPE, [{ centre: [70, 40, 40], radiusMm: 10, hu: 100 }, { centre: [30, 40, 40], radiusMm: 0.5, hu: 100 }]), { minLesionMl: 0.05 });
     expect(o.tumourCount).toBe(1);
     expect(o.location).toBe('right-lobe');
   });
