@@ -16,6 +16,9 @@ const EXPLORATION = 0.15;
 const TEMPERATURE = 0.6;
 const EXPERIENCE = 0.6;
 
+/** Prior share of protocol sizes ("drugs/embolics") before habit and findings. */
+const SIZE_PRIOR: Readonly<Record<string, number>> = { '1/1': 0.3, '1/2': 0.25, '2/1': 0.25, '2/2': 0.2 };
+
 const POPULARITY: Readonly<Record<AgentId, number>> = {
   cisplatin: 0.9,
   epirubicin: 0.9,
@@ -77,7 +80,16 @@ export function physicianProtocol(phenotype: Phenotype, ranked: readonly RiskedP
   const findings = visibleFindings(phenotype);
   const mean = ranked.reduce((s, r) => s + r.risk, 0) / ranked.length;
   const sd = Math.sqrt(ranked.reduce((s, r) => s + (r.risk - mean) ** 2, 0) / ranked.length) || 1;
-  const logits = ranked.map((r) => (guidelineScore(findings, r.protocol) - (EXPERIENCE * (r.risk - mean)) / sd) / TEMPERATURE);
+  // protocols with more agents are far more numerous: weight by size so that the habit decides
+  // the protocol size, not the combinatorics
+  const sizeOf = (p: Protocol) => `${p.drugs.length}/${p.embolics.length}`;
+  const sizeCounts = new Map<string, number>();
+  for (const r of ranked) sizeCounts.set(sizeOf(r.protocol), (sizeCounts.get(sizeOf(r.protocol)) ?? 0) + 1);
+  const logits = ranked.map((r) => {
+    const size = sizeOf(r.protocol);
+    const sizeWeight = Math.log((SIZE_PRIOR[size] ?? 0.05) / sizeCounts.get(size)!);
+    return (guidelineScore(findings, r.protocol) - (EXPERIENCE * (r.risk - mean)) / sd) / TEMPERATURE + sizeWeight;
+  });
   const top = Math.max(...logits);
   const weights = logits.map((l) => Math.exp(l - top));
   const total = weights.reduce((s, w) => s + w, 0);
