@@ -98,3 +98,26 @@ describe('observeTumour', () => {
     expect(isMewmError(error, 'InvalidVolume')).toBe(true);
   });
 });
+
+describe('observeTumour on the synthetic world', () => {
+  it('agrees with the phantom truth: lesion count, volume, enhancement sign and the first lesion in the right lobe', async () => {
+    const { generatePatientTruth } = await import('../../src/world/cohort');
+    const { GRID_PRESETS, renderPhantom } = await import('../../src/world/phantom');
+    let countsAgree = 0;
+    const cases = 4;
+    for (let index = 1; index <= cases; index++) {
+      const { phenotype } = generatePatientTruth(99, index);
+      const o = observeTumour(renderPhantom(phenotype, GRID_PRESETS.clinical));
+      const truthMl = phenotype.lesions.reduce((sum, l) => sum + l.volumeMl, 0);
+      expect(o.totalTumourMl / truthMl).toBeGreaterThan(0.8);
+      expect(o.totalTumourMl / truthMl).toBeLessThan(1.25);
+      expect(o.enhancementHu).toBeGreaterThan(0);
+      // The world places the first (largest) lesion in its right lobe.
+      if (phenotype.lesions.length === 1) expect(o.location).toBe('right-lobe');
+      // Touching lesions merge into one component; a lesion is never split in two.
+      expect(o.tumourCount).toBeLessThanOrEqual(phenotype.lesions.length);
+      if (o.tumourCount === phenotype.lesions.length) countsAgree++;
+    }
+    expect(countsAgree).toBeGreaterThanOrEqual(cases - 1);
+  });
+});
