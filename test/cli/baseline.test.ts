@@ -95,3 +95,21 @@ describe('mewm baseline', () => {
     }
   });
 });
+
+describe('mewm extract', () => {
+  it('extracts every report of the cohort with the rules offline', async () => {
+    const { runExtract } = await import('../../src/cli/extract');
+    const out = join(dir, 'extract.jsonl');
+    expect(await runExtract(['--cohort', join(dir, 'cohort'), '--out', out], {})).toBe(0);
+    const rows = await lines(out);
+    const truth = (await readFile(join(dir, 'cohort', 'truth.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const manifest = (await readFile(join(dir, 'cohort', 'manifest.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(3);
+    rows.forEach((row, i) => {
+      expect(row.flagged).toBe(false);
+      expect(row.rules.attenuationLevel).toBe(truth[i].attenuationLevel);
+      const agents = [...row.rules.drugs, ...row.rules.embolics].map((a: { agent: string }) => a.agent).sort();
+      expect(agents).toEqual([...manifest[i].protocol.drugs, ...manifest[i].protocol.embolics].sort());
+    });
+  });
+});
