@@ -19,7 +19,10 @@ interface OracleOutput {
   km: { survival: number[]; lower: number[]; upper: number[]; median: number };
   na: { hazard: number[]; lower: number[]; upper: number[] };
   logRank: { statistic: number; pValue: number };
-  cox: { efron: { coefficients: number[]; standardErrors: number[]; logLikelihood: number }; breslow: { coefficients: number[]; logLikelihood: number } };
+  cox: {
+    efron: { coefficients: number[]; standardErrors: number[]; logLikelihood: number };
+    efronPenalised: { coefficients: number[]; standardErrors: number[] };
+    breslow: { coefficients: number[]; logLikelihood: number } };
 }
 
 function syntheticCohort(seed: number, n: number) {
@@ -106,5 +109,13 @@ describe.skipIf(!existsSync(python))('survival statistics vs lifelines', () => {
     breslow.coefficients.forEach((b, k) => expect(b).toBeCloseTo(oracle.cox.breslow.coefficients[k]!, 5));
     expect(breslow.logPartialLikelihood).toBeCloseTo(oracle.cox.breslow.logLikelihood, 6);
     expect(Math.abs(breslow.coefficients[0]! - efron.coefficients[0]!)).toBeGreaterThan(1e-4);
+  });
+
+  it('penalised Cox (L2 on standardised coefficients) matches CoxPHFitter(penalizer=0.1)', () => {
+    const model = fitCox(data, cohort.covariates, cohort.names, { penalizer: 0.1 });
+    model.coefficients.forEach((b, k) => expect(b).toBeCloseTo(oracle.cox.efronPenalised.coefficients[k]!, 6));
+    model.standardErrors.forEach((se, k) => expect(se).toBeCloseTo(oracle.cox.efronPenalised.standardErrors[k]!, 5));
+    const unpenalised = fitCox(data, cohort.covariates, cohort.names);
+    expect(Math.abs(model.coefficients[0]!)).toBeLessThan(Math.abs(unpenalised.coefficients[0]!));
   });
 });

@@ -55,6 +55,8 @@ def main() -> None:
         "standardErrors": cph.standard_errors_.tolist(),
         "logLikelihood": float(cph.log_likelihood_),
     }
+    penalised = CoxPHFitter(penalizer=0.1).fit(frame, duration_col="T", event_col="E")
+    out["cox"]["efronPenalised"] = {"coefficients": penalised.params_.tolist(), "standardErrors": penalised.standard_errors_.tolist()}
     # lifelines' CoxPHFitter handles ties by Efron only: the Breslow partial likelihood is maximised with scipy.
     out["cox"]["breslow"] = breslow_fit(times, events, np.asarray(data["covariates"], dtype=float))
     json.dump(out, sys.stdout)

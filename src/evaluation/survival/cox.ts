@@ -3,7 +3,8 @@
  * the Efron (default, as lifelines' CoxPHFitter) or Breslow partial likelihood. Covariates are
  * centred and scaled internally for conditioning; coefficients come back on the original scale.
  * The baseline cumulative hazard is Breslow's estimator at the centred covariates, so
- * S(t | x) = exp(−H₀(t) · exp((x − mean)·β)) as lifelines predicts.
+ * S(t | x) = exp(−H₀(t) · exp((x − mean)·β)) as lifelines predicts. Standard errors come from
+ * the (penalised) information matrix.
  */
 import { MewmError } from '../../core/errors';
 import { checkSurvival, type CheckedSurvival, type SurvivalData } from './survival-data';
@@ -13,6 +14,12 @@ export interface CoxOptions {
   readonly maxIterations?: number;
   /** Stop when the largest Newton step (on the standardised scale) is below this. */
   readonly tolerance?: number;
+  /**
+   * L2 penalty λ on the standardised coefficients: maximises ℓ(β) − ½·n·λ·Σβₛ² (n subjects), as
+   * lifelines' CoxPHFitter(penalizer=λ) does (covariates scaled by their sample standard deviation).
+   * 0 by default; a small λ keeps small cohorts with separation fittable.
+   */
+  readonly penalizer?: number;
 }
 
 export interface CoxModel {
@@ -35,6 +42,9 @@ export function fitCox(data: SurvivalData, covariates: readonly (readonly number
   const s = checkSurvival(data, 'Cox model');
   const p = names.length;
   const ties = options.ties ?? 'efron';
+  const penalizer = options.penalizer ?? 0;
+  if (!(penalizer >= 0) || !Number.isFinite(penalizer)) throw new MewmError('InvalidInput', `Cox model: penalizer must be a finite number ≥ 0, got ${penalizer}`);
+  if (s.n < 2) throw new MewmError('InvalidInput', 'Cox model: needs at least two subjects');
   if (p === 0) throw new MewmError('InvalidInput', 'Cox model: no covariates');
   if (covariates.length !== s.n) throw new MewmError('InvalidInput', `Cox model: ${covariates.length} covariate rows for ${s.n} subjects`);
   const means = new Float64Array(p);
@@ -52,7 +62,7 @@ export function fitCox(data: SurvivalData, covariates: readonly (readonly number
   for (let k = 0; k < p; k++) {
     let ss = 0;
     for (let i = 0; i < s.n; i++) ss += (x[i * p + k]! - means[k]!) ** 2;
-    const sd = Math.sqrt(ss / s.n);
+    const sd = Math.sqrt(ss / (s.n - 1));
     if (!(sd > 0)) throw new MewmError('InvalidInput', `Cox model: covariate ${names[k]} is constant`);
     scales[k] = sd;
     for (let i = 0; i < s.n; i++) x[i * p + k] = (x[i * p + k]! - means[k]!) / sd;
@@ -61,7 +71,8 @@ export function fitCox(data: SurvivalData, covariates: readonly (readonly number
 
   const order = Array.from({ length: s.n }, (_, i) => i).sort((a, b) => s.times[b]! - s.times[a]!);
   const beta = new Float64Array(p);
-  let current = partialLikelihood(s, x, p, order, beta, ties);
+  const objective = (b: Float64Array) => penalise(partialLikelihood(s, x, p, order, b, ties), b, penalizer * s.n);
+  let current = objective(beta);
   const maxIterations = options.maxIterations ?? 100;
   const tolerance = options.tolerance ?? 1e-10;
   let iterations = 0;
@@ -74,7 +85,7 @@ export function fitCox(data: SurvivalData, covariates: readonly (readonly number
     let candidate = new Float64Array(p);
     for (let halving = 0; halving < 30; halving++) {
       for (let k = 0; k < p; k++) candidate[k] = beta[k]! + scale * step[k]!;
-      next = partialLikelihood(s, x, p, order, candidate, ties);
+      next = objective(candidate);
       if (Number.isFinite(next.logLikelihood) && next.logLikelihood >= current.logLikelihood - 1e-12) break;
       scale /= 2;
     }
@@ -136,6 +147,20 @@ interface LikelihoodState {
   readonly gradient: Float64Array;
   /** −∂²ℓ/∂β², row-major p×p. */
   readonly negHessian: Float64Array;
+}
+
+/** Subtracts ½·strength·Σβ² from ℓ (and its derivatives). */
+function penalise(state: LikelihoodState, beta: Float64Array, strength: number): LikelihoodState {
+  if (strength === 0) return state;
+  const p = beta.length;
+  const gradient = Float64Array.from(state.gradient, (g, k) => g - strength * beta[k]!);
+  const negHessian = Float64Array.from(state.negHessian);
+  let squares = 0;
+  for (let k = 0; k < p; k++) {
+    negHessian[k * p + k]! += strength;
+    squares += beta[k]! * beta[k]!;
+  }
+  return { logLikelihood: state.logLikelihood - 0.5 * strength * squares, gradient, negHessian };
 }
 
 function partialLikelihood(s: CheckedSurvival, x: Float64Array, p: number, descending: readonly number[], beta: Float64Array, ties: 'efron' | 'breslow'): LikelihoodState {

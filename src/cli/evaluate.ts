@@ -1,0 +1,361 @@
+/**
+ * `mewm evaluate`: the paper's tables and figures for a synthetic cohort written by `mewm synth`.
+ *
+ *   mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]
+ *                 [--methods optimal,physician,guideline,random-valid] [--llm FILE]
+ *                 [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]
+ *
+ * Reads DIR/manifest.jsonl (split, physician protocol, observed survival), DIR/truth.jsonl
+ * (phenotype, optimal protocol) and DIR/world.json (planning horizons); builds the methods that
+ * need no planner (the optimal protocol, the synthetic physician, the guideline policy's first
+ * choice on the pre-CT, a seeded random valid protocol); adds MeWM rows from cohort results:
+ * each --mewm / --ablation FILE is JSON Lines of cohort case outcomes
+ * `{ caseId, status: completed|failed|skipped, protocol?: { drugs, embolics }, risk? }` (the
+ * runCohort workflow's outcome pages), and --llm FILE is the output of `mewm baseline`.
+ * Writes every table (Markdown, CSV, figure), the Kaplan–Meier plots, per-patient predictions,
+ * summary.json and a README into --out (default DIR/evaluation).
+ *
+ * Not wired yet: starting the cohort planning workflows itself (run `mewm cohort` first and pass
+ * its outcomes), and simulation-realism samples (the realism table is skipped and says so).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { isMewmError, MewmError, toMewmError } from '../core/errors';
+import { canonicalProtocol, isDrug, isEmbolic, isValidProtocol, protocolKey, type DrugId, type EmbolicId, type Protocol } from '../core/vocabulary';
+import {
+  baselineMethod,
+  evaluate,
+  firstChoiceProtocol,
+  methodFromCohortOutcomes,
+  optimalMethod,
+  physicianMethod,
+  randomValidMethod,
+  type CaseTruth,
+  type CohortOutcomeLike,
+  type MethodPredictions,
+} from '../evaluation/evaluate';
+import { GuidelinePolicy } from '../policy/guideline';
+import { observeTumour } from '../policy/observation';
+import { readPreTreatment } from './baseline';
+import { visibleFindings } from '../world/physician';
+import type { Phenotype } from '../world/phenotype';
+import { expectedRisk } from '../world/survival';
+
+const USAGE =
+  'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
+  '                     [--methods optimal,physician,guideline,random-valid] [--llm FILE]\n' +
+  '                     [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]';
+
+const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'random-valid'] as const;
+type BuiltInMethod = (typeof BUILT_IN_METHODS)[number];
+
+export interface EvaluateArguments {
+  readonly cohortDir: string;
+  readonly outDir: string;
+  readonly split: 'train' | 'val' | 'test' | 'all';
+  readonly seed: number;
+  readonly resamples: number;
+  readonly methods: readonly BuiltInMethod[];
+  readonly llmFile?: string;
+  readonly mewm: readonly { readonly id: string; readonly file: string }[];
+  readonly ablations: readonly { readonly id: string; readonly of: string; readonly file: string }[];
+  readonly riskBars: number;
+}
+
+const METHOD_ID = /^[a-z0-9][a-z0-9-]*$/;
+
+export function parseEvaluateArguments(argv: readonly string[]): EvaluateArguments {
+  let cohortDir: string | undefined;
+  let outDir: string | undefined;
+  let split: EvaluateArguments['split'] = 'test';
+  let seed = 0;
+  let resamples = 2000;
+  let methods: BuiltInMethod[] = [...BUILT_IN_METHODS];
+  let llmFile: string | undefined;
+  let riskBars = 6;
+  const mewm: { id: string; file: string }[] = [];
+  const ablations: { id: string; of: string; file: string }[] = [];
+  const integer = (name: string, v: string | undefined, lo: number, hi: number) => {
+    if (v === undefined || !/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) throw new MewmError('InvalidInput', `${name} needs an integer in ${lo}..${hi}`);
+    return Number(v);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const eq = flag.indexOf('=');
+    const [name, inline] = flag.startsWith('--') && eq > 0 && !['--mewm', '--ablation'].includes(flag.slice(0, eq)) ? [flag.slice(0, eq), flag.slice(eq + 1)] : [flag, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new MewmError('InvalidInput', `${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '--cohort':
+        cohortDir = value();
+        break;
+      case '--out':
+        outDir = value();
+        break;
+      case '--split': {
+        const s = value();
+        if (s !== 'train' && s !== 'val' && s !== 'test' && s !== 'all') throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${s}"`);
+        split = s;
+        break;
+      }
+      case '--seed':
+        seed = integer('--seed', value(), 0, 0xffffffff);
+        break;
+      case '--resamples':
+        resamples = integer('--resamples', value(), 1, 1_000_000);
+        break;
+      case '--risk-bars':
+        riskBars = integer('--risk-bars', value(), 0, 10_000);
+        break;
+      case '--methods': {
+        const list = value().split(',').filter((m) => m.length > 0);
+        for (const m of list) if (!(BUILT_IN_METHODS as readonly string[]).includes(m)) throw new MewmError('InvalidInput', `--methods: unknown method "${m}" (known: ${BUILT_IN_METHODS.join(', ')})`);
+        methods = list as BuiltInMethod[];
+        break;
+      }
+      case '--llm':
+        llmFile = value();
+        break;
+      case '--mewm': {
+        const m = /^([^=]+)=(.+)$/.exec(value());
+        if (!m || !METHOD_ID.test(m[1]!)) throw new MewmError('InvalidInput', '--mewm needs ID=FILE with ID of lower-case letters, digits and dashes');
+        mewm.push({ id: m[1]!, file: m[2]! });
+        break;
+      }
+      case '--ablation': {
+        const m = /^([^:=]+):([^=]+)=(.+)$/.exec(value());
+        if (!m || !METHOD_ID.test(m[1]!) || !METHOD_ID.test(m[2]!)) throw new MewmError('InvalidInput', '--ablation needs ID:OF=FILE (OF: the --mewm ID it ablates)');
+        ablations.push({ id: m[1]!, of: m[2]!, file: m[3]! });
+        break;
+      }
+      default:
+        throw new MewmError('InvalidInput', `unknown argument "${flag}"`);
+    }
+  }
+  if (!cohortDir) throw new MewmError('InvalidInput', '--cohort DIR is required');
+  for (const a of ablations) {
+    if (!mewm.some((m) => m.id === a.of)) throw new MewmError('InvalidInput', `--ablation ${a.id}: "${a.of}" is not a --mewm ID`);
+  }
+  return {
+    cohortDir,
+    outDir: outDir ?? join(cohortDir, 'evaluation'),
+    split,
+    seed,
+    resamples,
+    methods,
+    mewm,
+    ablations,
+    riskBars,
+    ...(llmFile !== undefined ? { llmFile } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the cohort
+
+const protocolRecord = z.object({ drugs: z.array(z.string()), embolics: z.array(z.string()) });
+const manifestLine = z.object({
+  caseId: z.string().min(1),
+  split: z.enum(['train', 'val', 'test']),
+  preCt: z.string().min(1),
+  preLabels: z.string().min(1),
+  protocol: protocolRecord,
+  osMonths: z.number().nonnegative(),
+  event: z.union([z.literal(0), z.literal(1)]),
+});
+const truthLine = z.object({
+  caseId: z.string().min(1),
+  phenotype: z.object({ lesions: z.array(z.unknown()).min(1) }).passthrough(),
+  goldProtocol: protocolRecord,
+  goldExpectedRisk: z.number(),
+  physicianExpectedRisk: z.number(),
+});
+const outcomeLine = z.object({
+  caseId: z.string().min(1),
+  status: z.enum(['completed', 'failed', 'skipped']).optional(),
+  protocol: protocolRecord.optional(),
+  risk: z.number().optional(),
+  error: z.unknown().optional(),
+});
+
+async function readJsonLines<T>(path: string, schema: z.ZodType<T>, what: string): Promise<T[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new MewmError('InvalidInput', `cannot read ${what} (${path})`, { file: path }, { cause: error });
+  }
+  const rows: T[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line.length === 0) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new MewmError('InvalidInput', `${what} line ${i + 1} is not JSON`, { file: path, line: i + 1 });
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new MewmError('InvalidInput', `${what} line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`, { file: path, line: i + 1 });
+    rows.push(parsed.data);
+  });
+  return rows;
+}
+
+export function toProtocol(record: { readonly drugs: readonly string[]; readonly embolics: readonly string[] }, where: string): Protocol {
+  for (const d of record.drugs) if (!isDrug(d)) throw new MewmError('UnknownAction', `${where}: "${d}" is not a drug of the vocabulary`);
+  for (const e of record.embolics) if (!isEmbolic(e)) throw new MewmError('UnknownAction', `${where}: "${e}" is not an embolic of the vocabulary`);
+  const protocol = canonicalProtocol({ drugs: record.drugs as DrugId[], embolics: record.embolics as EmbolicId[] });
+  if (!isValidProtocol(protocol)) throw new MewmError('RuleViolation', `${where}: protocol breaks a clinical rule`);
+  return protocol;
+}
+
+export interface LoadedCohort {
+  readonly truth: CaseTruth[];
+  readonly phenotypes: ReadonlyMap<string, Phenotype>;
+  readonly manifest: ReadonlyMap<string, z.infer<typeof manifestLine>>;
+  readonly horizons: { readonly maxDrugs: number; readonly maxEmbolics: number };
+}
+
+export async function loadCohortTruth(cohortDir: string, split: EvaluateArguments['split']): Promise<LoadedCohort> {
+  const manifest = await readJsonLines(join(cohortDir, 'manifest.jsonl'), manifestLine, 'manifest.jsonl');
+  const truthRows = await readJsonLines(join(cohortDir, 'truth.jsonl'), truthLine, 'truth.jsonl');
+  let horizons = { maxDrugs: 2, maxEmbolics: 2 };
+  try {
+    const world = JSON.parse(await readFile(join(cohortDir, 'world.json'), 'utf8')) as { horizons?: { maxDrugs?: unknown; maxEmbolics?: unknown } };
+    if (typeof world.horizons?.maxDrugs === 'number' && typeof world.horizons.maxEmbolics === 'number') horizons = { maxDrugs: world.horizons.maxDrugs, maxEmbolics: world.horizons.maxEmbolics };
+  } catch {
+    // Older cohorts have no world.json: the world's default horizons apply.
+  }
+  const truthById = new Map(truthRows.map((t) => [t.caseId, t]));
+  const selected = manifest.filter((m) => split === 'all' || m.split === split);
+  if (selected.length === 0) throw new MewmError('InvalidInput', `the cohort has no ${split} cases`);
+  const phenotypes = new Map<string, Phenotype>();
+  const truth: CaseTruth[] = selected.map((m) => {
+    const t = truthById.get(m.caseId);
+    if (!t) throw new MewmError('InvalidInput', `case ${m.caseId} is in manifest.jsonl but not in truth.jsonl`);
+    const phenotype = t.phenotype as unknown as Phenotype;
+    phenotypes.set(m.caseId, phenotype);
+    const optimal = toProtocol(t.goldProtocol, `truth.jsonl ${m.caseId} goldProtocol`);
+    const physician = toProtocol(m.protocol, `manifest.jsonl ${m.caseId} protocol`);
+    const findings = visibleFindings(phenotype);
+    return {
+      caseId: m.caseId,
+      optimalProtocol: optimal,
+      physicianProtocol: physician,
+      expectedRisk: { [protocolKey(optimal)]: t.goldExpectedRisk, [protocolKey(physician)]: t.physicianExpectedRisk },
+      survival: { timeMonths: m.osMonths, event: m.event === 1 },
+      features: { largestDiameterMm: findings.largestDiameterMm, lesionCount: findings.lesionCount, meanEnhancementHu: findings.meanEnhancementHu },
+    };
+  });
+  return { truth, phenotypes, manifest: new Map(manifest.map((m) => [m.caseId, m])), horizons };
+}
+
+async function readOutcomes(file: string, truthIds: ReadonlySet<string>): Promise<CohortOutcomeLike[]> {
+  const rows = await readJsonLines(file, outcomeLine, file);
+  return rows
+    .filter((r) => truthIds.has(r.caseId))
+    .map((r) => {
+      const completed = (r.status ?? (r.protocol ? 'completed' : 'failed')) === 'completed' && r.protocol !== undefined;
+      return {
+        caseId: r.caseId,
+        status: completed ? ('completed' as const) : ('failed' as const),
+        ...(completed ? { protocol: toProtocol(r.protocol!, `${file} ${r.caseId}`) } : {}),
+        ...(r.risk !== undefined ? { risk: r.risk } : {}),
+      };
+    });
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds every method row and runs the evaluation; returns the files written. */
+export async function runEvaluation(args: EvaluateArguments, log: (line: string) => void = () => {}): Promise<{ outDir: string; files: number; skipped: readonly string[] }> {
+  const cohort = await loadCohortTruth(args.cohortDir, args.split);
+  const { truth } = cohort;
+  const ids = new Set(truth.map((t) => t.caseId));
+  log(`${truth.length} ${args.split} cases; horizons ${cohort.horizons.maxDrugs} drugs, ${cohort.horizons.maxEmbolics} embolics`);
+  const methods: MethodPredictions[] = [];
+  if (args.methods.includes('optimal')) methods.push(optimalMethod(truth));
+  if (args.methods.includes('physician')) methods.push(physicianMethod(truth));
+  for (const m of args.mewm) methods.push(methodFromCohortOutcomes(m.id, `MeWM (${m.id})`, 'mewm', await readOutcomes(m.file, ids)));
+  if (args.methods.includes('guideline')) {
+    const policy = new GuidelinePolicy();
+    methods.push(
+      await baselineMethod('guideline', 'Guideline policy (first choice)', truth, async (t) => {
+        const row = cohort.manifest.get(t.caseId)!;
+        const observation = observeTumour(await readPreTreatment(args.cohortDir, row), { caseId: t.caseId });
+        const proposal = policy.proposeSync({ caseId: t.caseId, observation, goal: 'lowest risk', drugCount: cohort.horizons.maxDrugs, embolicCount: cohort.horizons.maxEmbolics });
+        return firstChoiceProtocol(proposal, cohort.horizons);
+      }),
+    );
+  }
+  if (args.llmFile) methods.push(methodFromCohortOutcomes('llm', 'LLM-only baseline', 'baseline', await readOutcomes(args.llmFile, ids)));
+  if (args.methods.includes('random-valid')) methods.push(randomValidMethod(truth, args.seed, cohort.horizons));
+  for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
+
+  const commit = gitCommit();
+  const result = evaluate({
+    cohortId: resolve(args.cohortDir).split('/').pop() ?? 'cohort',
+    truth,
+    methods,
+    survivalScores: [
+      {
+        name: 'world-expected-risk',
+        label: "world's expected risk of the given protocol (oracle)",
+        risk: Object.fromEntries(truth.map((t) => [t.caseId, t.expectedRisk[protocolKey(t.physicianProtocol)]!])),
+      },
+    ],
+    riskOf: (caseId, protocol) => {
+      const phenotype = cohort.phenotypes.get(caseId);
+      return phenotype ? expectedRisk(phenotype, protocol) : undefined;
+    },
+    options: {
+      seed: args.seed,
+      bootstrapResamples: args.resamples,
+      riskBarCases: args.riskBars,
+      provenance: { command: ['mewm', 'evaluate', ...process.argv.slice(3)].join(' '), ...(commit ? { commit } : {}) },
+    },
+  });
+  for (const f of result.files) {
+    const path = join(args.outDir, ...f.path.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, f.content);
+  }
+  return { outDir: args.outDir, files: result.files.length, skipped: result.summary.skipped };
+}
+
+/** Runs the command; returns the exit code (0 done, 2 bad input, 1 failure). */
+export async function runEvaluate(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let args: EvaluateArguments;
+  try {
+    args = parseEvaluateArguments(argv);
+  } catch (error) {
+    process.stderr.write(`mewm evaluate: ${toMewmError(error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const done = await runEvaluation(args, (line) => process.stderr.write(`mewm evaluate: ${line}\n`));
+    process.stderr.write(`mewm evaluate: ${done.files} files → ${done.outDir}\n`);
+    for (const s of done.skipped) process.stderr.write(`mewm evaluate: not produced: ${s}\n`);
+    return 0;
+  } catch (error) {
+    const e = toMewmError(error);
+    process.stderr.write(`mewm evaluate: ${e.code}: ${e.message}\n`);
+    return isMewmError(error) && !e.retryable ? 2 : 1;
+  }
+}

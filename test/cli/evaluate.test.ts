@@ -1,0 +1,57 @@
+/**
+ * `mewm evaluate` on a small synthetic cohort written by the world's cohort writer: every table
+ * and figure lands in the results folder, MeWM rows come from cohort-outcome JSON Lines.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCohortTruth, parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
+import { writeCohort } from '../../src/world/cohort';
+
+describe('mewm evaluate', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mewm-evaluate-'));
+  const cohort = join(dir, 'cohort');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(async () => {
+    await writeCohort({ seed: 5, patients: 14, gridPreset: 'small', outDir: cohort });
+  }, 120_000);
+
+  it('writes every table and plot for the built-in methods plus MeWM and ablation rows', async () => {
+    const { truth } = await loadCohortTruth(cohort, 'all');
+    // A stand-in "MeWM" run: the optimal protocol for even cases, a failure for one, the physician's otherwise.
+    const lines = truth.map((t, i) =>
+      JSON.stringify(i === 1 ? { caseId: t.caseId, status: 'failed' } : { caseId: t.caseId, status: 'completed', protocol: i % 2 === 0 ? t.optimalProtocol : t.physicianProtocol, risk: 0.5 }),
+    );
+    writeFileSync(join(dir, 'mewm.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'ablation.jsonl'), truth.map((t) => JSON.stringify({ caseId: t.caseId, status: 'completed', protocol: t.physicianProtocol })).join('\n') + '\n');
+    const out = join(dir, 'results');
+    const args = parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`]);
+    const done = await runEvaluation(args);
+    expect(done.skipped.join('\n')).toMatch(/realism/);
+    for (const name of ['agreement-optimal', 'agreement-physician', 'outcome', 'ablation', 'survival']) {
+      expect(existsSync(join(out, 'tables', `${name}.md`)), name).toBe(true);
+      expect(existsSync(join(out, 'tables', `${name}.csv`)), name).toBe(true);
+      expect(existsSync(join(out, 'figures', `table-${name}.png`)), name).toBe(true);
+    }
+    expect(existsSync(join(out, 'figures', 'km-cox-baseline.svg'))).toBe(true);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    const oracleRow = summary.agreement.optimal.find((r: { method: string }) => r.method === 'oracle');
+    expect(oracleRow.failed).toBe(1);
+    const regret = summary.outcome.find((r: { method: string }) => r.method === 'oracle').meanRegret.estimate;
+    const physicianRegret = summary.outcome.find((r: { method: string }) => r.method === 'physician').meanRegret.estimate;
+    expect(regret).toBeLessThan(physicianRegret);
+    expect(summary.outcome.find((r: { method: string }) => r.method === 'guideline').scored).toBe(14);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('mewm evaluate');
+  });
+
+  it('rejects bad arguments and unknown agents with typed errors', async () => {
+    const invalid = expect.objectContaining({ code: 'InvalidInput' });
+    expect(() => parseEvaluateArguments([])).toThrow(invalid);
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'magic'])).toThrow(invalid);
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--ablation', 'x:missing=f'])).toThrow(invalid);
+    writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify({ caseId: 'SYN-5-0001', status: 'completed', protocol: { drugs: ['aspirin'], embolics: [] } }) + '\n');
+    await expect(runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--out', join(dir, 'r2'), '--mewm', `x=${join(dir, 'bad.jsonl')}`]))).rejects.toMatchObject({ code: 'UnknownAction' });
+    await expect(loadCohortTruth(join(dir, 'nowhere'), 'all')).rejects.toMatchObject({ code: 'InvalidInput' });
+  });
+});
