@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_ROLES } from '../../workflows/task-queues';
 import { startS3Server, s3rverCredentials } from '../support/s3-server';
 
 const run = promisify(execFile);
@@ -82,7 +83,8 @@ describe('infra/deploy', () => {
       expect(container.args.slice(0, 2)).toEqual(['worker', '--queue']);
       return container.args[2];
     });
-    expect(queues.sort()).toEqual(['mewm-cpu', 'mewm-gpu', 'mewm-llm']);
+    // `mewm worker --queue gpu|llm|cpu` (src/cli/worker.ts) takes queue roles, not task queue names.
+    expect(queues.sort()).toEqual([...QUEUE_ROLES].sort());
   });
 
   it('gives the GPU worker one GPU, one activity slot, no surge and a shutdown grace period', () => {
