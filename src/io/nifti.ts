@@ -153,29 +153,43 @@ export function niftiAffine(header: NiftiHeader, name = '<bytes>'): { affine: nu
   return { affine, source: 'pixdim' };
 }
 
-function copyVoxels(bytes: Uint8Array, offset: number, count: number, code: DatatypeCode, littleEndian: boolean): VoxelArray {
+/**
+ * The voxels as a typed array. When `owned` (bytes we gunzipped ourselves, nobody else holds
+ * them), little-endian and aligned, the array is a view on those bytes: no copy of a volume
+ * that can be hundreds of MB. Otherwise the bytes are copied (and swapped for big-endian).
+ */
+function readVoxels(bytes: Uint8Array, offset: number, count: number, code: DatatypeCode, littleEndian: boolean, owned: boolean): VoxelArray {
   const width = datatypes[code].bytes;
-  // Uint8Array.prototype.slice copies even when `bytes` is a Node Buffer (whose slice is a view).
-  const raw = Uint8Array.prototype.slice.call(bytes, offset, offset + count * width);
-  if (!littleEndian && width > 1) {
-    for (let i = 0; i < raw.length; i += width) raw.subarray(i, i + width).reverse();
+  let buffer: ArrayBufferLike;
+  let start = 0;
+  if (owned && littleEndian && (bytes.byteOffset + offset) % width === 0) {
+    buffer = bytes.buffer;
+    start = bytes.byteOffset + offset;
+  } else {
+    // Uint8Array.prototype.slice copies even when `bytes` is a Node Buffer (whose slice is a view).
+    const raw = Uint8Array.prototype.slice.call(bytes, offset, offset + count * width);
+    if (!littleEndian && width > 1) {
+      for (let i = 0; i < raw.length; i += width) raw.subarray(i, i + width).reverse();
+    }
+    buffer = raw.buffer;
   }
-  const buffer = raw.buffer;
   switch (code) {
-    case 2: return new Uint8Array(buffer);
-    case 4: return new Int16Array(buffer);
-    case 8: return new Int32Array(buffer);
-    case 16: return new Float32Array(buffer);
-    case 64: return new Float64Array(buffer);
-    case 256: return new Int8Array(buffer);
-    case 512: return new Uint16Array(buffer);
-    case 768: return Float64Array.from(new Uint32Array(buffer));
+    case 2: return new Uint8Array(buffer, start, count);
+    case 4: return new Int16Array(buffer, start, count);
+    case 8: return new Int32Array(buffer, start, count);
+    case 16: return new Float32Array(buffer, start, count);
+    case 64: return new Float64Array(buffer, start, count);
+    case 256: return new Int8Array(buffer, start, count);
+    case 512: return new Uint16Array(buffer, start, count);
+    case 768: return Float64Array.from(new Uint32Array(buffer, start, count));
   }
 }
 
 /**
  * Decodes a .nii or .nii.gz byte buffer (gzip is detected from its magic bytes).
  * Returns the voxels in their stored type, or Float32Array when scl_slope/scl_inter apply.
+ * For gzip input the voxel array may be a view on the decompressed bytes (`byteOffset` 352):
+ * use `data.byteOffset`/`byteLength` (or `data.slice()`), never the bare `data.buffer`.
  * Throws `MewmError('InvalidVolume')` naming `options.name` and the problem for truncated or
  * corrupt gzip, wrong magic, 2D or 4D+ data, unsupported datatypes, absurd spacing, short data
  * and volumes with no finite voxel.
@@ -183,9 +197,11 @@ function copyVoxels(bytes: Uint8Array, offset: number, count: number, code: Data
 export function decodeNifti(input: Uint8Array, options: DecodeNiftiOptions = {}): Volume {
   const name = options.name ?? '<bytes>';
   let bytes = input;
+  let owned = false;
   if (isGzip(input)) {
     try {
       bytes = gunzipSync(input);
+      owned = true;
     } catch (error) {
       throw invalidVolume(name, `is a truncated or corrupt gzip stream (${(error as Error).message})`, {}, error);
     }
@@ -208,7 +224,7 @@ export function decodeNifti(input: Uint8Array, options: DecodeNiftiOptions = {})
   const needed = offset + count * datatypes[code].bytes;
   if (bytes.length < needed) throw invalidVolume(name, `is truncated: ${bytes.length} bytes, the header promises ${needed}`);
   const { affine } = niftiAffine(header, name);
-  let data = copyVoxels(bytes, offset, count, code, header.littleEndian);
+  let data = readVoxels(bytes, offset, count, code, header.littleEndian, owned);
   const { sclSlope: slope, sclInter: inter } = header;
   if (Number.isFinite(slope) && slope !== 0) {
     const intercept = Number.isFinite(inter) ? inter : 0;

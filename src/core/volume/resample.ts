@@ -78,6 +78,12 @@ function axisTable(count: number, scale: number, shift: number, size: number, mo
   return { lo, hi, weight, inside };
 }
 
+/**
+ * Axis-aligned grids (the usual case after `reorientToRas`): per-axis index/weight tables, and
+ * for linear mode each needed input slice is interpolated in-plane once into a cache of two
+ * planes, then output slices are blended along z: about 3x fewer reads than 8-neighbour
+ * trilinear per voxel, with identical results up to float32 rounding of the planes.
+ */
 function resampleAxisAligned(volume: Volume, shape: Shape3, m: readonly number[], mode: InterpolationMode, outside: 'border' | number, out: VoxelArray): void {
   const [nx, ny, nz] = volume.shape;
   const [ox, oy, oz] = shape;
@@ -88,44 +94,76 @@ function resampleAxisAligned(volume: Volume, shape: Shape3, m: readonly number[]
   const fill = outside === 'border' ? 0 : outside;
   const checkInside = outside !== 'border';
   const plane = nx * ny;
-  let o = 0;
-  for (let k = 0; k < oz; k++) {
-    const z0 = tz.lo[k]! * plane;
-    const z1 = tz.hi[k]! * plane;
-    const wz = tz.weight[k]!;
-    const insideZ = tz.inside[k]!;
-    for (let j = 0; j < oy; j++) {
-      const y0 = ty.lo[j]! * nx;
-      const y1 = ty.hi[j]! * nx;
-      const wy = ty.weight[j]!;
-      const insideYZ = insideZ & ty.inside[j]!;
-      if (mode === 'nearest') {
-        const row = z0 + y0;
+  const outPlane = ox * oy;
+  if (mode === 'nearest') {
+    let o = 0;
+    for (let k = 0; k < oz; k++) {
+      const z0 = tz.lo[k]! * plane;
+      const insideZ = tz.inside[k]!;
+      for (let j = 0; j < oy; j++) {
+        const row = z0 + ty.lo[j]! * nx;
+        const insideYZ = insideZ & ty.inside[j]!;
         for (let i = 0; i < ox; i++, o++) {
           out[o] = checkInside && !(insideYZ & tx.inside[i]!) ? fill : source[row + tx.lo[i]!]!;
         }
-        continue;
       }
-      const r00 = z0 + y0;
-      const r01 = z0 + y1;
-      const r10 = z1 + y0;
-      const r11 = z1 + y1;
-      for (let i = 0; i < ox; i++, o++) {
-        if (checkInside && !(insideYZ & tx.inside[i]!)) {
-          out[o] = fill;
+    }
+    return;
+  }
+  // Bilinear in-plane resampling of input slice z into `target` (ox * oy), fill outside in-plane.
+  const interpolatePlane = (z: number, target: Float32Array) => {
+    const base = z * plane;
+    let p = 0;
+    for (let j = 0; j < oy; j++) {
+      const y0 = base + ty.lo[j]! * nx;
+      const y1 = base + ty.hi[j]! * nx;
+      const wy = ty.weight[j]!;
+      const insideY = ty.inside[j]!;
+      for (let i = 0; i < ox; i++, p++) {
+        if (checkInside && !(insideY & tx.inside[i]!)) {
+          target[p] = fill;
           continue;
         }
         const x0 = tx.lo[i]!;
         const x1 = tx.hi[i]!;
         const wx = tx.weight[i]!;
-        const c00 = source[r00 + x0]! + wx * (source[r00 + x1]! - source[r00 + x0]!);
-        const c01 = source[r01 + x0]! + wx * (source[r01 + x1]! - source[r01 + x0]!);
-        const c10 = source[r10 + x0]! + wx * (source[r10 + x1]! - source[r10 + x0]!);
-        const c11 = source[r11 + x0]! + wx * (source[r11 + x1]! - source[r11 + x0]!);
-        const c0 = c00 + wy * (c01 - c00);
-        const c1 = c10 + wy * (c11 - c10);
-        out[o] = c0 + wz * (c1 - c0);
+        const a = source[y0 + x0]!;
+        const b = source[y1 + x0]!;
+        const c0 = a + wx * (source[y0 + x1]! - a);
+        const c1 = b + wx * (source[y1 + x1]! - b);
+        target[p] = c0 + wy * (c1 - c0);
       }
+    }
+  };
+  const cached = [new Float32Array(outPlane), new Float32Array(outPlane)];
+  const cachedSlice = [-1, -1];
+  let evict = 0;
+  const planeFor = (z: number, keep: number): Float32Array => {
+    for (let slot = 0; slot < 2; slot++) if (cachedSlice[slot] === z) return cached[slot]!;
+    const slot = cachedSlice[evict] === keep ? 1 - evict : evict;
+    evict = 1 - slot;
+    interpolatePlane(z, cached[slot]!);
+    cachedSlice[slot] = z;
+    return cached[slot]!;
+  };
+  for (let k = 0; k < oz; k++) {
+    const offset = k * outPlane;
+    if (checkInside && !tz.inside[k]) {
+      out.fill(fill, offset, offset + outPlane);
+      continue;
+    }
+    const z0 = tz.lo[k]!;
+    const z1 = tz.hi[k]!;
+    const wz = tz.weight[k]!;
+    const p0 = planeFor(z0, -1);
+    if (z1 === z0 || wz === 0) {
+      out.set(p0, offset);
+      continue;
+    }
+    const p1 = planeFor(z1, z0);
+    for (let p = 0; p < outPlane; p++) {
+      const a = p0[p]!;
+      out[offset + p] = a + wz * (p1[p]! - a);
     }
   }
 }

@@ -41,3 +41,17 @@ describe.skipIf(!pythonAvailable)(`windowHu against numpy clip${pythonSkipReason
     expect(maxAbsDifference(windowHu(ct), reference)).toBeLessThan(1e-6);
   });
 });
+
+describe('windowHu in place', () => {
+  it('overwrites a Float32Array input only when asked, and never other voxel types', () => {
+    const floats = makeVolume(Float32Array.from([-175, 600]), [2, 1, 1], affine);
+    expect(Array.from(windowHu(floats).data)).toEqual([-1, 1]);
+    expect(Array.from(floats.data)).toEqual([-175, 600]);
+    const same = windowHu(floats, -175, 600, { inPlace: true });
+    expect(same.data).toBe(floats.data);
+    expect(Array.from(floats.data)).toEqual([-1, 1]);
+    const ints = makeVolume(Int16Array.from([-175, 600]), [2, 1, 1], affine);
+    expect(windowHu(ints, -175, 600, { inPlace: true }).data).not.toBe(ints.data);
+    expect(Array.from(ints.data)).toEqual([-175, 600]);
+  });
+});

@@ -108,6 +108,14 @@ describe.skipIf(!pythonAvailable)(`resampling against nibabel resample_from_to /
     expect(maxAbsDifference(ours, reference)).toBeLessThan(linearToleranceHu);
   });
 
+  it('linear onto an axis-aligned grid that is flipped against the input and partly outside it, fill -1024', () => {
+    const grid: Affine = [0.9, 0, 0, 105.13, 0, 1.1, 0, 97.07, 0, 0, 2.2, -43.1, 0, 0, 0, 1];
+    const ours = resampleToGrid(ct, [20, 12, 12], grid, 'linear', { outside: -1024 });
+    const reference = volumeOracle('resample', ct, { shape: [20, 12, 12], affine: grid, order: 1, mode: 'constant', cval: -1024 });
+    expect(Array.from(ours.data).filter((v) => v === -1024).length).toBeGreaterThan(100);
+    expect(maxAbsDifference(ours, reference)).toBeLessThan(linearToleranceHu);
+  });
+
   it('nearest labels onto a rotated grid', () => {
     const ours = resampleToGrid(labels, [16, 16, 10], rotated, 'nearest');
     const reference = volumeOracle('resample', labels, { shape: [16, 16, 10], affine: rotated, order: 0, mode: 'nearest' });
