@@ -8,6 +8,8 @@
  * load (not bundled with onnxruntime-node here, or no CUDA 12 / cuDNN 9 on the host), falls back
  * to CPU with a loud warning naming the model file and the reason.
  */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { MewmError } from '../../core/errors';
@@ -48,7 +50,7 @@ export class OnnxSessionHost {
 
   constructor(private readonly options: SessionHostOptions = {}) {
     this.log = options.log ?? pino({ name: 'mewm-onnx' });
-    this.worker = new Worker(new URL('./session-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+    this.worker = startTypeScriptWorker(new URL('./session-worker.ts', import.meta.url));
     this.worker.on('message', (m: WorkerMessage) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -135,6 +137,16 @@ export class OnnxSessionHost {
       await this.worker.terminate();
     }
   }
+}
+
+/**
+ * A worker thread running a TypeScript module. Node 20 does not pass `--import tsx` on to worker
+ * threads, so the worker registers tsx's loader itself (in its own thread) before importing.
+ */
+function startTypeScriptWorker(moduleUrl: URL): Worker {
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/index\.cjs$/, 'index.mjs');
+  const source = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(moduleUrl.href)}); });`;
+  return new Worker(source, { eval: true });
 }
 
 export function float32(dims: readonly number[], data: Float32Array): HostTensor {
