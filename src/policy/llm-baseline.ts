@@ -115,6 +115,7 @@ export class LlmProtocolBaseline implements ProtocolBaseline {
       repairAttempts: this.config.repairAttempts,
       caseId: request.caseId,
       purpose: 'LLM-only protocol baseline',
+      temperature: 0,
     });
     const identity: PolicyIdentity = { ...this.identity, models: [answer.model], promptVersions: { baseline: prompt.key } };
     return prediction(request.caseId, answer.value.drugs, answer.value.embolics, answer.value.rationale, identity, answer.attempts);

@@ -25,6 +25,8 @@ export interface JsonExchange<T> {
   /** Validates the parsed JSON and maps it onto the domain; the error text is fed back to the model. */
   readonly validate: (value: unknown) => Validation<T>;
   readonly repairAttempts: number;
+  /** Sampling temperature; omitted for reasoning models, several of which reject it. */
+  readonly temperature?: number;
   /** Pseudonymous case id and the purpose, for error messages only (never sent to the model). */
   readonly caseId: string;
   readonly purpose: string;
@@ -124,7 +126,7 @@ export async function completeJson<T>(client: OpenAI, exchange: JsonExchange<T>)
       completion = await client.chat.completions.create({
         model: exchange.model,
         messages,
-        temperature: 0,
+        ...(exchange.temperature !== undefined ? { temperature: exchange.temperature } : {}),
         ...(format ? { response_format: format } : {}),
       });
     } catch (error) {

@@ -19,10 +19,13 @@ import { drugListForPrompt, embolicListForPrompt, enforceClinicalRules, refineWi
 
 export const LLM_POLICY_VERSION = 'llm-policy-1';
 
+/** A listed agent: a name, or an object with a name (models in plain JSON mode often add reasons). */
+export const agentEntry = z.union([z.string(), z.looseObject({ name: z.string() }).transform((o) => o.name)]);
+
 const proposalAnswer = z.object({
   observation: z.string().optional(),
-  drugs: z.array(z.string()).min(1, 'list at least one drug'),
-  embolics: z.array(z.string()).min(1, 'list at least one embolic'),
+  drugs: z.array(agentEntry).min(1, 'list at least one drug'),
+  embolics: z.array(agentEntry).min(1, 'list at least one embolic'),
   rationale: z.string().min(1, 'give a rationale'),
 });
 
@@ -133,6 +136,7 @@ export class LlmPolicy implements ActionPolicy {
       repairAttempts: this.config.repairAttempts,
       caseId: request.caseId,
       purpose: 'action proposal',
+      temperature: 0,
     });
     let drugs = answer.value.drugs;
     let embolics = answer.value.embolics;

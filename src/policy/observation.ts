@@ -137,6 +137,9 @@ export function observeTumour(roi: LabelledCt, options: ObservationOptions = {})
   const tumourSd = Math.sqrt(Math.max(0, tumourSumSq / tumourVoxels - tumourMean * tumourMean));
   const enhancementHu = tumourMean - liverSum / liverVoxels;
   const heterogeneity = tumourSd / Math.max(Math.abs(tumourMean), 10);
+  if (!Number.isFinite(enhancementHu) || !Number.isFinite(heterogeneity)) {
+    throw new MewmError('InvalidVolume', `case ${caseId}: the CT has non-finite HU inside the liver or tumour`, { caseId });
+  }
   const totalTumourMl = tumourVoxels * voxelMl;
   const liverMl = organVoxels * voxelMl;
   const tumourBurden = totalTumourMl / liverMl;

@@ -243,6 +243,7 @@ export async function extractReportWithLlm(client: OpenAI, config: LlmEndpointCo
     repairAttempts: config.repairAttempts,
     caseId,
     purpose: 'report extraction',
+      temperature: 0,
   });
   return { source: 'llm', ...answer.value, promptKey: prompt.key, model: answer.model };
 }

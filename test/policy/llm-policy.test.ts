@@ -76,6 +76,13 @@ describe('LlmPolicy against a scripted OpenAI-compatible endpoint over HTTP', ()
     expect(server.requests[1]!.response_format).toBeUndefined();
   });
 
+  it('accepts agents listed as objects with a name (plain JSON mode habit)', async () => {
+    server.script(json({ ...valid, drugs: [{ name: 'Epirubicin', reason: 'standard' }, 'Raltitrexed'] }));
+    const proposal = await new LlmPolicy(config({ outputMode: 'json_object' })).propose(request());
+    expect(proposal.drugs).toEqual(['epirubicin', 'raltitrexed']);
+    expect(server.requests[0]!.temperature).toBe(0);
+  });
+
   it('repairs malformed JSON by re-asking with the parse error fed back', async () => {
     server.script(content('{"drugs": ["Cisplatin", "embolics": '), content('```json\n' + JSON.stringify(valid) + '\n```'));
     const proposal = await new LlmPolicy(config()).propose(request());

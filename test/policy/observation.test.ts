@@ -97,6 +97,13 @@ describe('observeTumour', () => {
     }
     expect(isMewmError(error, 'InvalidVolume')).toBe(true);
   });
+
+  it('fails typed on non-finite HU inside the organ', () => {
+    const roi = phantom(AFFINE, SHAPE, [{ centre: [70, 40, 40], radiusMm: 10, hu: 100 }]);
+    const tumourVoxel = roi.labels.data.indexOf(2);
+    roi.ct.data[tumourVoxel] = Number.NaN;
+    expect(() => observeTumour(roi, { caseId: 'case-3' })).toThrow(/case-3: the CT has non-finite HU/);
+  });
 });
 
 describe('observeTumour on the synthetic world', () => {

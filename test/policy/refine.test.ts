@@ -78,6 +78,7 @@ describe('refinement by a reasoning model over HTTP', () => {
     const result = await new LlmPolicy(config()).propose(request);
     expect(server.requests[1]!.model).toBe('fake-r1');
     expect(server.requests[1]!.response_format).toBeUndefined();
+    expect(server.requests[1]!.temperature).toBeUndefined();
     expect(result.refinerRemovals).toEqual([
       { agent: 'oxaliplatin', reason: 'second platinum' },
       { agent: 'nbca', reason: 'not indicated' },
