@@ -14,7 +14,6 @@
  * heartbeat timeout at planning ROI sizes.
  */
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
-import { getCtVolume, getLabelVolume, putVolume } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
 import type { LabelledCt } from '../src/core/volume/volume';
 import type { Protocol } from '../src/core/vocabulary';
@@ -23,6 +22,7 @@ import type { RoiArtifacts } from '../workflows/types';
 import { withTypedFailures } from './failures';
 import { currentRuntime, yieldToEventLoop } from './runtime';
 import type { ActivityLogger, ArtifactResolver } from './deps';
+import { VolumeCache } from './volume-cache';
 
 export interface SimulationCandidate {
   readonly key: string;
@@ -84,6 +84,8 @@ export interface SimulationDependencies {
   /** Resolves any ArtifactRef's URI to the store holding it. */
   readonly artifacts: ArtifactResolver;
   readonly log: ActivityLogger;
+  /** Decoded volumes shared between this worker's activities (default: a private 512 MiB cache). */
+  readonly volumes?: VolumeCache;
 }
 
 /** Heartbeat details of the three activities: finished items by key. */
@@ -104,13 +106,14 @@ const isRef = (value: unknown): value is ArtifactRef =>
   typeof value === 'object' && value !== null && typeof (value as ArtifactRef).uri === 'string' && typeof (value as ArtifactRef).sha256 === 'string';
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
-export async function loadRoi(artifacts: ArtifactResolver, roi: RoiArtifacts): Promise<LabelledCt> {
-  const [ct, labels] = await Promise.all([getCtVolume(artifacts.storeFor(roi.ct.uri), roi.ct), getLabelVolume(artifacts.storeFor(roi.labels.uri), roi.labels)]);
+export async function loadRoi(volumes: VolumeCache, artifacts: ArtifactResolver, roi: RoiArtifacts): Promise<LabelledCt> {
+  const [ct, labels] = await Promise.all([volumes.ct(artifacts, roi.ct), volumes.labels(artifacts, roi.labels)]);
   return { ct, labels };
 }
 
 export function createSimulationActivities(deps: SimulationDependencies) {
   const { world, store, artifacts, log } = deps;
+  const volumes = deps.volumes ?? new VolumeCache();
 
   async function simulateCandidates(input: SimulateInput): Promise<SimulateOutput> {
     const started = Date.now();
@@ -125,7 +128,7 @@ export function createSimulationActivities(deps: SimulationDependencies) {
     const resumed = done.size;
     const total = input.candidates.reduce((n, c) => n + c.seeds.length, 0);
     if (resumed > 0) log.info({ caseId: input.caseId, resumed, pending: pending.length, attempt: runtime.attempt }, 'simulate: resuming from heartbeat');
-    const pre = pending.length > 0 ? await loadRoi(artifacts, input.roi) : undefined;
+    const pre = pending.length > 0 ? await loadRoi(volumes, artifacts, input.roi) : undefined;
 
     for (let start = 0; start < pending.length; start += input.batchReplicas) {
       runtime.throwIfCancelled();
@@ -140,15 +143,15 @@ export function createSimulationActivities(deps: SimulationDependencies) {
         protocol: input.candidates[c]!.protocol,
         seeds: replicas.map((r) => input.candidates[c]!.seeds[r]!),
       }));
-      const volumes = await world.dynamics.simulate(requests);
-      if (volumes.length !== requests.length || volumes.some((v, i) => v.length !== requests[i]!.seeds.length)) {
+      const simulated = await world.dynamics.simulate(requests);
+      if (simulated.length !== requests.length || simulated.some((v, i) => v.length !== requests[i]!.seeds.length)) {
         throw new MewmError('ModelContract', `dynamics model ${world.dynamics.identity.name} returned the wrong number of volumes`, {
           expected: requests.map((r) => r.seeds.length),
-          got: volumes.map((v) => v.length),
+          got: simulated.map((v) => v.length),
         });
       }
       for (const [i, [c, replicas]] of order.entries()) {
-        for (const [j, r] of replicas.entries()) done.set(itemKey(c, r), await putVolume(store, volumes[i]![j]!));
+        for (const [j, r] of replicas.entries()) done.set(itemKey(c, r), await volumes.put(store, simulated[i]![j]!));
       }
       runtime.heartbeat({ done: Object.fromEntries(done) } satisfies Progress<ArtifactRef>);
       await yieldToEventLoop();
@@ -167,9 +170,9 @@ export function createSimulationActivities(deps: SimulationDependencies) {
     for (const ref of input.cts) {
       if (done.has(ref.sha256)) continue;
       runtime.throwIfCancelled();
-      const ct = await getCtVolume(artifacts.storeFor(ref.uri), ref);
+      const ct = await volumes.ct(artifacts, ref);
       const labels = await world.assistant.segment({ caseId: input.caseId, ct });
-      done.set(ref.sha256, await putVolume(store, labels, { labels: true }));
+      done.set(ref.sha256, await volumes.put(store, labels, { labels: true }));
       if (++sinceHeartbeat >= Math.max(1, input.batch)) {
         runtime.heartbeat({ done: Object.fromEntries(done) } satisfies Progress<ArtifactRef>);
         sinceHeartbeat = 0;
@@ -186,11 +189,11 @@ export function createSimulationActivities(deps: SimulationDependencies) {
     const done = previousDone(runtime.previousProgress, isFiniteNumber);
     const key = (post: ScoreInput['posts'][number]) => `${post.ct.sha256}:${post.labels.sha256}`;
     const resumed = input.posts.filter((post) => done.has(key(post))).length;
-    const pre = resumed < input.posts.length ? await loadRoi(artifacts, input.roi) : undefined;
+    const pre = resumed < input.posts.length ? await loadRoi(volumes, artifacts, input.roi) : undefined;
     for (const post of input.posts) {
       if (done.has(key(post))) continue;
       runtime.throwIfCancelled();
-      const [ct, labels] = await Promise.all([getCtVolume(artifacts.storeFor(post.ct.uri), post.ct), getLabelVolume(artifacts.storeFor(post.labels.uri), post.labels)]);
+      const [ct, labels] = await Promise.all([volumes.ct(artifacts, post.ct), volumes.labels(artifacts, post.labels)]);
       const risk = await world.heuristic.risk({ caseId: input.caseId, pre: pre!, post: { ct, labels } });
       if (!Number.isFinite(risk)) throw new MewmError('ModelContract', `heuristic model ${world.heuristic.identity.name} returned a non-finite risk`, { risk });
       done.set(key(post), risk);

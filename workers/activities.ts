@@ -4,6 +4,7 @@ import { createCaseActivities, createCaseGpuActivities } from '../activities/cas
 import { createCohortActivities } from '../activities/cohort';
 import { createPolicyActivities } from '../activities/policy';
 import { createSimulationActivities } from '../activities/simulation';
+import { VolumeCache } from '../activities/volume-cache';
 import { MewmError } from '../src/core/errors';
 import type { QueueRole } from '../workflows/task-queues';
 import type { WorkerDependencies } from './dependencies';
@@ -21,7 +22,7 @@ export function activitiesFor(role: QueueRole, deps: WorkerDependencies): Activi
   switch (role) {
     case 'gpu': {
       const world = deps.world ?? missing(role, 'a world model (MEWM_WORLD_MODEL)');
-      return { ...createSimulationActivities({ ...io, world }), ...createCaseGpuActivities({ ...io, world }) };
+      return { ...createSimulationActivities({ ...io, world, volumes: new VolumeCache() }), ...createCaseGpuActivities({ ...io, world }) };
     }
     case 'llm':
       return createPolicyActivities({ policy: deps.policy ?? missing(role, 'a policy'), artifacts: deps.artifacts, log });

@@ -18,8 +18,12 @@ export function createLogger(config: MewmConfig['log'], name = 'mewm'): Logger {
 }
 
 export function temporalLoggerFor(log: Logger): TemporalLogger {
-  const at = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => {
+  const at = (requested: TemporalLogLevel, message: string, meta?: LogMetadata) => {
     const object = meta ?? {};
+    // The SDK's own bookkeeping (worker state changes, polling) is debug detail for mewm users.
+    const sdkInternal = object.sdkComponent === 'worker' || object.sdkComponent === 'core';
+    const expected = message.startsWith('No workflows registered'); // activity-only GPU/LLM workers
+    const level: TemporalLogLevel = (sdkInternal && requested === 'INFO') || expected ? 'DEBUG' : requested;
     switch (level) {
       case 'TRACE':
         return log.trace(object, message);

@@ -1,0 +1,48 @@
+/**
+ * The `mewm` command: dispatches to one module per sub-command (loaded on demand, so `mewm synth`
+ * does not load Temporal). Each sub-command returns its exit code: 0 ok, 1 failure (one clear
+ * line on stderr), 2 bad arguments.
+ */
+type Command = { readonly summary: string; readonly run: (argv: readonly string[]) => Promise<number> };
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  plan: { summary: 'plan one case through Temporal (embedded server and workers by default)', run: async (a) => (await import('./plan')).runPlan(a) },
+  cohort: { summary: 'plan every case of a cohort manifest (resumable, skips finished patients)', run: async (a) => (await import('./cohort')).runCohort(a) },
+  status: { summary: 'list recent plans and cohorts, or show one', run: async (a) => (await import('./status')).runStatus(a) },
+  audit: { summary: 'export the audit of a plan as JSON or CSV', run: async (a) => (await import('./audit')).runAudit(a) },
+  worker: { summary: 'run workers for task queues gpu, llm, cpu (or all)', run: async (a) => (await import('./worker')).runWorker(a) },
+  server: { summary: 'run the embedded Temporal dev server in the foreground', run: async (a) => (await import('./server')).runServer(a) },
+  synth: { summary: 'write a synthetic TACE cohort', run: async (a) => (await import('./synth')).runSynth(a) },
+  baseline: { summary: 'policy-only baseline on a cohort (no world model)', run: async (a) => (await import('./baseline')).runBaseline(a) },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  return `usage: mewm <command> [options]   (mewm <command> --help for its options)\n\n${Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join('\n')}\n`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`mewm: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`mewm: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
