@@ -56,7 +56,33 @@ describe('erode', () => {
   });
 });
 
+/** A lumpy blob in one corner of a larger volume: the bounding-box shortcut matters here. */
+function cornerBlob(): Volume<Uint8Array> {
+  const shape: Shape3 = [30, 26, 20];
+  const noise = syntheticMask(shape, affine, 0.5, 23);
+  const data = new Uint8Array(30 * 26 * 20);
+  for (let z = 0; z < 20; z++) for (let y = 0; y < 26; y++) for (let x = 0; x < 30; x++) {
+    const d = Math.hypot(x - 6, y - 19, (z - 5) * 1.3);
+    const index = x + 30 * (y + 26 * z);
+    data[index] = d < 4.5 || (d < 6.5 && noise.data[index] === 1) ? 1 : 0;
+  }
+  return makeVolume(data, shape, affine);
+}
+
 describe.skipIf(!pythonAvailable)(`erode/dilate against scipy binary morphology with a ball${pythonSkipReason}`, () => {
+  it.each([
+    { operation: 'dilate', radius: 2 },
+    { operation: 'dilate', radius: 3.2 },
+    { operation: 'erode', radius: 1.5 },
+    { operation: 'erode', radius: 3 },
+  ] as const)('$operation radius $radius of a blob in a corner of a larger volume', ({ operation, radius }) => {
+    const blob = cornerBlob();
+    const ours = operation === 'dilate' ? dilate(blob, radius) : erode(blob, radius);
+    const reference = volumeOracle(operation, blob, { radius });
+    expect(count(ours)).toBeGreaterThan(0);
+    expect(maxAbsDifference(ours, reference)).toBe(0);
+  });
+
   const random = syntheticMask([16, 14, 12], affine, 0.55, 21);
   it.each([
     { operation: 'dilate', radius: 1 },
