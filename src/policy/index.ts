@@ -16,7 +16,7 @@ export function createPolicy(config: PolicyConfig, client?: OpenAI): ActionPolic
 export function describePolicy(identity: PolicyIdentity): string {
   const models = identity.models && identity.models.length > 0 ? ` (${identity.models.join(', ')})` : '';
   const prompts = identity.promptVersions ? `; prompts ${Object.values(identity.promptVersions).join(', ')}` : '';
-  const offline = identity.name === 'guideline' ? ' [no LLM endpoint configured: deterministic guideline policy]' : '';
+  const offline = identity.name === 'guideline' ? ' [deterministic guideline policy, no LLM endpoint in use]' : '';
   return `policy: ${identity.name} ${identity.version}${models}${prompts}${offline}`;
 }
 

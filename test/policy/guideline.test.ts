@@ -59,7 +59,7 @@ describe('createPolicy and configuration', () => {
     const config = policyConfigFromEnv({});
     const policy = createPolicy(config);
     expect(policy.identity.name).toBe('guideline');
-    expect(describePolicy(policy.identity)).toContain('no LLM endpoint configured');
+    expect(describePolicy(policy.identity)).toContain('no LLM endpoint in use');
   });
 
   it('uses the LLM policy when a key or endpoint is configured, with refinement when a reasoning model is named', () => {
