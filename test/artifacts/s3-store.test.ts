@@ -64,7 +64,7 @@ describe('S3ArtifactStore against a real S3-compatible server (s3rver on loopbac
     expect(await store.exists(ref)).toBe(true);
   });
 
-  it('keeps a 10 MB+ object byte-exact (no checksum framing stored as data)', async () => {
+  it('keeps a 10 MB+ object byte-exact, on the server\'s disk and read back', async () => {
     const bytes = patternBytes(10 * 1024 * 1024 + 17);
     const ref = await store.put(bytes, options);
     expect((await stat(objectFile(ref.uri))).size).toBe(bytes.byteLength);

@@ -128,7 +128,7 @@ describe('infra/deploy', () => {
     );
     const corpus = sources.join('\n');
     const unread = [...setByDeployment].filter((name) => !externalVariables.has(name) && !corpus.includes(name)).sort();
-    expect(unread).toEqual(variablesAwaitingWiring);
+    expect(unread, 'a variable the deployment sets is not read by mewm (typo, renamed?), or one in variablesAwaitingWiring is now wired: update that list').toEqual(variablesAwaitingWiring);
   });
 });
 
