@@ -1,5 +1,6 @@
 /**
- * NIfTI-1 read and write (.nii and .nii.gz), into and from the one `Volume` type.
+ * NIfTI read (NIfTI-1 and NIfTI-2) and write (NIfTI-1), .nii and .nii.gz, into and from the one
+ * `Volume` type.
  *
  * Reading follows nibabel exactly, so that a file means the same thing to mewm as to the
  * Python tools: the affine is the sform when `sform_code > 0`, else the qform when
@@ -19,6 +20,7 @@ import { assertPlausibleSpacing, assertPlausibleVolume, invalidVolume } from '..
 import { makeVolume, type Affine, type Volume, type VoxelArray } from '../core/volume/volume';
 
 const headerSize = 348;
+const nifti2HeaderSize = 540;
 const dataOffset = 352;
 
 /** NIfTI datatype codes mewm reads; uint32 is widened to Float64Array (no Uint32 voxel type). */
@@ -71,27 +73,25 @@ function isGzip(bytes: Uint8Array): boolean {
 export function parseNiftiHeader(bytes: Uint8Array, name = '<bytes>'): NiftiHeader {
   if (bytes.length < headerSize) throw invalidVolume(name, `is ${bytes.length} bytes, shorter than a NIfTI-1 header (348 bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let littleEndian: boolean;
-  if (view.getInt32(0, true) === headerSize) littleEndian = true;
-  else if (view.getInt32(0, false) === headerSize) littleEndian = false;
-  else if (view.getInt32(0, true) === 540 || view.getInt32(0, false) === 540) {
-    throw invalidVolume(name, 'is NIfTI-2, which mewm does not read; convert it to NIfTI-1 (e.g. nibabel Nifti1Image)');
-  } else {
-    throw invalidVolume(name, 'is not a NIfTI-1 file (sizeof_hdr is not 348)');
+  for (const littleEndian of [true, false]) {
+    if (view.getInt32(0, littleEndian) === headerSize) return parseNifti1(bytes, view, littleEndian, name);
+    if (view.getInt32(0, littleEndian) === nifti2HeaderSize) return parseNifti2(bytes, view, littleEndian, name);
   }
+  throw invalidVolume(name, 'is not a NIfTI file (sizeof_hdr is neither 348 nor 540)');
+}
+
+function parseNifti1(bytes: Uint8Array, view: DataView, littleEndian: boolean, name: string): NiftiHeader {
   const magic = String.fromCharCode(bytes[344]!, bytes[345]!, bytes[346]!);
   if (magic !== 'n+1' && magic !== 'ni1') throw invalidVolume(name, `has a wrong NIfTI magic ${JSON.stringify(magic)} (expected "n+1")`);
   if (magic === 'ni1') throw invalidVolume(name, 'is a two-file NIfTI (.hdr/.img), which mewm does not read; save it as a single .nii or .nii.gz');
   const i16 = (offset: number) => view.getInt16(offset, littleEndian);
   const f32 = (offset: number) => view.getFloat32(offset, littleEndian);
-  const dim = Array.from({ length: 8 }, (_, i) => i16(40 + 2 * i));
-  const pixdim = Array.from({ length: 8 }, (_, i) => f32(76 + 4 * i));
   return {
     littleEndian,
-    dim,
+    dim: Array.from({ length: 8 }, (_, i) => i16(40 + 2 * i)),
     datatype: i16(70),
     bitpix: i16(72),
-    pixdim,
+    pixdim: Array.from({ length: 8 }, (_, i) => f32(76 + 4 * i)),
     voxOffset: f32(108),
     sclSlope: f32(112),
     sclInter: f32(116),
@@ -101,6 +101,33 @@ export function parseNiftiHeader(bytes: Uint8Array, name = '<bytes>'): NiftiHead
     quatern: [f32(256), f32(260), f32(264)],
     qoffset: [f32(268), f32(272), f32(276)],
     srow: Array.from({ length: 12 }, (_, i) => f32(280 + 4 * i)),
+    magic,
+  };
+}
+
+/** NIfTI-2: the same fields as NIfTI-1 with 64-bit integers and doubles, in another layout. */
+function parseNifti2(bytes: Uint8Array, view: DataView, littleEndian: boolean, name: string): NiftiHeader {
+  if (bytes.length < nifti2HeaderSize) throw invalidVolume(name, `is ${bytes.length} bytes, shorter than a NIfTI-2 header (540 bytes)`);
+  const magic = String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!);
+  if (magic !== 'n+2' && magic !== 'ni2') throw invalidVolume(name, `has a wrong NIfTI-2 magic ${JSON.stringify(magic)} (expected "n+2")`);
+  if (magic === 'ni2') throw invalidVolume(name, 'is a two-file NIfTI-2 (.hdr/.img), which mewm does not read; save it as a single .nii or .nii.gz');
+  const i64 = (offset: number) => Number(view.getBigInt64(offset, littleEndian));
+  const f64 = (offset: number) => view.getFloat64(offset, littleEndian);
+  return {
+    littleEndian,
+    dim: Array.from({ length: 8 }, (_, i) => i64(16 + 8 * i)),
+    datatype: view.getInt16(12, littleEndian),
+    bitpix: view.getInt16(14, littleEndian),
+    pixdim: Array.from({ length: 8 }, (_, i) => f64(104 + 8 * i)),
+    voxOffset: i64(168),
+    sclSlope: f64(176),
+    sclInter: f64(184),
+    xyztUnits: view.getInt32(500, littleEndian),
+    qformCode: view.getInt32(344, littleEndian),
+    sformCode: view.getInt32(348, littleEndian),
+    quatern: [f64(352), f64(360), f64(368)],
+    qoffset: [f64(376), f64(384), f64(392)],
+    srow: Array.from({ length: 12 }, (_, i) => f64(400 + 8 * i)),
     magic,
   };
 }
@@ -220,7 +247,8 @@ export function decodeNifti(input: Uint8Array, options: DecodeNiftiOptions = {})
   const shape = [dim[1]!, dim[2]!, dim[3]!] as const;
   const count = shape[0] * shape[1] * shape[2];
   const offset = Math.floor(header.voxOffset);
-  if (!(offset >= headerSize)) throw invalidVolume(name, `has an invalid vox_offset ${header.voxOffset}`);
+  const minimumOffset = header.magic === 'n+2' ? nifti2HeaderSize : headerSize;
+  if (!(offset >= minimumOffset)) throw invalidVolume(name, `has an invalid vox_offset ${header.voxOffset}`);
   const needed = offset + count * datatypes[code].bytes;
   if (bytes.length < needed) throw invalidVolume(name, `is truncated: ${bytes.length} bytes, the header promises ${needed}`);
   const { affine } = niftiAffine(header, name);

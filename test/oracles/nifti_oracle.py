@@ -74,9 +74,13 @@ def make_cases(out: Path) -> None:
     # sform and qform disagree: nibabel (and mewm) must take the sform
     cases["sform_wins.nii.gz"] = (ct, affine_from(spacing, [1, 2, 3]), {"qform_affine": affine_from(np.diag([2.0, 2.0, 2.0]), [9, 9, 9])})
     cases["no_xform.nii"] = (ct, affine_from(spacing, [0, 0, 0]), {"sform_code": 0, "qform_code": 0})
+    cases["nifti2_lps_int16.nii.gz"] = (ct, affine_from(np.diag([-0.8, -0.7, 3.0]), [100, 120, -50]), {"nifti2": True})
+    cases["nifti2_oblique_qform_only.nii"] = (ct.astype(np.float32), affine_from(oblique, [4, -5, 6]), {"nifti2": True, "sform_code": 0})
 
     for name, (data, affine, opts) in cases.items():
-        if opts.get("big_endian"):
+        if opts.get("nifti2"):
+            img = nib.Nifti2Image(data, affine)
+        elif opts.get("big_endian"):
             header = nib.Nifti1Header(endianness=">")
             header.set_data_dtype(data.dtype.newbyteorder(">"))
             img = nib.Nifti1Image(data.astype(data.dtype.newbyteorder(">")), affine, header)
