@@ -113,6 +113,11 @@ export function reorientToRas<T extends VoxelArray>(volume: Volume<T>): Volume<T
     const planeStart = start + k * sz;
     for (let j = 0; j < oy; j++) {
       let index = planeStart + j * sy;
+      if (sx === 1) {
+        out.set(source.subarray(index, index + ox), o);
+        o += ox;
+        continue;
+      }
       for (let i = 0; i < ox; i++) {
         out[o++] = source[index]!;
         index += sx;

@@ -14,6 +14,7 @@ const orientationCases: Array<{ name: string; affine: Affine; codes: string }> =
   { name: 'RAS', affine: [0.8, 0, 0, 0, 0, 0.8, 0, 0, 0, 0, 3, 0, 0, 0, 0, 1], codes: 'RAS' },
   { name: 'LPS (DICOM-like)', affine: [-0.8, 0, 0, 200, 0, -0.8, 0, 200, 0, 0, 3, -50, 0, 0, 0, 1], codes: 'LPS' },
   { name: 'LAS', affine: [-0.8, 0, 0, 10, 0, 0.8, 0, 0, 0, 0, 3, 0, 0, 0, 0, 1], codes: 'LAS' },
+  { name: 'RPI (rows copied whole)', affine: [0.8, 0, 0, 10, 0, -0.8, 0, 0, 0, 0, -3, 0, 0, 0, 0, 1], codes: 'RPI' },
   { name: 'permuted SRP', affine: [0, 0.7, 0, 1, 0, 0, -2.5, 2, 3, 0, 0, 3, 0, 0, 0, 1], codes: 'SRP' },
   { name: 'oblique 20 degrees', affine: rotationZ((20 * Math.PI) / 180, [0.8, 0.7, 3]), codes: 'RAS' },
   { name: 'oblique 160 degrees', affine: rotationZ((160 * Math.PI) / 180, [0.8, 0.7, 3]), codes: 'LPS' },
