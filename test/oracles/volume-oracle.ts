@@ -3,14 +3,13 @@
  * checked against nibabel in test/io/nifti.test.ts), lets nibabel/scipy compute the reference,
  * and reads the result back with mewm's reader.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/core/random';
 import { makeVolume, type Affine, type Shape3, type Volume } from '../../src/core/volume/volume';
 import { decodeNifti, encodeNifti } from '../../src/io/nifti';
 import { runOracle } from './python-oracle';
-import { readFileSync, writeFileSync } from 'node:fs';
 
 export function volumeOracle(operation: string, input: Volume, params: Record<string, unknown> = {}): Volume {
   const dir = mkdtempSync(join(tmpdir(), 'mewm-volume-oracle-'));
