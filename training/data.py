@@ -33,6 +33,8 @@ class Case:
     # Fractions of the pre-treatment tumour volume that are viable / lipiodol / necrosis after
     # treatment, when the world records them (else None).
     truth: dict | None = None
+    split: str | None = None
+    level: int | None = None
 
 
 def _first(obj: dict, *keys, default=None):
@@ -66,6 +68,13 @@ def load_cohort(directory: str | Path, limit: int | None = None) -> list[Case]:
     manifest = root / "manifest.jsonl"
     if not manifest.exists():
         raise ValueError(f"{manifest} is missing: write a cohort with `mewm synth --out {root}`")
+    truth_path = root / "truth.jsonl"
+    truths = {}
+    if truth_path.exists():
+        for line in truth_path.read_text().splitlines():
+            if line.strip():
+                t = json.loads(line)
+                truths[t["caseId"]] = t
     cases = []
     for line in manifest.read_text().splitlines():
         if not line.strip():
@@ -75,13 +84,15 @@ def load_cohort(directory: str | Path, limit: int | None = None) -> list[Case]:
         if not case_id:
             raise ValueError(f"{manifest}: a line has no caseId")
         folder = root / "cases" / case_id
-        pre_ct, spacing = _read_nifti(folder / "pre-ct.nii.gz")
-        pre_labels, _ = _read_nifti(folder / "pre-labels.nii.gz")
-        post_ct, _ = _read_nifti(folder / "post-ct.nii.gz")
-        post_labels, _ = _read_nifti(folder / "post-labels.nii.gz")
+        path = lambda key, default: root / entry[key] if key in entry else folder / default  # noqa: E731
+        pre_ct, spacing = _read_nifti(path("preCt", "pre-ct.nii.gz"))
+        pre_labels, _ = _read_nifti(path("preLabels", "pre-labels.nii.gz"))
+        post_ct, _ = _read_nifti(path("postCt", "post-ct.nii.gz"))
+        post_labels, _ = _read_nifti(path("postLabels", "post-labels.nii.gz"))
+        truth = truths.get(case_id, {})
         protocol = _first(entry, "protocol", "treatment.protocol", "actualProtocol", default={}) or {}
         agents = list(protocol.get("drugs", [])) + list(protocol.get("embolics", []))
-        report_path = folder / "report.txt"
+        report_path = path("report", "report.txt")
         cases.append(
             Case(
                 case_id=case_id,
@@ -94,7 +105,10 @@ def load_cohort(directory: str | Path, limit: int | None = None) -> list[Case]:
                 os_months=float(_first(entry, "osMonths", "survival.osMonths", "outcome.osMonths", default=float("nan"))),
                 event=int(_first(entry, "event", "survival.event", "outcome.event", default=0)),
                 report=report_path.read_text() if report_path.exists() else "",
-                truth=_first(entry, "truth.fractions", "fractions", "response", default=None),
+                # World truth (truth.jsonl) is used for the attenuation level and for evaluation only.
+                truth=truth.get("response"),
+                split=entry.get("split"),
+                level=truth.get("attenuationLevel"),
             )
         )
         if limit and len(cases) >= limit:
@@ -197,6 +211,7 @@ class PreparedCase:
     event: int
     level: int
     truth: dict | None
+    split: str | None = None
 
 
 def attenuation_level(case: Case, pre_labels: np.ndarray, post_labels: np.ndarray) -> int:
@@ -230,14 +245,24 @@ def prepare(cases: list[Case], common: CommonConfig, margin: int = 8) -> list[Pr
             case.agents,
             case.os_months,
             case.event,
-            attenuation_level(case, pl, ql),
+            case.level if case.level in (1, 2, 3, 4) else attenuation_level(case, pl, ql),
             case.truth,
+            case.split,
         )
         out.append(prepared)
     return out
 
 
 def split(cases: list, val_fraction: float, seed: int) -> tuple[list, list]:
+    """The cohort's own split when it has one (train vs val; test added when val is tiny; the
+    test split is otherwise left for `mewm evaluate`), else a seeded random split."""
+    if all(getattr(c, "split", None) in ("train", "val", "test") for c in cases):
+        train = [c for c in cases if c.split == "train"]
+        held = [c for c in cases if c.split == "val"]
+        if len(held) < 8:
+            held += [c for c in cases if c.split == "test"]
+        if train and held:
+            return train, held
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(cases))
     n_val = max(1, int(round(len(cases) * val_fraction))) if len(cases) > 1 else 0

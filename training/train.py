@@ -233,8 +233,9 @@ def train_denoiser(cfg: DynamicsConfig, latents: list[LatentCase], coder: Action
 
 
 @torch.no_grad()
-def ddim_sample(net, cfg: DynamicsConfig, zm, m, agents_list, coder, steps: int, generator) -> torch.Tensor:
-    """Python DDIM (η = 0) for held-out evaluation only; inference uses the TypeScript sampler."""
+def ddim_sample(net, cfg: DynamicsConfig, zm, m, agents_list, coder, steps: int, generator, ancestral: bool = False) -> torch.Tensor:
+    """Python DDIM (η = 0) or DDPM ancestral ("leading" timesteps) for held-out evaluation only;
+    inference uses the TypeScript sampler."""
     ac = make_schedule(cfg)
     n = zm.shape[0]
     x = torch.randn(zm.shape, generator=generator)
@@ -246,7 +247,12 @@ def ddim_sample(net, cfg: DynamicsConfig, zm, m, agents_list, coder, steps: int,
         a = ac[t]
         ap = ac[t - ratio] if t - ratio >= 0 else torch.tensor(1.0)
         x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
-        x = ap.sqrt() * x0 + (1 - ap).sqrt() * eps
+        if ancestral:
+            beta = 1 - a / ap
+            mean = ap.sqrt() * beta / (1 - a) * x0 + (a / ap).sqrt() * (1 - ap) / (1 - a) * x
+            x = mean + (((1 - ap) / (1 - a) * beta).clamp(min=1e-20).sqrt() * torch.randn(x.shape, generator=generator) if t > 0 else 0)
+        else:
+            x = ap.sqrt() * x0 + (1 - ap).sqrt() * eps
     return x
 
 
@@ -273,6 +279,8 @@ def evaluate_dynamics(ae, net, cfg, val: list[PreparedCase], latents: list[Laten
     rng = np.random.default_rng(c.seed + 7)
     g = torch.Generator().manual_seed(c.seed)
     within, between, sim_viable, true_viable, errors, recon_l1 = [], [], [], [], {"viable": [], "lipiodol": [], "necrosis": []}, []
+    world_ratio, sim_for_world = [], []
+    ddpm_errors = {"viable": [], "lipiodol": [], "necrosis": []}
     for cs, lat in zip(val, latents):
         zm, m = lat.masked[0]
         other = disjoint_combo(cs.agents, coder.ids, phases, rng)
@@ -286,8 +294,15 @@ def evaluate_dynamics(ae, net, cfg, val: list[PreparedCase], latents: list[Laten
         f_true = fractions(centre(cs.post, c.patch), region, c)
         sim_viable.append(f_sim["viable"])
         true_viable.append(f_true["viable"])
+        if cs.truth and "viableRatio" in cs.truth:
+            world_ratio.append(float(cs.truth["viableRatio"]))
+            sim_for_world.append(f_sim["viable"])
         for k in errors:
             errors[k].append(abs(f_sim[k] - f_true[k]))
+        zd = ddim_sample(net, cfg, zm[None], m[None], [cs.agents], coder, 200, g, ancestral=True)
+        f_ddpm = fractions(dec(zd).numpy()[0, 0], region, c)
+        for k in errors:
+            ddpm_errors[k].append(abs(f_ddpm[k] - f_true[k]))
         recon = dec(lat.z_post[None]).numpy()[0, 0]
         recon_l1.append(float(np.abs(recon - centre(cs.post, c.patch)).mean()))
     quality = {
@@ -297,7 +312,10 @@ def evaluate_dynamics(ae, net, cfg, val: list[PreparedCase], latents: list[Laten
         "actionEffectRatio": round(float(np.mean(between) / max(np.mean(within), 1e-8)), 3),
         "actionEffectNote": "mean |x(a) − x(a')| / mean |x(a) − x(a)'| inside the pre-treatment tumour, different vs same protocol",
         "viableFractionSpearman": round(metrics.spearman(sim_viable, true_viable), 3),
+        "viableFractionNote": "share of the pre-treatment tumour region with viable HU [55, 250) in the simulated vs the true post-CT",
+        "viableVsWorldViableRatioSpearman": round(metrics.spearman(sim_for_world, world_ratio), 3) if world_ratio else None,
         "fractionMeanAbsError": {k: round(float(np.mean(v)), 4) for k, v in errors.items()},
+        "fractionMeanAbsErrorDdpm200": {k: round(float(np.mean(v)), 4) for k, v in ddpm_errors.items()},
     }
     log(model="dynamics", stage="evaluation", **quality)
     return quality
