@@ -227,3 +227,93 @@ ${settings ? `<h2>Settings</h2><table><tbody>${settings}</tbody></table>` : ''}
 </html>
 `;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Second reader: a physician's protocol next to MeWM's
+
+export interface ComparedProtocol {
+  /** e.g. "Physician" or "MeWM". */
+  readonly role: string;
+  readonly protocol: Protocol;
+  /** Predicted risk per replica (lower is better). */
+  readonly replicaRisks: readonly number[];
+  /** Simulated post-treatment CT per replica (same order), with the predicted tumour outline. */
+  readonly replicas: readonly ReportImage[];
+}
+
+export interface ComparisonRecord {
+  readonly caseId: string;
+  readonly preCt: readonly ReportImage[];
+  readonly proposed: ComparedProtocol;
+  readonly reference: ComparedProtocol;
+  readonly models: readonly ReportModel[];
+  readonly seed: number;
+}
+
+export interface RiskSummary {
+  readonly mean: number;
+  /** Sample standard deviation over replicas (0 for one replica). */
+  readonly sd: number;
+}
+
+export function summariseRisks(risks: readonly number[]): RiskSummary {
+  if (risks.length === 0 || !risks.every(Number.isFinite)) throw new MewmError('InvalidInput', 'risk summary needs at least one finite replica risk');
+  const mean = risks.reduce((a, b) => a + b, 0) / risks.length;
+  const sd = risks.length > 1 ? Math.sqrt(risks.reduce((a, r) => a + (r - mean) ** 2, 0) / (risks.length - 1)) : 0;
+  return { mean, sd };
+}
+
+export function renderComparisonReport(record: ComparisonRecord): string {
+  const a = summariseRisks(record.proposed.replicaRisks);
+  const b = summariseRisks(record.reference.replicaRisks);
+  const difference = a.mean - b.mean;
+  const column = (c: ComparedProtocol, s: RiskSummary, tag: string) => `<div class="col">
+<h2>${escapeHtml(c.role)}: ${escapeHtml(protocolLabel(c.protocol))}</h2>
+<p>Predicted risk <strong>${risk(s.mean)}</strong> ± ${risk(s.sd)} (sd over ${c.replicaRisks.length} replicas)</p>
+<div class="gallery">${c.replicas.map((img, i) => figureHtml(img, `${tag} replica ${i}`)).join('')}</div></div>`;
+  const models = record.models
+    .map((m) => `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.backend)}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${escapeHtml(m.sha256)}</td></tr>`)
+    .join('');
+  const verdict =
+    Math.abs(difference) <= Math.max(a.sd, b.sd)
+      ? 'The difference is within the replica spread.'
+      : difference > 0
+        ? `${record.proposed.role}'s protocol has the higher predicted risk.`
+        : `${record.proposed.role}'s protocol has the lower predicted risk.`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>${escapeHtml(`MeWM second reader — ${record.caseId}`)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #fafafa; }
+main { max-width: 1200px; margin: 0 auto; padding: 0 24px 48px; }
+.banner { background: #b00020; color: #fff; font-weight: 700; padding: 10px 24px; text-align: center; }
+.cols { display: flex; gap: 24px; flex-wrap: wrap; }
+.col { flex: 1 1 420px; background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 16px; }
+.gallery { display: flex; flex-wrap: wrap; gap: 8px; }
+figure { margin: 0; border: 1px solid #ddd; padding: 4px; background: #fff; }
+figure img { width: 180px; image-rendering: pixelated; display: block; }
+figcaption { font-size: 0.75rem; color: #555; max-width: 180px; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+td, th { border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: left; }
+td.hash { font-family: monospace; font-size: 0.7rem; word-break: break-all; }
+</style>
+</head>
+<body>
+<div class="banner" role="alert" id="synthetic-banner">${escapeHtml(SYNTHETIC_BANNER)}</div>
+<main>
+<h1>${escapeHtml(`Second reader — ${record.caseId}`)}</h1>
+<p id="difference">Predicted risk difference (${escapeHtml(record.proposed.role)} − ${escapeHtml(record.reference.role)}): <strong>${difference >= 0 ? '+' : ''}${difference.toFixed(4)}</strong>. ${escapeHtml(verdict)}</p>
+<h2>Pre-treatment CT</h2>
+<div class="gallery">${record.preCt.map((img, i) => figureHtml(img, `pre-CT ${i}`)).join('')}</div>
+<div class="cols">${column(record.proposed, a, 'proposed')}${column(record.reference, b, 'reference')}</div>
+<h2>Models</h2>
+<table><thead><tr><th>role</th><th>backend</th><th>name</th><th>version</th><th>sha256</th></tr></thead><tbody>${models}</tbody></table>
+<p>Replica seeds derived from seed ${record.seed}.</p>
+</main>
+</body>
+</html>
+`;
+}
