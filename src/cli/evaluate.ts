@@ -4,6 +4,7 @@
  *   mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]
  *                 [--methods optimal,physician,guideline,random-valid] [--llm FILE]
  *                 [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]
+ *                 [--realism-replicas T] [--realism-cases N]
  *
  * Reads DIR/manifest.jsonl (split, physician protocol, observed survival), DIR/truth.jsonl
  * (phenotype, optimal protocol) and DIR/world.json (planning horizons); builds the methods that
@@ -15,8 +16,11 @@
  * Writes every table (Markdown, CSV, figure), the Kaplan–Meier plots, per-patient predictions,
  * summary.json and a README into --out (default DIR/evaluation).
  *
- * Not wired yet: starting the cohort planning workflows itself (run `mewm cohort` first and pass
- * its outcomes), and simulation-realism samples (the realism table is skipped and says so).
+ * Simulation realism (T = --realism-replicas, default 2; 0 skips it) uses the configured world
+ * model (MEWM_WORLD_MODEL; the oracle reads this cohort). The feature distance column stays
+ * empty until an encoder is wired in.
+ * Not wired yet: starting the cohort planning workflows itself (run the cohort workflow first and
+ * pass its outcomes with --mewm).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -35,7 +39,17 @@ import {
   type CaseTruth,
   type CohortOutcomeLike,
   type MethodPredictions,
+  type RealismSample,
 } from '../evaluation/evaluate';
+import { clipped, compositionError, psnr, ssim, tumourComposition } from '../evaluation/image-metrics';
+import { loadConfig } from '../config/load';
+import { deriveSeed } from '../core/random';
+import { resampleToGrid } from '../core/volume/resample';
+import { Label, type LabelledCt, type Volume, type VoxelArray } from '../core/volume/volume';
+import { readNifti } from '../io/nifti';
+import { createWorldModel } from '../models/backend';
+import { POST_TUMOUR_HU } from '../world/response';
+import { roiGrid, tumourCentreMm } from '../../activities/case';
 import { GuidelinePolicy } from '../policy/guideline';
 import { observeTumour } from '../policy/observation';
 import { readPreTreatment } from './baseline';
@@ -46,7 +60,8 @@ import { expectedRisk } from '../world/survival';
 const USAGE =
   'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
   '                     [--methods optimal,physician,guideline,random-valid] [--llm FILE]\n' +
-  '                     [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]';
+  '                     [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]\n' +
+  '                     [--realism-replicas T] [--realism-cases N]';
 
 const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'random-valid'] as const;
 type BuiltInMethod = (typeof BUILT_IN_METHODS)[number];
@@ -62,6 +77,10 @@ export interface EvaluateArguments {
   readonly mewm: readonly { readonly id: string; readonly file: string }[];
   readonly ablations: readonly { readonly id: string; readonly of: string; readonly file: string }[];
   readonly riskBars: number;
+  /** Replicas per case for the simulation-realism table (0 = skip it). */
+  readonly realismReplicas: number;
+  /** At most this many cases get realism simulations. */
+  readonly realismCases: number;
 }
 
 const METHOD_ID = /^[a-z0-9][a-z0-9-]*$/;
@@ -75,6 +94,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
   let methods: BuiltInMethod[] = [...BUILT_IN_METHODS];
   let llmFile: string | undefined;
   let riskBars = 6;
+  let realismReplicas = 2;
+  let realismCases = 20;
   const mewm: { id: string; file: string }[] = [];
   const ablations: { id: string; of: string; file: string }[] = [];
   const integer = (name: string, v: string | undefined, lo: number, hi: number) => {
@@ -111,6 +132,12 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
         break;
       case '--risk-bars':
         riskBars = integer('--risk-bars', value(), 0, 10_000);
+        break;
+      case '--realism-replicas':
+        realismReplicas = integer('--realism-replicas', value(), 0, 64);
+        break;
+      case '--realism-cases':
+        realismCases = integer('--realism-cases', value(), 1, 100_000);
         break;
       case '--methods': {
         const list = value().split(',').filter((m) => m.length > 0);
@@ -151,6 +178,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
     mewm,
     ablations,
     riskBars,
+    realismReplicas,
+    realismCases,
     ...(llmFile !== undefined ? { llmFile } : {}),
   };
 }
@@ -164,6 +193,8 @@ const manifestLine = z.object({
   split: z.enum(['train', 'val', 'test']),
   preCt: z.string().min(1),
   preLabels: z.string().min(1),
+  postCt: z.string().min(1),
+  postLabels: z.string().min(1),
   protocol: protocolRecord,
   osMonths: z.number().nonnegative(),
   event: z.union([z.literal(0), z.literal(1)]),
@@ -279,6 +310,52 @@ function gitCommit(): string | undefined {
   }
 }
 
+/**
+ * Simulation realism: for each case, the physician's protocol (what the true post-CT shows) is
+ * simulated with the configured world model on the planner's ROI and compared with the true
+ * post-treatment CT resampled to that ROI: tumour composition error, and SSIM/PSNR inside the
+ * pre-treatment tumour region on the paper's HU window [−175, 600].
+ */
+async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log: (line: string) => void): Promise<RealismSample[]> {
+  const config = loadConfig();
+  const worldConfig = config.worldModel.backend === 'oracle' ? { ...config.worldModel, oracleCohortDir: args.cohortDir } : config.worldModel;
+  const world = await createWorldModel(worldConfig);
+  const samples: RealismSample[] = [];
+  const [lo, hi] = REALISM_WINDOW_HU;
+  try {
+    for (const t of cohort.truth.slice(0, args.realismCases)) {
+      const row = cohort.manifest.get(t.caseId)!;
+      const source = await readPreTreatment(args.cohortDir, row);
+      const trueCt = await readNifti(join(args.cohortDir, row.postCt));
+      const trueLabels = await readNifti(join(args.cohortDir, row.postLabels));
+      const grid = roiGrid(tumourCentreMm(t.caseId, source.labels), config.planning.roiSize, config.planning.roiSpacingMm);
+      const linear = (v: Volume) => resampleToGrid(v, grid.shape, grid.affine, 'linear', { outside: -1024 });
+      const nearest = <T extends VoxelArray>(v: Volume<T>) => resampleToGrid(v, grid.shape, grid.affine, 'nearest', { outside: 0 });
+      const pre: LabelledCt = { ct: linear(source.ct), labels: nearest(source.labels) };
+      const truePost = { ct: linear(trueCt).data, labels: nearest(trueLabels).data };
+      const region = Uint8Array.from(pre.labels.data, (l) => (l === Label.tumour ? 1 : 0));
+      if (!region.includes(1)) continue;
+      const isTumour = (labels: ArrayLike<number>) => Uint8Array.from({ length: labels.length }, (_, i) => (labels[i] === Label.tumour ? 1 : 0));
+      const truth = tumourComposition(region, truePost.ct, isTumour(truePost.labels), POST_TUMOUR_HU);
+      const seeds = Array.from({ length: args.realismReplicas }, (_, r) => deriveSeed(args.seed, 'realism', t.caseId, r));
+      const [posts] = await world.dynamics.simulate([{ caseId: t.caseId, pre, protocol: t.physicianProtocol, seeds }]);
+      for (const ct of posts ?? []) {
+        const labels = await world.assistant.segment({ caseId: t.caseId, ct });
+        const simulated = tumourComposition(region, ct.data, isTumour(labels.data), POST_TUMOUR_HU);
+        const images = { shape: grid.shape, reference: clipped(truePost.ct, lo, hi), test: clipped(ct.data, lo, hi), region, dataRange: hi - lo };
+        samples.push({ caseId: t.caseId, protocolKey: protocolKey(t.physicianProtocol), compositionError: compositionError(simulated, truth), ssim: ssim(images), psnr: psnr(images) });
+      }
+    }
+  } finally {
+    await world.close();
+  }
+  log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model)`);
+  return samples;
+}
+
+/** The paper's intensity window for TACE response, HU. */
+const REALISM_WINDOW_HU = [-175, 600] as const;
+
 /** Builds every method row and runs the evaluation; returns the files written. */
 export async function runEvaluation(args: EvaluateArguments, log: (line: string) => void = () => {}): Promise<{ outDir: string; files: number; skipped: readonly string[] }> {
   const cohort = await loadCohortTruth(args.cohortDir, args.split);
@@ -304,6 +381,7 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
   if (args.methods.includes('random-valid')) methods.push(randomValidMethod(truth, args.seed, cohort.horizons));
   for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
 
+  const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log) : [];
   const commit = gitCommit();
   const result = evaluate({
     cohortId: resolve(args.cohortDir).split('/').pop() ?? 'cohort',
@@ -316,6 +394,7 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
         risk: Object.fromEntries(truth.map((t) => [t.caseId, t.expectedRisk[protocolKey(t.physicianProtocol)]!])),
       },
     ],
+    realism,
     riskOf: (caseId, protocol) => {
       const phenotype = cohort.phenotypes.get(caseId);
       return phenotype ? expectedRisk(phenotype, protocol) : undefined;

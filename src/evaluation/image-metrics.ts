@@ -115,3 +115,49 @@ function boxCounts(shape: readonly [number, number, number], radius: number): Fl
   for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) out[x + nx * (y + ny * z)] = along(nx, x) * along(ny, y) * along(nz, z);
   return out;
 }
+
+/** HU thresholds that split a treated tumour into viable tissue, Lipiodol deposit and necrosis. */
+export interface CompositionThresholds {
+  /** Tumour-labelled voxels at or above this (and below `lipiodolMin`) are viable. */
+  readonly viableMin: number;
+  /** Voxels at or above this are Lipiodol. */
+  readonly lipiodolMin: number;
+}
+
+/** Fractions of the pre-treatment tumour region after treatment; they sum to 1. */
+export interface TumourComposition {
+  readonly viable: number;
+  readonly lipiodol: number;
+  readonly necrotic: number;
+}
+
+/**
+ * Composition of the pre-treatment tumour region (`region` non-zero, usually pre labels = 2) in a
+ * post-treatment CT: Lipiodol where HU ≥ lipiodolMin; viable where the post labels say tumour
+ * and viableMin ≤ HU < lipiodolMin; necrotic otherwise (dead, resorbed or unenhanced).
+ */
+export function tumourComposition(region: ArrayLike<number>, postCt: ArrayLike<number>, postTumour: ArrayLike<boolean | number>, thresholds: CompositionThresholds): TumourComposition {
+  if (postCt.length !== region.length || postTumour.length !== region.length) throw new MewmError('InvalidInput', 'tumour composition: region, CT and labels differ in size');
+  let total = 0;
+  let viable = 0;
+  let lipiodol = 0;
+  for (let i = 0; i < region.length; i++) {
+    if (region[i] === 0) continue;
+    total++;
+    const hu = postCt[i]!;
+    if (hu >= thresholds.lipiodolMin) lipiodol++;
+    else if (postTumour[i] && hu >= thresholds.viableMin) viable++;
+  }
+  if (total === 0) throw new MewmError('InvalidInput', 'tumour composition: the region is empty');
+  return { viable: viable / total, lipiodol: lipiodol / total, necrotic: (total - viable - lipiodol) / total };
+}
+
+/** Mean absolute difference of the three fractions. */
+export function compositionError(a: TumourComposition, b: TumourComposition): number {
+  return (Math.abs(a.viable - b.viable) + Math.abs(a.lipiodol - b.lipiodol) + Math.abs(a.necrotic - b.necrotic)) / 3;
+}
+
+/** Clips values into [lo, hi] (e.g. the paper's HU window [−175, 600] before SSIM/PSNR). */
+export function clipped(values: ArrayLike<number>, lo: number, hi: number): Float32Array {
+  return Float32Array.from({ length: values.length }, (_, i) => Math.min(hi, Math.max(lo, values[i]!)));
+}

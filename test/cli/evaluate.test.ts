@@ -26,10 +26,10 @@ describe('mewm evaluate', () => {
     writeFileSync(join(dir, 'mewm.jsonl'), lines.join('\n') + '\n');
     writeFileSync(join(dir, 'ablation.jsonl'), truth.map((t) => JSON.stringify({ caseId: t.caseId, status: 'completed', protocol: t.physicianProtocol })).join('\n') + '\n');
     const out = join(dir, 'results');
-    const args = parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`]);
+    const args = parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--realism-cases', '3', '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`]);
     const done = await runEvaluation(args);
-    expect(done.skipped.join('\n')).toMatch(/realism/);
-    for (const name of ['agreement-optimal', 'agreement-physician', 'outcome', 'ablation', 'survival']) {
+    expect(done.skipped.join('\n')).toMatch(/risk-by-protocol/);
+    for (const name of ['agreement-optimal', 'agreement-physician', 'outcome', 'ablation', 'survival', 'realism']) {
       expect(existsSync(join(out, 'tables', `${name}.md`)), name).toBe(true);
       expect(existsSync(join(out, 'tables', `${name}.csv`)), name).toBe(true);
       expect(existsSync(join(out, 'figures', `table-${name}.png`)), name).toBe(true);
@@ -43,6 +43,16 @@ describe('mewm evaluate', () => {
     expect(regret).toBeLessThan(physicianRegret);
     expect(summary.outcome.find((r: { method: string }) => r.method === 'guideline').scored).toBe(14);
     expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('mewm evaluate');
+    const realism = readFileSync(join(out, 'tables', 'realism.csv'), 'utf8').trim().split('\n');
+    // 3 cases × 2 replicas, grouped by protocol; SSIM in (−1, 1], composition error in [0, 1].
+    const header = realism[0]!.split(',');
+    const rows = realism.slice(1).map((line) => line.split(','));
+    expect(rows.reduce((n, r) => n + Number(r[header.indexOf('n')]), 0)).toBe(6);
+    for (const r of rows) {
+      expect(Number(r[header.indexOf('ssim')])).toBeLessThanOrEqual(1);
+      expect(Number(r[header.indexOf('composition_mae')])).toBeGreaterThanOrEqual(0);
+      expect(Number(r[header.indexOf('composition_mae')])).toBeLessThanOrEqual(1);
+    }
   });
 
   it('rejects bad arguments and unknown agents with typed errors', async () => {
@@ -51,7 +61,7 @@ describe('mewm evaluate', () => {
     expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'magic'])).toThrow(invalid);
     expect(() => parseEvaluateArguments(['--cohort', cohort, '--ablation', 'x:missing=f'])).toThrow(invalid);
     writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify({ caseId: 'SYN-5-0001', status: 'completed', protocol: { drugs: ['aspirin'], embolics: [] } }) + '\n');
-    await expect(runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--out', join(dir, 'r2'), '--mewm', `x=${join(dir, 'bad.jsonl')}`]))).rejects.toMatchObject({ code: 'UnknownAction' });
+    await expect(runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--out', join(dir, 'r2'), '--mewm', `x=${join(dir, 'bad.jsonl')}`]))).rejects.toMatchObject({ code: 'UnknownAction' });
     await expect(loadCohortTruth(join(dir, 'nowhere'), 'all')).rejects.toMatchObject({ code: 'InvalidInput' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { psnr, ssim } from '../../src/evaluation/image-metrics';
+import { clipped, compositionError, psnr, ssim, tumourComposition } from '../../src/evaluation/image-metrics';
 
 const shape = [6, 5, 4] as const;
 const n = 6 * 5 * 4;
@@ -40,5 +40,21 @@ describe('ssim', () => {
     expect(value).toBeLessThan(0.99);
     expect(value).toBeGreaterThan(0);
     expect(() => ssim({ shape, reference, test, dataRange: 60 }, 4)).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
+  });
+});
+
+describe('tumourComposition', () => {
+  const thresholds = { viableMin: 55, lipiodolMin: 250 };
+  it('splits the region into viable, Lipiodol and necrotic by hand count', () => {
+    const region = [1, 1, 1, 1, 0];
+    const ct = [100, 300, 20, 100, 999];
+    const tumour = [1, 1, 1, 0, 1];
+    // viable: voxel 0; Lipiodol: voxel 1; necrotic: voxel 2 (low HU) and 3 (not labelled tumour); voxel 4 outside.
+    expect(tumourComposition(region, ct, tumour, thresholds)).toEqual({ viable: 0.25, lipiodol: 0.25, necrotic: 0.5 });
+    expect(compositionError({ viable: 0.25, lipiodol: 0.25, necrotic: 0.5 }, { viable: 0.5, lipiodol: 0.25, necrotic: 0.25 })).toBeCloseTo(1 / 6, 12);
+    expect(() => tumourComposition([0], [1], [1], thresholds)).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
+  });
+  it('clips into a window', () => {
+    expect(Array.from(clipped([-500, 0, 900], -175, 600))).toEqual([-175, 0, 600]);
   });
 });
