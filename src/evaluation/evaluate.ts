@@ -303,7 +303,7 @@ export function evaluate(input: EvaluationInput): EvaluationOutput {
   const files: ResultFile[] = [];
   const skipped: string[] = [];
   const notes = [
-    `${truth.length} cases; metrics averaged per patient; 95% percentile bootstrap over patients, ${resamples} resamples, seed ${seed}`,
+    `${truth.length} cases; 95% percentile bootstrap over patients, ${resamples} resamples, seed ${seed}`,
     ...(input.options.provenance?.commit ? [`commit ${input.options.provenance.commit}`] : []),
   ];
 
@@ -338,7 +338,7 @@ export function evaluate(input: EvaluationInput): EvaluationOutput {
       title,
       columns: ['Method', 'F1-score', 'Jaccard', 'Precision', 'Recall', 'failed'],
       rows: rows.map((r) => [r.label, ...AGREEMENT_METRICS.map((k) => percentWithInterval(r.metrics[k])), `${r.failed}/${r.n}`]),
-      notes: [...notes, 'action set = drugs ∪ embolics; a failed case scores as an empty prediction'],
+      notes: [...notes, 'per-patient metrics averaged over patients (Table 2 convention); action set = drugs ∪ embolics; a failed case scores as an empty prediction'],
     };
     const data: Table = {
       title,
