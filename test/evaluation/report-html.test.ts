@@ -37,3 +37,24 @@ describe('renderPlanReport', () => {
     expect(() => renderPlanReport({ ...demoAuditRecord(), caseId: '' })).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
   });
 });
+
+describe('renderComparisonReport', () => {
+  it('states the risk difference with replica spread and escapes roles', async () => {
+    const { renderComparisonReport, summariseRisks } = await import('../../src/evaluation/report-html');
+    const { fakeSlicePng } = await import('./report-fixture');
+    expect(summariseRisks([1, 3])).toEqual({ mean: 2, sd: Math.SQRT2 });
+    expect(() => summariseRisks([])).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
+    const img = { caption: 'replica', png: fakeSlicePng(32, 5, 80) };
+    const html = renderComparisonReport({
+      caseId: 'case-1',
+      preCt: [img],
+      proposed: { role: 'Dr <A>', protocol: { drugs: ['cisplatin'], embolics: ['lipiodol'] }, replicaRisks: [0.6, 0.62], replicas: [img, img] },
+      reference: { role: 'MeWM', protocol: { drugs: ['epirubicin'], embolics: ['lipiodol'] }, replicaRisks: [0.4, 0.42], replicas: [img, img] },
+      models: [],
+      seed: 3,
+    });
+    expect(html).toContain('(Dr &lt;A&gt; − MeWM): <strong>+0.2000</strong>');
+    expect(html).toContain('has the higher predicted risk');
+    expect(html).toContain('not for clinical use');
+  });
+});
