@@ -69,11 +69,16 @@ describe.skipIf(!pythonAvailable)(`readDicomSeries against pydicom-written serie
     expect(maxAbsDifference(ours, expected)).toBe(0);
   });
 
-  it.each(['implicit', 'big-endian'])('%s VR transfer syntax', async (transferSyntax) => {
+  it.each(['implicit', 'big-endian', 'deflated'])('%s transfer syntax', async (transferSyntax) => {
     const dir = writeSeries(known[0]!, `syntax-${transferSyntax}`, { transfer_syntax: transferSyntax });
     const volume = await readDicomSeries(dir);
     expect(maxAbsDifference(volume, known[0]!)).toBe(0);
     expect(maxAffineDifference(volume.affine, known[0]!.affine)).toBeLessThan(1e-5);
+  });
+
+  it('unsigned 12-bit stored values with junk in the unused high bits are masked to BitsStored', async () => {
+    const dir = writeSeries(known[0]!, 'unsigned12', { unsigned12: true });
+    expect(maxAbsDifference(await readDicomSeries(dir), known[0]!)).toBe(0);
   });
 
   it('several series in one folder: asks to choose, and reads the chosen one', async () => {

@@ -5,7 +5,9 @@
 SOURCE is a NIfTI volume in HU (integers) with its RAS affine. Every k-slice becomes one CT
 image file whose geometry (ImagePositionPatient, ImageOrientationPatient, PixelSpacing) is
 derived from the affine in LPS, as a scanner would write it. Options:
-  transfer_syntax   'explicit' (default) | 'implicit' | 'big-endian' | 'jpeg' (fake JPEG frames)
+  transfer_syntax   'explicit' (default) | 'implicit' | 'big-endian' | 'deflated' | 'jpeg' (fake JPEG frames)
+  unsigned12        store HU + 1024 as unsigned 12-bit values in 16-bit words, with junk in the
+                    4 unused high bits (as some older scanners do), slope 1, intercept -1024
   shuffle           write files under random names, InstanceNumber scrambled (default true)
   series_uid        SeriesInstanceUID (default: generated)
   series_number     SeriesNumber (default 1)
@@ -24,6 +26,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
     CTImageStorage,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -65,10 +68,13 @@ def main() -> None:
         "explicit": ExplicitVRLittleEndian,
         "implicit": ImplicitVRLittleEndian,
         "big-endian": ExplicitVRBigEndian,
+        "deflated": DeflatedExplicitVRLittleEndian,
         "jpeg": JPEGBaseline8Bit,
     }[options.get("transfer_syntax", "explicit")]
     for file_index, k in enumerate(order):
-        if options.get("vary_rescale", True) and k % 2 == 1:
+        if options.get("unsigned12"):
+            slope, intercept = 1.0, -1024.0
+        elif options.get("vary_rescale", True) and k % 2 == 1:
             slope, intercept = 0.5, -1000.0
         else:
             slope, intercept = 1.0, -1024.0
@@ -108,6 +114,14 @@ def main() -> None:
         ds.RescaleIntercept = ds_number(intercept)
         ds.RescaleType = "HU"
         pixels = stored.T.astype(np.int16)  # [row, column] = [y, x], row-major
+        if options.get("unsigned12"):
+            if stored.min() < 0 or stored.max() > 4095:
+                raise SystemExit("stored values do not fit 12 unsigned bits")
+            junk = (rng.integers(0, 16, size=stored.shape) << 12).astype(np.int32)
+            ds.BitsStored = 12
+            ds.HighBit = 11
+            ds.PixelRepresentation = 0
+            pixels = (stored + junk).T.astype(np.uint16)
         if syntax == JPEGBaseline8Bit:
             ds.BitsAllocated = 8
             ds.BitsStored = 8
@@ -117,10 +131,10 @@ def main() -> None:
             ds["PixelData"].VR = "OB"
             ds["PixelData"].is_undefined_length = True
         elif syntax == ExplicitVRBigEndian:
-            ds.PixelData = pixels.astype(">i2").tobytes()
+            ds.PixelData = pixels.astype(pixels.dtype.newbyteorder(">")).tobytes()
             ds["PixelData"].VR = "OW"
         else:
-            ds.PixelData = pixels.astype("<i2").tobytes()
+            ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
             ds["PixelData"].VR = "OW"
         ds.save_as(out / f"{options.get('prefix', 'img')}{file_index:04d}.dcm", enforce_file_format=True)
 
