@@ -1,0 +1,239 @@
+/**
+ * Held-out quality of a model folder through the TypeScript runtime (onnxruntime-node + the
+ * TypeScript sampler), on the val/test cases of a cohort written by `mewm synth`:
+ *
+ *   npx tsx training/evaluate-onnx.ts --cohort DIR [--models models/demo] [--cases 12] [--seeds 3]
+ *
+ * Each case's CT is resampled to 1.5 mm and cut to a 96³ ROI around the tumour (the planning
+ * grid of the default configuration). Prints one JSON object:
+ * - dynamics: action-effect ratio (mean |x(a) − x(a')| between protocols over mean |x(a)_s −
+ *   x(a)_s'| between replicas, inside the pre-treatment tumour), Spearman of the simulated viable
+ *   share vs the world's true viable ratio and vs the true post-CT's, and the error of simulated
+ *   vs true post-CT viable/lipiodol/necrosis shares for the fast sampler and for DDPM-200;
+ * - assistant: tumour and liver Dice on the true post-CT;
+ * - heuristic: C-index of risk(pre, true post) vs overall survival, log-rank p of a median split.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Rng } from '../src/core/random';
+import { DRUGS, EMBOLICS, type Protocol } from '../src/core/vocabulary';
+import { cropAround } from '../src/core/volume/crop';
+import { resampleToSpacing } from '../src/core/volume/resample';
+import { Label, type LabelledCt, type Volume } from '../src/core/volume/volume';
+import { riskConcordanceIndex } from '../src/evaluation/survival/concordance';
+import { logRankTest } from '../src/evaluation/survival/log-rank';
+import { readNifti } from '../src/io/nifti';
+import { centroidOf } from '../src/models/onnx/resample';
+import { createOnnxWorldModel, type SamplerSettings } from '../src/models/onnx/world-model';
+
+const { values } = parseArgs({
+  options: {
+    cohort: { type: 'string' },
+    models: { type: 'string', default: 'models/demo' },
+    cases: { type: 'string', default: '12' },
+    seeds: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '1' },
+  },
+});
+if (!values.cohort) {
+  console.error('usage: npx tsx training/evaluate-onnx.ts --cohort DIR [--models models/demo] [--cases N] [--seeds T]');
+  process.exit(2);
+}
+const cohort = values.cohort;
+const maxCases = Number(values.cases);
+const seedCount = Number(values.seeds);
+
+interface Row {
+  caseId: string;
+  split: string;
+  preCt: string;
+  preLabels: string;
+  postCt: string;
+  postLabels: string;
+  protocol: { drugs: string[]; embolics: string[] };
+  osMonths: number;
+  event: 0 | 1;
+}
+const rows = (await readFile(join(cohort, 'manifest.jsonl'), 'utf8'))
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l) as Row)
+  .filter((r) => r.split !== 'train');
+const truth = new Map<string, { response: { viableRatio: number } }>();
+for (const line of (await readFile(join(cohort, 'truth.jsonl'), 'utf8')).split('\n')) {
+  if (!line.trim()) continue;
+  const t = JSON.parse(line) as { caseId: string; response: { viableRatio: number } };
+  truth.set(t.caseId, t);
+}
+
+const ROI: [number, number, number] = [96, 96, 96];
+async function roiOf(row: Row): Promise<{ pre: LabelledCt; post: LabelledCt }> {
+  const load = async (p: string, mode: 'linear' | 'nearest') => resampleToSpacing(await readNifti(join(cohort, p)), 1.5, mode);
+  const preCt = (await load(row.preCt, 'linear')) as Volume<Float32Array>;
+  const preLabels = (await load(row.preLabels, 'nearest')) as Volume;
+  const postCt = (await load(row.postCt, 'linear')) as Volume<Float32Array>;
+  const postLabels = (await load(row.postLabels, 'nearest')) as Volume;
+  const labels8 = (v: Volume): Volume<Uint8Array> => ({ ...v, data: Uint8Array.from(v.data as ArrayLike<number>) });
+  const c = centroidOf(labels8(preLabels), Label.tumour) ?? centroidOf(labels8(preLabels), Label.liver)!;
+  const centre = c.map(Math.round) as [number, number, number];
+  const ct = (v: Volume<Float32Array>) => cropAround(v, centre, ROI, -1024) as Volume<Float32Array>;
+  const lab = (v: Volume) => labels8(cropAround(v, centre, ROI, 0));
+  return { pre: { ct: ct(preCt), labels: lab(preLabels) }, post: { ct: ct(postCt), labels: lab(postLabels) } };
+}
+
+function shares(ct: Float32Array, region: Uint8Array): { viable: number; lipiodol: number; necrosis: number } {
+  let n = 0;
+  let viable = 0;
+  let lipiodol = 0;
+  for (let i = 0; i < ct.length; i++) {
+    if (region[i] !== Label.tumour) continue;
+    n++;
+    const v = ct[i]!;
+    if (v >= 250) lipiodol++;
+    else if (v >= 55) viable++;
+  }
+  return n === 0 ? { viable: 0, lipiodol: 0, necrosis: 0 } : { viable: viable / n, lipiodol: lipiodol / n, necrosis: (n - viable - lipiodol) / n };
+}
+
+function spearman(a: number[], b: number[]): number {
+  const rank = (x: number[]) => {
+    const order = x.map((v, i) => [v, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(x.length);
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const ra = rank(a);
+  const rb = rank(b);
+  const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+  const ma = mean(ra);
+  const mb = mean(rb);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (ra[i]! - ma) * (rb[i]! - mb);
+    da += (ra[i]! - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  }
+  return num / Math.sqrt(da * db);
+}
+
+const meanAbs = (a: Float32Array, b: Float32Array, region: Uint8Array) => {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++)
+    if (region[i] === Label.tumour) {
+      s += Math.abs(a[i]! - b[i]!);
+      n++;
+    }
+  return n ? s / n : 0;
+};
+
+const fast: SamplerSettings = { method: 'dpm-solver++', steps: 25 };
+const ddpm: SamplerSettings = { method: 'ddpm', steps: 200 };
+const worldFast = await createOnnxWorldModel({ modelDir: values.models!, sampler: fast, intraOpNumThreads: Number(values.threads), maxBatch: 8 });
+const worldDdpm = await createOnnxWorldModel({ modelDir: values.models!, sampler: ddpm, intraOpNumThreads: Number(values.threads), maxBatch: 8 });
+const rng = new Rng(20261126);
+const within: number[] = [];
+const between: number[] = [];
+const simViable: number[] = [];
+const trueViable: number[] = [];
+const worldViable: number[] = [];
+const errFast = { viable: [] as number[], lipiodol: [] as number[], necrosis: [] as number[] };
+const errDdpm = { viable: [] as number[], lipiodol: [] as number[], necrosis: [] as number[] };
+const tumourDice: number[] = [];
+const liverDice: number[] = [];
+const risks: number[] = [];
+const times: number[] = [];
+const events: number[] = [];
+const dice = (a: Uint8Array, b: Uint8Array, f: (v: number) => boolean) => {
+  let inter = 0;
+  let sa = 0;
+  let sb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = f(a[i]!);
+    const y = f(b[i]!);
+    if (x) sa++;
+    if (y) sb++;
+    if (x && y) inter++;
+  }
+  return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
+};
+
+const started = Date.now();
+for (const row of rows.slice(0, maxCases)) {
+  const { pre, post } = await roiOf(row);
+  const protocol = row.protocol as unknown as Protocol;
+  const other: Protocol = {
+    drugs: [rng.pick(DRUGS.filter((d) => !row.protocol.drugs.includes(d)))],
+    embolics: [rng.pick(EMBOLICS.filter((e) => !row.protocol.embolics.includes(e)))],
+  };
+  const seeds = Array.from({ length: seedCount }, (_, i) => 1000 + i);
+  const [same, diff] = await worldFast.dynamics.simulate([
+    { caseId: row.caseId, pre, protocol, seeds },
+    { caseId: row.caseId, pre, protocol: other, seeds },
+  ]);
+  const region = pre.labels.data;
+  for (let i = 0; i < seedCount; i++) {
+    between.push(meanAbs(same![i]!.data, diff![i]!.data, region));
+    for (let j = i + 1; j < seedCount; j++) within.push(meanAbs(same![i]!.data, same![j]!.data, region));
+  }
+  const truthShares = shares(post.ct.data, region);
+  const simShares = shares(same![0]!.data, region);
+  const [ddpmSim] = await worldDdpm.dynamics.simulate([{ caseId: row.caseId, pre, protocol, seeds: [seeds[0]!] }]);
+  const ddpmShares = shares(ddpmSim![0]!.data, region);
+  for (const k of ['viable', 'lipiodol', 'necrosis'] as const) {
+    errFast[k].push(Math.abs(simShares[k] - truthShares[k]));
+    errDdpm[k].push(Math.abs(ddpmShares[k] - truthShares[k]));
+  }
+  simViable.push(simShares.viable);
+  trueViable.push(truthShares.viable);
+  worldViable.push(truth.get(row.caseId)?.response.viableRatio ?? NaN);
+  const seg = await worldFast.assistant.segment({ caseId: row.caseId, ct: post.ct });
+  tumourDice.push(dice(seg.data, post.labels.data, (v) => v === Label.tumour));
+  liverDice.push(dice(seg.data, post.labels.data, (v) => v >= 1));
+  risks.push(await worldFast.heuristic.risk({ caseId: row.caseId, pre, post }));
+  times.push(row.osMonths);
+  events.push(row.event);
+  console.error(`${row.caseId}: done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+await worldFast.close();
+await worldDdpm.close();
+
+const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / Math.max(1, x.length);
+const median = [...risks].sort((a, b) => a - b)[Math.floor(risks.length / 2)]!;
+const high = risks.map((r) => r >= median);
+const pick = (want: boolean) => ({ times: times.filter((_, i) => high[i] === want), events: events.filter((_, i) => high[i] === want) });
+const avg = (e: Record<string, number[]>) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, Number(mean(v).toFixed(4))]));
+console.log(
+  JSON.stringify(
+    {
+      models: values.models,
+      cases: times.length,
+      runtime: 'onnxruntime-node + TypeScript sampler',
+      dynamics: {
+        fastSampler: fast,
+        actionEffectRatio: Number((mean(between) / mean(within)).toFixed(3)),
+        meanAbsHuBetweenProtocols: Number(mean(between).toFixed(2)),
+        meanAbsHuBetweenReplicas: Number(mean(within).toFixed(2)),
+        viableSpearmanVsWorldTruthViableRatio: Number(spearman(simViable, worldViable).toFixed(3)),
+        viableSpearmanVsTruePostCt: Number(spearman(simViable, trueViable).toFixed(3)),
+        shareMeanAbsErrorFast: avg(errFast),
+        shareMeanAbsErrorDdpm200: avg(errDdpm),
+      },
+      assistant: { postTumourDice: Number(mean(tumourDice).toFixed(4)), postLiverDice: Number(mean(liverDice).toFixed(4)) },
+      heuristic: {
+        cIndex: Number(riskConcordanceIndex({ times, events }, risks).toFixed(4)),
+        logRankPMedianSplit: Number(logRankTest(pick(true), pick(false)).pValue.toFixed(4)),
+      },
+    },
+    null,
+    2,
+  ),
+);
