@@ -83,6 +83,7 @@ const tags = {
 interface Slice {
   readonly file: string;
   readonly dataSet: DataSet;
+  readonly transferSyntax: string;
   readonly seriesInstanceUid: string;
 }
 
@@ -119,27 +120,69 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
       skipped++;
       continue;
     }
+    const meta = readMetaHeader(bytes);
+    if (meta) assertReadableSyntax(meta.transferSyntax, file, name);
     let dataSet: DataSet;
     try {
-      dataSet = dicomParser.parseDicom(bytes, { inflater: inflate });
+      if (meta?.transferSyntax === deflatedSyntax) {
+        // Inflate ourselves: dicom-parser peeks at the first element after the meta header,
+        // which in a deflated file is compressed bytes that can look like a broken sequence.
+        dataSet = dicomParser.parseDicom(inflateRawSync(bytes.subarray(meta.end)), { TransferSyntaxUID: explicitLittleEndian });
+      } else {
+        dataSet = dicomParser.parseDicom(bytes, { inflater: inflate });
+      }
     } catch (error) {
       throw invalidVolume(name, `file ${file} is not readable DICOM (${describeParseError(error)})`, { entry: file }, error);
     }
-    const syntax = dataSet.string(tags.transferSyntax) ?? '1.2.840.10008.1.2';
-    const compression = compressionName(syntax);
-    if (compression) {
-      throw invalidVolume(name, `file ${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`, { entry: file, transferSyntax: syntax });
-    }
-    if (!uncompressedSyntaxes.has(syntax)) {
-      throw invalidVolume(name, `file ${file} uses transfer syntax ${syntax}, which mewm does not read`, { entry: file, transferSyntax: syntax });
-    }
+    const syntax = meta?.transferSyntax ?? dataSet.string(tags.transferSyntax) ?? '1.2.840.10008.1.2';
+    if (!meta) assertReadableSyntax(syntax, file, name);
     if (!dataSet.elements[tags.pixelData]) {
       skipped++; // structured reports, presentation states and the like
       continue;
     }
-    slices.push({ file, dataSet, seriesInstanceUid: dataSet.string(tags.seriesInstanceUid) ?? '(no SeriesInstanceUID)' });
+    slices.push({ file, dataSet, transferSyntax: syntax, seriesInstanceUid: dataSet.string(tags.seriesInstanceUid) ?? '(no SeriesInstanceUID)' });
   }
   return { slices, skipped };
+}
+
+function assertReadableSyntax(syntax: string, file: string, name: string): void {
+  const compression = compressionName(syntax);
+  if (compression) {
+    throw invalidVolume(name, `file ${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`, { entry: file, transferSyntax: syntax });
+  }
+  if (!uncompressedSyntaxes.has(syntax)) {
+    throw invalidVolume(name, `file ${file} uses transfer syntax ${syntax}, which mewm does not read`, { entry: file, transferSyntax: syntax });
+  }
+}
+
+const explicitLittleEndian = '1.2.840.10008.1.2.1';
+const deflatedSyntax = '1.2.840.10008.1.2.1.99';
+
+/**
+ * The Part 10 meta header (group 0002, always explicit VR little endian): its transfer syntax
+ * and where the data set starts, from the mandatory group length. Undefined when the file has
+ * no group length element or no transfer syntax (dicom-parser then reads the header itself).
+ */
+function readMetaHeader(bytes: Uint8Array): { transferSyntax: string; end: number } | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 144 || view.getUint16(132, true) !== 0x0002 || view.getUint16(134, true) !== 0x0000) return undefined;
+  const end = 144 + view.getUint32(140, true);
+  if (end > bytes.length) return undefined;
+  let position = 144;
+  while (position + 8 <= end) {
+    const group = view.getUint16(position, true);
+    const element = view.getUint16(position + 2, true);
+    const vr = String.fromCharCode(bytes[position + 4]!, bytes[position + 5]!);
+    const longForm = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+    const length = longForm ? view.getUint32(position + 8, true) : view.getUint16(position + 6, true);
+    const valueStart = position + (longForm ? 12 : 8);
+    if (group === 0x0002 && element === 0x0010) {
+      const transferSyntax = String.fromCharCode(...bytes.subarray(valueStart, valueStart + length)).replace(/[\0 ]+$/, '');
+      return { transferSyntax, end };
+    }
+    position = valueStart + length;
+  }
+  return undefined;
 }
 
 /** Deflated transfer syntax: dicom-parser hands over the deflated remainder of the file. */
@@ -223,7 +266,7 @@ function readPixels(slice: Slice, geometry: SliceGeometry, out: Float32Array, na
     throw invalidVolume(name, `file ${file} has ${element.length} bytes of pixel data, ${count * bytesPerValue} needed (truncated or multi-sample)`, { entry: file });
   }
   const view = new DataView(dataSet.byteArray.buffer, dataSet.byteArray.byteOffset + element.dataOffset, count * bytesPerValue);
-  const littleEndian = (dataSet.string(tags.transferSyntax) ?? '') !== '1.2.840.10008.1.2.2';
+  const littleEndian = slice.transferSyntax !== '1.2.840.10008.1.2.2';
   const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
   const signBit = 2 ** (bitsStored - 1);
   for (let p = 0; p < count; p++) {

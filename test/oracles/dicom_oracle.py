@@ -14,6 +14,7 @@ derived from the affine in LPS, as a scanner would write it. Options:
   vary_rescale      odd slices use slope 0.5 / intercept -1000, even ones 1 / -1024 (default true)
   modality          default 'CT'
   prefix            file name prefix (default 'img')
+  seed              shuffling, InstanceNumber, junk bits and UIDs derive from it (default 5)
 Patient name and id are set to fixed fake values that the tests then look for in error messages.
 """
 import json
@@ -61,9 +62,15 @@ def main() -> None:
     rng = np.random.default_rng(options.get("seed", 5))
     nz = hu.shape[2]
     order = rng.permutation(nz) if options.get("shuffle", True) else np.arange(nz)
-    series_uid = options.get("series_uid") or generate_uid()
-    study_uid = options.get("study_uid") or generate_uid()
-    frame_uid = generate_uid()
+    seed = options.get("seed", 5)
+
+    def uid(*parts) -> str:
+        # deterministic from the seed, so a failing byte pattern can be reproduced
+        return generate_uid(entropy_srcs=[str(seed), options.get("prefix", "img"), *map(str, parts)])
+
+    series_uid = options.get("series_uid") or uid("series")
+    study_uid = options.get("study_uid") or uid("study")
+    frame_uid = uid("frame")
     syntax = {
         "explicit": ExplicitVRLittleEndian,
         "implicit": ImplicitVRLittleEndian,
@@ -84,7 +91,7 @@ def main() -> None:
         position = lps[:3, :3] @ np.array([0, 0, k]) + lps[:3, 3]
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.MediaStorageSOPInstanceUID = uid("instance", series_uid, file_index)
         meta.TransferSyntaxUID = syntax
         ds = Dataset()
         ds.file_meta = meta
