@@ -18,6 +18,11 @@ import { observeTumour } from '../../src/policy/observation';
 import type { RoiArtifacts } from '../../workflows/types';
 import { caseOf, tempDir, writeTestCohort } from '../support/temporal';
 
+/** MockActivityEnvironment.run with the activity's own input and output types. */
+function run<I, O>(env: MockActivityEnvironment, fn: (input: I) => Promise<O>, input: I): Promise<O> {
+  return env.run(fn, input) as Promise<O>;
+}
+
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 let world: WorldModel;
 let roi: RoiArtifacts;
@@ -61,22 +66,22 @@ describe('simulateCandidates', () => {
     env.on('heartbeat', (d: unknown) => heartbeats.push(d));
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
     calls.length = 0;
-    const out = await env.run(simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 4 });
+    const out = await run(env, simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 4 });
     expect(calls.map((c) => c.length)).toEqual([4, 2]);
     expect(out.cts.map((c) => c.length)).toEqual([3, 3]);
     expect(out).toMatchObject({ computedReplicas: 6, resumedReplicas: 0, attempt: 1 });
     expect(heartbeats).toHaveLength(2);
     expect(Object.keys((heartbeats[1] as { done: object }).done)).toHaveLength(6);
-    const again = await new MockActivityEnvironment().run(simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 6 });
+    const again = await run(new MockActivityEnvironment(), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 6 });
     expect(again.cts).toEqual(out.cts); // content-addressed: same seeds, same bytes, same refs
   });
 
   it('a retried attempt takes over the replicas of the previous heartbeat and computes only the rest', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
-    const full = await new MockActivityEnvironment().run(simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 1 });
+    const full = await run(new MockActivityEnvironment(), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 1 });
     const done: Record<string, ArtifactRef> = { 'drug/1/b0/cisplatin#0': full.cts[0]![0]!, 'drug/1/b0/cisplatin#2': full.cts[0]![2]!, 'drug/1/b0/epirubicin#1': full.cts[1]![1]! };
     calls.length = 0;
-    const resumed = await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done } }).run(simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 8 });
+    const resumed = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done } }), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 8 });
     expect(resumed).toMatchObject({ computedReplicas: 3, resumedReplicas: 3, attempt: 2 });
     expect(calls.flat().sort()).toEqual([candidates()[0]!.seeds[1]!, candidates()[1]!.seeds[0]!, candidates()[1]!.seeds[2]!].sort());
     expect(resumed.cts).toEqual(full.cts);
@@ -84,14 +89,14 @@ describe('simulateCandidates', () => {
 
   it('turns a bad configuration into a non-retryable ApplicationFailure typed by its MewmError code', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
-    const error = await new MockActivityEnvironment().run(simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 0 }).catch((e: unknown) => e);
+    const error = await run(new MockActivityEnvironment(), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect(error).toMatchObject({ type: 'InvalidConfig', nonRetryable: true });
   });
 
   it('an unknown case is rejected by the oracle as InvalidInput, not retried', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
-    const error = await new MockActivityEnvironment().run(simulateCandidates, { caseId: 'NOT-A-CASE', roi, candidates: candidates(), batchReplicas: 2 }).catch((e: unknown) => e);
+    const error = await run(new MockActivityEnvironment(), simulateCandidates, { caseId: 'NOT-A-CASE', roi, candidates: candidates(), batchReplicas: 2 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
   });
 });
@@ -99,15 +104,15 @@ describe('simulateCandidates', () => {
 describe('segmentReplicas and scoreReplicas', () => {
   it('segment and score every replica, resuming scores from a heartbeat', async () => {
     const acts = createSimulationActivities({ world, store, artifacts, log: silent });
-    const sim = await new MockActivityEnvironment().run(acts.simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 6 });
+    const sim = await run(new MockActivityEnvironment(), acts.simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 6 });
     const cts = sim.cts.flat();
-    const seg = await new MockActivityEnvironment().run(acts.segmentReplicas, { caseId, cts, batch: 2 });
+    const seg = await run(new MockActivityEnvironment(), acts.segmentReplicas, { caseId, cts, batch: 2 });
     expect(seg.labels).toHaveLength(6);
     const posts = cts.map((ct, i) => ({ ct, labels: seg.labels[i]! }));
-    const scored = await new MockActivityEnvironment().run(acts.scoreReplicas, { caseId, roi, posts });
+    const scored = await run(new MockActivityEnvironment(), acts.scoreReplicas, { caseId, roi, posts });
     expect(scored.risks.every(Number.isFinite)).toBe(true);
     const key = `${posts[0]!.ct.sha256}:${posts[0]!.labels.sha256}`;
-    const resumed = await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: { [key]: 123.5 } } }).run(acts.scoreReplicas, { caseId, roi, posts });
+    const resumed = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: { [key]: 123.5 } } }), acts.scoreReplicas, { caseId, roi, posts });
     expect(resumed.resumed).toBe(1);
     expect(resumed.risks[0]).toBe(123.5); // taken from the heartbeat, not recomputed
     expect(resumed.risks.slice(1)).toEqual(scored.risks.slice(1));

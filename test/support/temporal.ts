@@ -17,7 +17,6 @@ import { freePort, startDevServer, type DevServer } from '../../workers/dev-serv
 import { createLogger } from '../../workers/logging';
 import { runWorkerProcess } from '../../workers/run';
 import type { QueueRole } from '../../workflows/task-queues';
-import type { PlanSettings } from '../../workflows/types';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `mewm-${prefix}-`));
@@ -114,8 +113,4 @@ export async function startWorkers(options: { address: string; config: MewmConfi
       await done;
     },
   };
-}
-
-export function planSettings(config: MewmConfig): PlanSettings {
-  return config.planning;
 }
