@@ -34,7 +34,6 @@ try {
   const input: CohortInput = { cohortId: 'replay', manifest, settings: { ...config.planning, drugHorizon: 1, embolicHorizon: 1 }, concurrency: 2, pageSize: 2 };
   const cohortHandle = await client.workflow.start('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'replay-cohort', args: [input] });
   await cohortHandle.result();
-  const firstRun = client.workflow.getHandle('replay-cohort', cohortHandle.firstExecutionRunId);
   // Files are named by workflow id: replay needs the original id (child ids derive from it).
   const save = async (workflowId: string, runId?: string) => {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -43,7 +42,7 @@ try {
   };
   await save(planId); // planTreatment, completed
   await save(beamStepWorkflowId(planId, 'drug', 1)); // beamStep
-  await save('replay-cohort', firstRun.runId); // runCohort first page, ends in continue-as-new, one failed patient
+  await save('replay-cohort', cohortHandle.firstExecutionRunId); // runCohort first page, ends in continue-as-new, one failed patient
   await save(cohortPlanWorkflowId('replay', 'BAD-0001')); // planTreatment failed on a corrupt CT
 } finally {
   await workers.stop();
