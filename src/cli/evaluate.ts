@@ -382,6 +382,8 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
   for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
 
   const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log) : [];
+  // The Cox baseline learns from the training split when the evaluated split is another one.
+  const coxTraining = args.split === 'all' ? [] : (await loadCohortTruth(args.cohortDir, 'train').catch(() => ({ truth: [] as CaseTruth[] }))).truth;
   const commit = gitCommit();
   const result = evaluate({
     cohortId: resolve(args.cohortDir).split('/').pop() ?? 'cohort',
@@ -395,6 +397,7 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
       },
     ],
     realism,
+    coxTraining,
     riskOf: (caseId, protocol) => {
       const phenotype = cohort.phenotypes.get(caseId);
       return phenotype ? expectedRisk(phenotype, protocol) : undefined;

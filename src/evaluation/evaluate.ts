@@ -126,6 +126,11 @@ export interface EvaluationInput {
   readonly methods: readonly MethodPredictions[];
   readonly survivalScores?: readonly SurvivalScore[];
   readonly realism?: readonly RealismSample[];
+  /**
+   * Cases the Cox baseline is fitted on (e.g. the training split, with survival and features);
+   * when absent it is cross-fitted on the evaluated cases (out-of-fold predictions).
+   */
+  readonly coxTraining?: readonly CaseTruth[];
   /** True expected risk of a protocol missing from a case's `expectedRisk` table (e.g. the world's function). */
   readonly riskOf?: (caseId: string, protocol: Protocol) => number | undefined;
   readonly options: EvaluationOptions;
@@ -179,7 +184,8 @@ export interface EvaluationSummary {
   readonly agreement: { readonly optimal: readonly AgreementRow[]; readonly physician: readonly AgreementRow[] };
   readonly outcome: readonly OutcomeRow[];
   readonly survival: readonly SurvivalRow[];
-  readonly coxBaseline?: { readonly features: readonly string[]; readonly folds: number; readonly penalizer: number; readonly coefficients: Readonly<Record<string, number>> };
+  /** folds > 0: cross-fitted on the evaluated cases; trainingCases > 0: fitted on separate training cases. */
+  readonly coxBaseline?: { readonly features: readonly string[]; readonly folds: number; readonly trainingCases: number; readonly penalizer: number; readonly coefficients: Readonly<Record<string, number>> };
   /** Tables or figures not produced, and why. */
   readonly skipped: readonly string[];
 }
@@ -457,7 +463,8 @@ export function evaluate(input: EvaluationInput): EvaluationOutput {
     skipped.push(`survival table: ${survivalCases.length} cases with survival and ${survivalCases.filter((t) => t.survival!.event).length} events are too few`);
   } else {
     const scores: SurvivalScore[] = [];
-    const cox = crossFittedCox(survivalCases, input.options, seed);
+    const training = (input.coxTraining ?? []).filter((t) => t.survival !== undefined);
+    const cox = training.length > 0 ? trainedCox(training, survivalCases, input.options) : crossFittedCox(survivalCases, input.options, seed);
     let coxBrier: { readonly value: number; readonly time: number } | undefined;
     if (cox.ok) {
       scores.push(cox.score);
@@ -551,7 +558,9 @@ export function evaluate(input: EvaluationInput): EvaluationOutput {
         ...notes,
         'C-index: lifelines conventions (higher risk = shorter survival; tied risks count 0.5)',
         'MSE vs Nelson–Aalen: both the score and Ĥ(T) min–max scaled to [0, 1] (mewm definition)',
-        `Cox baseline: out-of-fold linear predictors of a ${input.options.coxFolds ?? 5}-fold cross-fitted Cox model (Efron ties, L2 penalizer ${input.options.coxPenalizer ?? 0.01} on standardised coefficients); Brier with IPCW at the median follow-up`,
+        `Cox baseline (Efron ties, L2 penalizer ${input.options.coxPenalizer ?? 0.01} on standardised coefficients): ${
+          (input.coxTraining ?? []).length > 0 ? 'fitted on the training cases, applied to these' : `out-of-fold linear predictors of a ${input.options.coxFolds ?? 5}-fold cross-fit on these cases`
+        }; Brier with IPCW at the median follow-up`,
       ],
     };
     const data: Table = {
@@ -687,12 +696,48 @@ interface CoxOutcome {
   readonly brier?: { readonly value: number; readonly time: number };
 }
 
+function coxFeatureNames(cases: readonly CaseTruth[], options: EvaluationOptions): string[] {
+  return [
+    ...(options.coxFeatures ??
+      Object.keys(cases[0]!.features ?? {})
+        .filter((f) => cases.every((c) => Number.isFinite(c.features?.[f])))
+        .sort()),
+  ];
+}
+
+/** Cox baseline fitted on separate training cases and applied to the evaluated ones. */
+function trainedCox(training: readonly CaseTruth[], cases: readonly CaseTruth[], options: EvaluationOptions): CoxOutcome | { readonly ok: false; readonly reason: string } {
+  const names = coxFeatureNames(training, options);
+  if (names.length === 0) return { ok: false, reason: 'no simple features shared by every training case' };
+  const missing = cases.find((c) => names.some((f) => !Number.isFinite(c.features?.[f])));
+  if (missing) return { ok: false, reason: `case ${missing.caseId} lacks a Cox feature (${names.join(', ')})` };
+  const penalizer = options.coxPenalizer ?? 0.01;
+  const row = (c: CaseTruth) => names.map((f) => c.features![f]!);
+  try {
+    const model = fitCox(
+      { times: training.map((c) => c.survival!.timeMonths), events: training.map((c) => (c.survival!.event ? 1 : 0)) },
+      training.map(row),
+      names,
+      { penalizer },
+    );
+    const times = cases.map((c) => c.survival!.timeMonths);
+    const events = cases.map((c) => (c.survival!.event ? 1 : 0));
+    const sortedTimes = [...times].sort((a, b) => a - b);
+    const brierTime = sortedTimes[Math.floor((sortedTimes.length - 1) / 2)]!;
+    return {
+      ok: true,
+      score: { name: 'cox-baseline', label: `Cox PH on ${names.join(', ')} (fit on ${training.length} training cases)`, risk: Object.fromEntries(cases.map((c) => [c.caseId, coxLinearPredictor(model, row(c))])) },
+      summary: { features: names, folds: 0, trainingCases: training.length, penalizer, coefficients: Object.fromEntries(names.map((n, k) => [n, model.coefficients[k]!])) },
+      brier: { value: brierScore({ times, events }, cases.map((c) => coxSurvival(model, row(c), brierTime)), brierTime), time: brierTime },
+    };
+  } catch (error) {
+    if (error instanceof MewmError) return { ok: false, reason: error.message };
+    throw error;
+  }
+}
+
 function crossFittedCox(cases: readonly CaseTruth[], options: EvaluationOptions, seed: number): CoxOutcome | { readonly ok: false; readonly reason: string } {
-  const names =
-    options.coxFeatures ??
-    Object.keys(cases[0]!.features ?? {})
-      .filter((f) => cases.every((c) => Number.isFinite(c.features?.[f])))
-      .sort();
+  const names = coxFeatureNames(cases, options);
   if (names.length === 0) return { ok: false, reason: 'no simple features shared by every case' };
   for (const f of names) {
     const missing = cases.find((c) => !Number.isFinite(c.features?.[f]));
@@ -725,7 +770,7 @@ function crossFittedCox(cases: readonly CaseTruth[], options: EvaluationOptions,
     return {
       ok: true,
       score: { name: 'cox-baseline', label: `Cox PH on ${names.join(', ')} (out-of-fold)`, risk },
-      summary: { features: names, folds, penalizer, coefficients: Object.fromEntries(names.map((n, k) => [n, full.coefficients[k]!])) },
+      summary: { features: names, folds, trainingCases: 0, penalizer, coefficients: Object.fromEntries(names.map((n, k) => [n, full.coefficients[k]!])) },
       brier: { value: brier, time: brierTime },
     };
   } catch (error) {

@@ -136,6 +136,17 @@ describe('evaluate', () => {
     expect(summary.survival.find((r) => r.score === 'true-risk')).toBeDefined();
   });
 
+  it('fits the Cox baseline on separate training cases when given', async () => {
+    const input = await toyInput();
+    const training = toyCohort(200, 12).truth;
+    const { summary } = evaluate({ ...input, coxTraining: training });
+    expect(summary.coxBaseline).toMatchObject({ trainingCases: 200, folds: 0 });
+    expect(summary.coxBaseline!.coefficients['largestDiameterMm']).toBeGreaterThan(0);
+    const cox = summary.survival.find((r) => r.score === 'cox-baseline')!;
+    expect(cox.label).toContain('fit on 200 training cases');
+    expect(cox.cIndex.estimate).toBeGreaterThan(0.6);
+  });
+
   it('writes every table as Markdown, CSV and figure, KM plots, risk bars, predictions and a README', async () => {
     const { files, summary } = evaluate(await toyInput());
     const paths = files.map((f) => f.path);
