@@ -75,6 +75,30 @@ export function textWidth(content: string, size: number): number {
   return content.length * 0.6 * size;
 }
 
+/** Greedy word wrap so that each line fits `maxWidth` px at `size` (a single over-long word is cut). */
+export function wrapText(content: string, size: number, maxWidth: number): string[] {
+  const maxChars = Math.max(4, Math.floor(maxWidth / (0.6 * size)));
+  const lines: string[] = [];
+  let current = '';
+  for (const word of content.split(/\s+/).filter((w) => w.length > 0)) {
+    const candidate = current ? `${current} ${word}` : word;
+    if (candidate.length <= maxChars) current = candidate;
+    else {
+      if (current) lines.push(current);
+      current = word.length > maxChars ? `${word.slice(0, maxChars - 1)}…` : word;
+    }
+  }
+  if (current) lines.push(current);
+  return lines.length > 0 ? lines : [''];
+}
+
+/** Centred title lines from y = 26 down; returns the primitives and the y below the last line. */
+export function titleLines(content: string, width: number, size = 15): { primitives: Primitive[]; bottom: number } {
+  const lines = wrapText(content, size, width - 32);
+  const primitives = lines.map((l, i) => text(width / 2, 26 + i * (size + 5), l, size, { anchor: 'middle', bold: true }));
+  return { primitives, bottom: 26 + (lines.length - 1) * (size + 5) };
+}
+
 /** About `count` round tick values covering [lo, hi] (1, 2, 2.5, 5 × 10^k steps). */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];

@@ -5,7 +5,7 @@
 import { MewmError } from '../../core/errors';
 import { kaplanMeier } from '../survival/kaplan-meier';
 import type { SurvivalData } from '../survival/survival-data';
-import { PALETTE, axes, line, linearScale, niceTicks, text, type Colour, type Figure, type Primitive } from './figure';
+import { PALETTE, axes, line, linearScale, niceTicks, text, titleLines, type Colour, type Figure, type Primitive } from './figure';
 
 export interface KaplanMeierGroup {
   readonly label: string;
@@ -28,15 +28,16 @@ const DEFAULT_COLOURS = [PALETTE.lowRisk, PALETTE.highRisk, PALETTE.chosen, PALE
 export function kaplanMeierFigure(input: KaplanMeierPlotInput): Figure {
   if (input.groups.length === 0) throw new MewmError('InvalidInput', 'Kaplan–Meier plot: no groups');
   const width = 640;
-  const height = 420;
-  const area = { left: 64, top: 52, right: width - 24, bottom: height - 64 };
+  const title = titleLines(input.title, width);
+  const height = 420 + title.bottom - 26;
+  const area = { left: 64, top: title.bottom + 26, right: width - 24, bottom: height - 64 };
   const curves = input.groups.map((g) => kaplanMeier(g.data, input.level ?? 0.95));
   const maxTime = Math.max(...curves.map((c) => c.points[c.points.length - 1]!.time), 1e-9);
   const xTicks = niceTicks(0, maxTime, 6);
   const xMax = Math.max(maxTime, xTicks[xTicks.length - 1]!);
   const sx = linearScale([0, xMax], [area.left, area.right]);
   const sy = linearScale([0, 1], [area.bottom, area.top]);
-  const out: Primitive[] = [text(width / 2, 26, input.title, 15, { anchor: 'middle', bold: true })];
+  const out: Primitive[] = [...title.primitives];
   out.push(...axes(area, { domain: [0, xMax], ticks: xTicks, label: `time (${input.timeUnit})` }, { domain: [0, 1], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], label: 'survival probability' }));
 
   curves.forEach((curve, g) => {

@@ -4,7 +4,7 @@
  * and the world's optimal one. Lower risk is better.
  */
 import { MewmError } from '../../core/errors';
-import { PALETTE, formatTick, line, linearScale, niceTicks, text, textWidth, type Figure, type Primitive } from './figure';
+import { PALETTE, formatTick, line, linearScale, niceTicks, text, textWidth, titleLines, type Figure, type Primitive } from './figure';
 
 export type RiskBarTag = 'chosen' | 'optimal' | 'physician';
 
@@ -36,14 +36,16 @@ export function riskBarsFigure(input: RiskBarsInput): Figure {
   const labelWidth = Math.min(380, Math.max(...input.bars.map((b) => textWidth(b.label, 11))) + 12);
   const rowHeight = 24;
   const width = Math.round(labelWidth + 420);
-  const height = 60 + rowHeight * input.bars.length + 52;
-  const area = { left: labelWidth + 8, top: 60, right: width - 90, bottom: 60 + rowHeight * input.bars.length };
+  const title = titleLines(input.title, width);
+  const top = title.bottom + 34;
+  const height = top + rowHeight * input.bars.length + 52;
+  const area = { left: labelWidth + 8, top, right: width - 90, bottom: top + rowHeight * input.bars.length };
   const lo = Math.min(0, ...input.bars.map((b) => b.lower));
   const hi = Math.max(0, ...input.bars.map((b) => b.upper));
   const ticks = niceTicks(lo, hi, 5);
   const domain: [number, number] = [Math.min(lo, ticks[0]!), Math.max(hi, ticks[ticks.length - 1]!)];
   const sx = linearScale(domain, [area.left, area.right]);
-  const out: Primitive[] = [text(width / 2, 26, input.title, 15, { anchor: 'middle', bold: true })];
+  const out: Primitive[] = [...title.primitives];
   for (const t of ticks) {
     out.push(line(sx(t), area.top - 4, sx(t), area.bottom, { stroke: PALETTE.grid, width: 1 }));
     out.push(text(sx(t), area.bottom + 16, formatTick(t), 11, { anchor: 'middle', fill: PALETTE.muted }));
