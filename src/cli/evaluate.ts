@@ -357,7 +357,7 @@ async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log
 const REALISM_WINDOW_HU = [-175, 600] as const;
 
 /** Builds every method row and runs the evaluation; returns the files written. */
-export async function runEvaluation(args: EvaluateArguments, log: (line: string) => void = () => {}): Promise<{ outDir: string; files: number; skipped: readonly string[] }> {
+export async function runEvaluation(args: EvaluateArguments, log: (line: string) => void = () => {}, argv?: readonly string[]): Promise<{ outDir: string; files: number; skipped: readonly string[] }> {
   const cohort = await loadCohortTruth(args.cohortDir, args.split);
   const { truth } = cohort;
   const ids = new Set(truth.map((t) => t.caseId));
@@ -406,7 +406,7 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
       seed: args.seed,
       bootstrapResamples: args.resamples,
       riskBarCases: args.riskBars,
-      provenance: { command: ['mewm', 'evaluate', ...process.argv.slice(3)].join(' '), ...(commit ? { commit } : {}) },
+      provenance: { ...(argv ? { command: ['mewm', 'evaluate', ...argv].join(' ') } : {}), ...(commit ? { commit } : {}) },
     },
   });
   for (const f of result.files) {
@@ -431,7 +431,7 @@ export async function runEvaluate(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    const done = await runEvaluation(args, (line) => process.stderr.write(`mewm evaluate: ${line}\n`));
+    const done = await runEvaluation(args, (line) => process.stderr.write(`mewm evaluate: ${line}\n`), argv);
     process.stderr.write(`mewm evaluate: ${done.files} files → ${done.outDir}\n`);
     for (const s of done.skipped) process.stderr.write(`mewm evaluate: not produced: ${s}\n`);
     return 0;
