@@ -35,7 +35,7 @@ export interface PrepareCaseInput {
   readonly roiSize: readonly [number, number, number];
   readonly roiSpacingMm: number;
   /** Set on the second call, after segmentation: the planning-spacing CT and the assistant's labels. */
-  readonly segmented?: { readonly ct: ArtifactRef; readonly labels: ArtifactRef; readonly model: ModelIdentity };
+  readonly segmented?: { readonly ct: ArtifactRef; readonly labels: ArtifactRef; readonly model: ModelIdentity; readonly sourceKind: 'nifti' | 'dicom' };
 }
 
 export type PrepareCaseOutput =
@@ -171,8 +171,7 @@ export function createCaseActivities(deps: CaseDependencies) {
       ]);
       if (!sameGrid(ct, labels, 1e-3)) throw new MewmError('ModelContract', `case ${caseId}: the assistant's labels are not on the CT's grid`, { caseId });
       const built = await buildRoi(caseId, { ct, labels }, input);
-      const sourceKind = (await stat(localPath(input.case.ct))).isDirectory() ? 'dicom' : 'nifti';
-      return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'assistant', sourceKind, assistant: input.segmented.model } };
+      return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'assistant', sourceKind: input.segmented.sourceKind, assistant: input.segmented.model } };
     }
     const { ct, kind } = await readCt(deps, caseId, input.case.ct);
     if (input.case.mask === undefined) {

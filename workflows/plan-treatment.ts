@@ -51,7 +51,7 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
     let ingest = await cpu.prepareCase(roiRequest);
     if (ingest.kind === 'needs-segmentation') {
       const segmented = await gpu.segmentCase({ caseId, ct: ingest.planningCt });
-      ingest = await cpu.prepareCase({ ...roiRequest, segmented: { ct: ingest.planningCt, labels: segmented.labels, model: segmented.model } });
+      ingest = await cpu.prepareCase({ ...roiRequest, segmented: { ct: ingest.planningCt, labels: segmented.labels, model: segmented.model, sourceKind: ingest.sourceKind } });
     }
     if (ingest.kind !== 'prepared') throw ApplicationFailure.nonRetryable(`case ${caseId}: ingest did not produce a planning ROI`, 'Internal');
     const preparedCase = ingest.prepared;
