@@ -123,6 +123,24 @@ describe('planTreatment on a real Temporal dev server', () => {
     expect(found.sort()).toEqual(['plan-e2e-a', 'plan-e2e-b']);
   });
 
+  it('applies the reference-code options when asked (Lipiodol appended after the drugs, improvement required)', async () => {
+    const result = await client.workflow.execute('planTreatment', {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: 'plan-e2e-reference-options',
+      args: [{ case: caseOf(cohortDir, caseIds[0]!), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true } }],
+    });
+    expect(result.protocol.embolics).toContain('lipiodol');
+    for (const beam of result.beams) {
+      expect(beam.moves.some((m) => m.source === 'append-lipiodol' && m.agent === 'lipiodol' && m.meanRisk === null)).toBe(true);
+      // With requireImprovement, every searched move lowered the beam's risk.
+      const risks = beam.moves.filter((m) => m.source === 'search').map((m) => m.meanRisk!);
+      risks.slice(1).forEach((r, i) => expect(r).toBeLessThan(risks[i]!));
+    }
+    // Lipiodol is never offered as an embolic candidate to a beam that already holds it.
+    const embolicAudit = await getJson<BeamStepAudit>(stores.storeFor(result.steps[2]!.audit.uri), result.steps[2]!.audit);
+    expect(embolicAudit.candidates.some((c) => c.agent === 'lipiodol')).toBe(false);
+  });
+
   it('segments the pre-CT with the assistant model when the case has no mask', async () => {
     const result = await plan('plan-e2e-nomask', caseIds[1]!, false);
     expect(result.prepared.maskSource).toBe('assistant');
