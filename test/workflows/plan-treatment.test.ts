@@ -124,7 +124,7 @@ describe('planTreatment on a real Temporal dev server', () => {
   });
 
   it('applies the reference-code options when asked (Lipiodol appended after the drugs, improvement required)', async () => {
-    const result = await client.workflow.execute('planTreatment', {
+    const result: PlanResult = await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-e2e-reference-options',
       args: [{ case: caseOf(cohortDir, caseIds[0]!), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true } }],
