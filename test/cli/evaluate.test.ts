@@ -26,8 +26,9 @@ describe('mewm evaluate', () => {
     writeFileSync(join(dir, 'mewm.jsonl'), lines.join('\n') + '\n');
     writeFileSync(join(dir, 'ablation.jsonl'), truth.map((t) => JSON.stringify({ caseId: t.caseId, status: 'completed', protocol: t.physicianProtocol })).join('\n') + '\n');
     const out = join(dir, 'results');
-    const args = parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--realism-cases', '3', '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`]);
-    const done = await runEvaluation(args);
+    const argv = ['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--realism-cases', '3', '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`];
+    const args = parseEvaluateArguments(argv);
+    const done = await runEvaluation(args, () => {}, argv);
     expect(done.skipped.join('\n')).toMatch(/risk-by-protocol/);
     for (const name of ['agreement-optimal', 'agreement-physician', 'outcome', 'ablation', 'survival', 'realism']) {
       expect(existsSync(join(out, 'tables', `${name}.md`)), name).toBe(true);
