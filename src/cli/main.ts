@@ -14,6 +14,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   server: { summary: 'run the embedded Temporal dev server in the foreground', run: async (a) => (await import('./server')).runServer(a) },
   synth: { summary: 'write a synthetic TACE cohort', run: async (a) => (await import('./synth')).runSynth(a) },
   baseline: { summary: 'policy-only baseline on a cohort (no world model)', run: async (a) => (await import('./baseline')).runBaseline(a) },
+  extract: { summary: 'extract drugs, embolics and attenuation level from TACE reports', run: async (a) => (await import('./extract')).runExtract(a) },
+  evaluate: { summary: "evaluate methods on a synthetic cohort: the paper's tables and plots", run: async (a) => (await import('./evaluate')).runEvaluate(a) },
+  report: { summary: 'self-contained HTML report of one plan', run: async (a) => (await import('./report')).runReport(a) },
+  compare: { summary: "second reader: a physician's protocol simulated beside MeWM's best", run: async (a) => (await import('./compare')).runCompare(a) },
 };
 
 function usage(): string {
