@@ -14,6 +14,7 @@
  * Outside the source: -1024 HU (air) and label 0.
  */
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
 import { getCtVolume, getLabelVolume, putPng, putVolume } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
@@ -25,13 +26,15 @@ import { readNifti } from '../src/io/nifti';
 import { encodePng, renderAxialSlice } from '../src/io/png';
 import type { ModelIdentity, WorldModel } from '../src/models/world-model';
 import type { TumourObservation } from '../src/policy/policy';
-import type { CaseInput, PreparedCase, RoiArtifacts } from '../workflows/types';
+import type { CaseRef, PreparedCase, RoiArtifacts } from '../workflows/types';
+import { localPath, readCaseSource } from './case-source';
 import { tumourCentreSlice } from './audit';
 import { withTypedFailures } from './failures';
 import type { ActivityLogger, ArtifactResolver } from './deps';
 
 export interface PrepareCaseInput {
-  readonly case: CaseInput;
+  /** The case id and its case source artifact (activities/case-source): paths stay out of Temporal. */
+  readonly case: CaseRef;
   readonly roiSize: readonly [number, number, number];
   readonly roiSpacingMm: number;
   /** Set on the second call, after segmentation: the planning-spacing CT and the assistant's labels. */
@@ -53,8 +56,11 @@ export interface CaseDependencies {
   readonly log: ActivityLogger;
   /** The policy's view of the tumour (src/policy observeTumour), computed on the ROI. */
   readonly observe: (roi: LabelledCt) => TumourObservation;
-  /** Reads a DICOM CT series folder (src/io/dicom readDicomSeries); absent: DICOM input is refused. */
-  readonly readDicomSeries?: (folder: string) => Promise<Volume>;
+  /**
+   * Reads a DICOM CT series folder (src/io/dicom readDicomSeries); absent: DICOM input is refused.
+   * `options.name` is what its errors call the series (the folder's name may be a patient's).
+   */
+  readonly readDicomSeries?: (folder: string, options?: { name?: string }) => Promise<Volume>;
 }
 
 export interface CaseGpuDependencies {
@@ -66,22 +72,20 @@ export interface CaseGpuDependencies {
 
 const outsideHu = -1024;
 
-function localPath(pathOrUri: string): string {
-  return pathOrUri.startsWith('file://') ? decodeURIComponent(new URL(pathOrUri).pathname) : pathOrUri;
-}
-
 async function readCt(deps: CaseDependencies, caseId: string, source: string): Promise<{ ct: Volume<Float32Array>; kind: 'nifti' | 'dicom' }> {
   const path = localPath(source);
   let isFolder: boolean;
   try {
     isFolder = (await stat(path)).isDirectory();
   } catch (error) {
-    throw new MewmError('InvalidInput', `case ${caseId}: the CT path does not exist or cannot be read`, { caseId }, { cause: error });
+    // No cause: a file-system error's message holds the full path, which may name the patient.
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new MewmError('InvalidInput', `case ${caseId}: the CT ${basename(path)} does not exist or cannot be read (${code})`, { caseId, file: basename(path) });
   }
   let volume: Volume;
   if (isFolder) {
     if (deps.readDicomSeries === undefined) throw new MewmError('InvalidInput', `case ${caseId}: DICOM series input is not available in this worker`, { caseId });
-    volume = await deps.readDicomSeries(path);
+    volume = await deps.readDicomSeries(path, { name: `case ${caseId} CT series` });
   } else {
     volume = await readNifti(path);
   }
@@ -173,15 +177,16 @@ export function createCaseActivities(deps: CaseDependencies) {
       const built = await buildRoi(caseId, { ct, labels }, input);
       return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'assistant', sourceKind: input.segmented.sourceKind, assistant: input.segmented.model } };
     }
-    const { ct, kind } = await readCt(deps, caseId, input.case.ct);
-    if (input.case.mask === undefined) {
+    const source = await readCaseSource(artifacts, input.case);
+    const { ct, kind } = await readCt(deps, caseId, source.ct);
+    if (source.mask === undefined) {
       // The assistant segments on the planning spacing, in RAS, like every model input.
       const planning = resampleToSpacing(reorientToRas(ct), input.roiSpacingMm, 'linear');
       const planningCt = await putVolume(store, planning);
       log.info({ caseId, shape: planning.shape }, 'case has no mask: segmentation requested');
       return { kind: 'needs-segmentation', planningCt, sourceKind: kind };
     }
-    const labels = await readMask(caseId, input.case.mask, ct);
+    const labels = await readMask(caseId, source.mask, ct);
     const built = await buildRoi(caseId, { ct, labels }, input);
     log.info({ caseId, roi: built.roi.size, spacingMm: input.roiSpacingMm }, 'case prepared');
     return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'provided', sourceKind: kind } };

@@ -5,17 +5,40 @@
  * `nonRetryable` flag comes from that table. Workflows branch on `type`, never on `instanceof`.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { basename } from 'node:path';
 import { toMewmError } from '../src/core/errors';
+
+/**
+ * Node's file-system errors put the full path in their message (`ENOENT: …, open '/data/DOE^JOHN/ct.nii.gz'`),
+ * and a failure's cause chain lands in the event history: such causes keep their code and the
+ * file's base name only. Other causes pass through.
+ */
+export function withoutPaths(error: unknown, depth = 0): unknown {
+  if (!(error instanceof Error) || depth > 8) return error;
+  const system = error as NodeJS.ErrnoException & { dest?: unknown };
+  const paths = [system.path, system.dest].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const cause = error.cause === undefined ? undefined : withoutPaths(error.cause, depth + 1);
+  if (paths.length === 0) {
+    if (cause !== error.cause) error.cause = cause;
+    return error;
+  }
+  let message = error.message;
+  for (const p of paths) message = message.split(p).join(basename(p));
+  const cleaned = new Error(message, cause === undefined ? {} : { cause });
+  cleaned.name = error.name;
+  if (system.code !== undefined) (cleaned as NodeJS.ErrnoException).code = system.code;
+  return cleaned;
+}
 
 export function toApplicationFailure(error: unknown): Error {
   if (error instanceof ApplicationFailure || error instanceof CancelledFailure) return error;
-  const mewm = toMewmError(error);
+  const mewm = toMewmError(withoutPaths(error));
   return ApplicationFailure.create({
     type: mewm.code,
     message: mewm.message,
     nonRetryable: !mewm.retryable,
     details: Object.keys(mewm.details).length > 0 ? [mewm.details] : [],
-    ...(mewm.cause instanceof Error ? { cause: mewm.cause } : {}),
+    ...(mewm.cause instanceof Error ? { cause: withoutPaths(mewm.cause) as Error } : {}),
   });
 }
 

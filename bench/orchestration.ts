@@ -23,7 +23,7 @@ import type { AuditActivities } from '../activities/audit';
 import type { CaseActivities } from '../activities/case';
 import type { PolicyActivities } from '../activities/policy';
 import type { SimulationActivities } from '../activities/simulation';
-import { TEST_PLAN_OVERRIDES, caseOf, connectClient, startTestServer, startWorkers, tempDir, writeTestCohort } from '../test/support/temporal';
+import { TEST_PLAN_OVERRIDES, caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, writeTestCohort } from '../test/support/temporal';
 
 const { values } = parseArgs({ options: { preset: { type: 'string', default: 'small' }, repeats: { type: 'string', default: '2' } } });
 const preset = values.preset === 'default' ? 'default' : 'small';
@@ -42,7 +42,7 @@ const config: MewmConfig = resolveConfig({
     log: { level: 'error', pretty: false },
   },
 });
-const input: PlanInput = { case: caseOf(cohort.dir, caseId), settings: config.planning };
+const input: PlanInput = { case: await stageCase(config, caseOf(cohort.dir, caseId)), settings: config.planning };
 const log = createLogger(config.log, 'bench');
 
 /** The plan as a plain loop: the workflow's sequence of activity calls, no Temporal. */

@@ -34,7 +34,7 @@ export function activitiesFor(role: QueueRole, deps: WorkerDependencies): Activi
           ...(deps.readDicomSeries ? { readDicomSeries: deps.readDicomSeries } : {}),
         }),
         ...createAuditActivities(io),
-        ...createCohortActivities({ log }),
+        ...createCohortActivities({ log, artifacts: deps.artifacts }),
       };
   }
 }

@@ -22,7 +22,7 @@ export interface WorkerDependencies {
   readonly world?: WorldModel;
   readonly policy?: ActionPolicy;
   readonly observe?: (roi: LabelledCt) => TumourObservation;
-  readonly readDicomSeries?: (folder: string) => Promise<Volume>;
+  readonly readDicomSeries?: (folder: string, options?: { name?: string }) => Promise<Volume>;
   /** Releases what was opened here (world model sessions, S3 pools). */
   close(): Promise<void>;
 }

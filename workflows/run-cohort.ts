@@ -1,5 +1,7 @@
 /**
- * runCohort: plans every patient of a cohort manifest, for overnight runs of hundreds of patients.
+ * runCohort: plans every patient of a cohort, for overnight runs of hundreds of patients. The input
+ * names the cohort's case source artifact (case ids + case source refs; no paths, see
+ * activities/case-source), so no file name reaches the history.
  *
  * - A page of `pageSize` cases per run; each run ends in continue-as-new, so the history of the
  *   cohort workflow stays bounded whatever the cohort size. The page is drained before the next
@@ -41,7 +43,7 @@ export async function runCohort(input: CohortInput): Promise<CohortResult> {
   ]);
 
   const { cpu } = activityProfiles(input.settings.timeouts);
-  const page = await cpu.readCohortPage({ manifest: input.manifest, offset: state.nextOffset, limit: input.pageSize, ...(input.split ? { split: input.split } : {}) });
+  const page = await cpu.readCohortPage({ cases: input.cases, offset: state.nextOffset, limit: input.pageSize });
   state = { ...state, total: page.total };
   const ids = page.cases.map((c) => cohortPlanWorkflowId(input.cohortId, c.caseId));
   const finished = ids.length > 0 ? await cpu.findFinishedPlans({ workflowIds: ids }) : {};

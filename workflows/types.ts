@@ -12,14 +12,16 @@ import type { PlanSettings } from '../src/core/planning/settings';
 
 export type { ActivityTimeouts, PlanSettings } from '../src/core/planning/settings';
 
-/** What a user has: a pre-treatment CT (NIfTI file or DICOM series folder) and optionally a mask. */
-export interface CaseInput {
+/**
+ * A case as a workflow sees it: the pseudonymous id and the ref of its case source artifact
+ * (activities/case-source: where the CT and mask are). Paths never enter Temporal: folder and file
+ * names can carry patient names, and the event history is the audit record.
+ */
+export interface CaseRef {
   /** Pseudonymous case id; goes into workflow ids, search attributes and logs. Never a patient identifier. */
   readonly caseId: string;
-  /** Path or file:// URI of a .nii/.nii.gz file, or of a folder holding one DICOM CT series. */
-  readonly ct: string;
-  /** Optional liver/tumour label map (0 background, 1 liver, 2 tumour) on the CT's grid, NIfTI. */
-  readonly mask?: string;
+  /** The `mewm.case-source/1` JSON artifact (content-addressed: its URI holds only a hash). */
+  readonly source: ArtifactRef;
 }
 
 /** The ROI the planner works on, stored as artifacts. */
@@ -127,7 +129,7 @@ export interface BeamStepResult {
 }
 
 export interface PlanInput {
-  readonly case: CaseInput;
+  readonly case: CaseRef;
   readonly settings: PlanSettings;
   /** Cohort this plan belongs to (search attribute), if any. */
   readonly cohortId?: string;
@@ -157,20 +159,21 @@ export interface PlanResult {
   readonly settings: PlanSettings;
 }
 
-/** One line of a cohort manifest as the planner needs it. */
-export interface CohortCase extends CaseInput {}
+/** One case of a cohort as the planner needs it. */
+export type CohortCase = CaseRef;
 
 export interface CohortInput {
   readonly cohortId: string;
-  /** Path of a JSON Lines manifest; each line has caseId, ct and optional mask (paths relative to the manifest). */
-  readonly manifest: string;
+  /**
+   * The `mewm.cohort-source/1` artifact: the cohort's cases (already filtered by split) as CaseRefs,
+   * written from the manifest by whoever starts the cohort (activities/case-source writeCohortSource).
+   */
+  readonly cases: ArtifactRef;
   readonly settings: PlanSettings;
   /** Children running at once. */
   readonly concurrency: number;
   /** Cases per continue-as-new page. */
   readonly pageSize: number;
-  /** Only plan manifest lines whose `split` equals this (e.g. "test"). */
-  readonly split?: string;
   /** Carried across continue-as-new. */
   readonly state?: CohortState;
 }

@@ -11,7 +11,8 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { ArtifactStores } from '../artifacts';
+import { ArtifactStores, parseArtifactLocation } from '../artifacts';
+import { readCohortManifest, writeCohortSource } from '../../activities/case-source';
 import { loadConfig } from '../config/load';
 import type { ConfigOverrides } from '../config/config';
 import { MewmError } from '../core/errors';
@@ -84,23 +85,17 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
     const stores = new ArtifactStores(config.artifacts.s3);
     try {
       const workflowId = cohortWorkflowId(cohortId);
+      // Paths stay on this side: the workflow gets case ids and case source artifacts only.
+      const cases = await readCohortManifest(manifest, values.split);
+      const source = await writeCohortSource(stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3)), cohortId, cases);
       let handle;
       try {
         handle = await session.client.workflow.start('runCohort', {
           taskQueue: TASK_QUEUES.cpu,
           workflowId,
-          args: [
-            {
-              cohortId,
-              manifest,
-              settings: config.planning,
-              concurrency: config.cohort.concurrency,
-              pageSize: config.cohort.pageSize,
-              ...(values.split ? { split: values.split } : {}),
-            },
-          ],
+          args: [{ cohortId, cases: source, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize }],
         });
-        log.info({ workflowId, manifest }, 'cohort started');
+        log.info({ workflowId, cases: cases.length }, 'cohort started');
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
         log.info({ workflowId }, 'this cohort is already running: following it');

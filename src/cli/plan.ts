@@ -20,7 +20,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { ArtifactStores } from '../artifacts';
+import { ArtifactStores, parseArtifactLocation } from '../artifacts';
+import { caseIdPattern, writeCaseSource, type CaseInput } from '../../activities/case-source';
 import { loadConfig } from '../config/load';
 import type { ConfigOverrides, MewmConfig } from '../config/config';
 import { MewmError } from '../core/errors';
@@ -28,7 +29,7 @@ import { protocolLabel } from '../core/vocabulary';
 import { createLogger } from '../../workers/logging';
 import { planProgressQuery } from '../../workflows/queries';
 import { QUEUE_ROLES, TASK_QUEUES } from '../../workflows/task-queues';
-import type { CaseInput, PlanResult } from '../../workflows/types';
+import type { PlanResult } from '../../workflows/types';
 import { auditToCsv, loadPlanAudit } from './audit';
 import { commandFailed, formatRisk, formatTable, progressReporter, usageError } from './command-support';
 import { openTemporal } from './server';
@@ -37,9 +38,8 @@ const USAGE =
   'usage: mewm plan <case: CT .nii.gz | DICOM folder | case folder> [--mask FILE] [--no-mask] [--case-id ID] [--seed N]\n' +
   '                 [--out DIR] [--workflow-id ID] [--json] [--with-workers] [--config FILE]';
 
-const caseIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 export interface ResolvedCase {
+  /** Paths stay on this side: the workflow gets the case id and a case source artifact (writeCaseSource). */
   readonly input: CaseInput;
   /** The synthetic cohort the case comes from, if any (for the oracle backend). */
   readonly cohortDir: string | null;
@@ -174,12 +174,13 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
     const stores = new ArtifactStores(config.artifacts.s3);
     try {
       const workflowId = values['workflow-id'] ?? `plan-${resolved.input.caseId}-s${config.planning.seed}`;
+      const caseRef = await writeCaseSource(stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3)), resolved.input);
       let handle;
       try {
         handle = await session.client.workflow.start('planTreatment', {
           taskQueue: TASK_QUEUES.cpu,
           workflowId,
-          args: [{ case: resolved.input, settings: config.planning }],
+          args: [{ case: caseRef, settings: config.planning }],
         });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

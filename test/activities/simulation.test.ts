@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCaseActivities } from '../../activities/case';
+import { writeCaseSource } from '../../activities/case-source';
 import { createSimulationActivities } from '../../activities/simulation';
 import { ArtifactStores, LocalArtifactStore } from '../../src/artifacts';
 import type { ArtifactRef } from '../../src/artifacts/store';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   };
   store = new LocalArtifactStore(join(dir, 'artifacts'));
   const { prepareCase } = createCaseActivities({ store, artifacts, log: silent, observe: observeTumour });
-  const prepared = await prepareCase({ case: caseOf(cohort.dir, caseId), roiSize: [24, 24, 16], roiSpacingMm: 4 });
+  const prepared = await prepareCase({ case: await writeCaseSource(store, caseOf(cohort.dir, caseId)), roiSize: [24, 24, 16], roiSpacingMm: 4 });
   if (prepared.kind !== 'prepared') throw new Error('expected a prepared case');
   roi = prepared.prepared.roi;
 });

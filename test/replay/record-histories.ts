@@ -15,7 +15,7 @@ import { beamStepWorkflowId, cohortPlanWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { CohortInput } from '../../workflows/types';
 import { writeCorruptCase, writeManifest } from '../support/cases';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort } from '../support/temporal';
+import { caseOf, stageCase, stageCohort, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort } from '../support/temporal';
 
 const out = join(import.meta.dirname, 'histories');
 mkdirSync(out, { recursive: true });
@@ -28,10 +28,10 @@ const client = await connectClient(server.address);
 const workers = await startWorkers({ address: server.address, config });
 try {
   const planId = 'replay-plan';
-  await client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: caseOf(cohort.dir, ids[0]!), settings: config.planning }] });
+  await client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohort.dir, ids[0]!)), settings: config.planning }] });
   const bad = writeCorruptCase(join(cohort.dir, 'cases'), 'BAD-0001');
   const manifest = writeManifest(join(cohort.dir, 'replay.jsonl'), [caseOf(cohort.dir, ids[1]!), bad, caseOf(cohort.dir, ids[0]!)]);
-  const input: CohortInput = { cohortId: 'replay', manifest, settings: { ...config.planning, drugHorizon: 1, embolicHorizon: 1 }, concurrency: 2, pageSize: 2 };
+  const input: CohortInput = { cohortId: 'replay', cases: await stageCohort(config, 'replay', manifest), settings: { ...config.planning, drugHorizon: 1, embolicHorizon: 1 }, concurrency: 2, pageSize: 2 };
   const cohortHandle = await client.workflow.start('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'replay-cohort', args: [input] });
   await cohortHandle.result();
   // Files are named by workflow id: replay needs the original id (child ids derive from it).

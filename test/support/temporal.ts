@@ -8,7 +8,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { writeCaseSource, writeCohortSource, readCohortManifest, type CaseInput } from '../../activities/case-source';
+import { ArtifactStores, parseArtifactLocation } from '../../src/artifacts';
+import type { ArtifactRef, ArtifactStore } from '../../src/artifacts/store';
 import { resolveConfig, type ConfigOverrides, type MewmConfig } from '../../src/config/config';
+import type { CaseRef } from '../../workflows/types';
 import { writeCohort } from '../../src/world/cohort';
 import type { SyntheticPatient } from '../../src/world/cohort';
 import { bundleWorkflows } from '../../workers/create-workers';
@@ -64,6 +68,26 @@ export function caseOf(cohortDir: string, caseId: string, withMask = true) {
     ct: join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz'),
     ...(withMask ? { mask: join(cohortDir, 'cases', caseId, 'pre-labels.nii.gz') } : {}),
   };
+}
+
+async function withConfiguredStore<T>(config: MewmConfig, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
+  const stores = new ArtifactStores(config.artifacts.s3);
+  try {
+    return await fn(stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3)));
+  } finally {
+    stores.close();
+  }
+}
+
+/** What a starter does before planTreatment: the case source artifact in the configured store; the CaseRef for the workflow input. */
+export function stageCase(config: MewmConfig, input: CaseInput): Promise<CaseRef> {
+  return withConfiguredStore(config, (store) => writeCaseSource(store, input));
+}
+
+/** What a starter does before runCohort: a cohort source artifact from a manifest file (or cases), for `CohortInput.cases`. */
+export async function stageCohort(config: MewmConfig, cohortId: string, manifestOrCases: string | readonly CaseInput[], split?: string): Promise<ArtifactRef> {
+  const cases = typeof manifestOrCases === 'string' ? await readCohortManifest(manifestOrCases, split) : manifestOrCases;
+  return withConfiguredStore(config, (store) => writeCohortSource(store, cohortId, cases));
 }
 
 export async function startTestServer(dbFile: string, port?: number): Promise<DevServer> {

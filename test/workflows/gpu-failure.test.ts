@@ -14,7 +14,7 @@ import type { DevServer } from '../../workers/dev-server';
 import { beamStepWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 // Per simulated replica; heartbeats reach the server at most every 0.8 × 3 s, so a step must last several seconds.
 const DELAY_MS = 600;
@@ -96,7 +96,7 @@ describe('GPU worker killed mid-simulation', () => {
   it('finishes on a second worker with the undisturbed result, resuming from the heartbeat', { timeout: 180_000 }, async () => {
     gpuProcess = await startGpuProcess();
     const planId = 'plan-gpu-killed';
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: caseOf(cohortDir, caseId), settings: config.planning }] });
+    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }] });
 
     // Wait until the second drug step's simulation has finished a few replicas, then kill the worker.
     const victim = beamStepWorkflowId(planId, 'drug', 2);
@@ -128,7 +128,7 @@ describe('GPU worker killed mid-simulation', () => {
     const undisturbed = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-gpu-undisturbed',
-      args: [{ case: caseOf(cohortDir, caseId), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
     })) as PlanResult;
     expect(undisturbed.steps.every((s) => s.resumedReplicas === 0)).toBe(true);
     expect(decisions(disturbed)).toEqual(decisions(undisturbed));

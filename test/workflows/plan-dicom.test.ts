@@ -15,7 +15,7 @@ import type { DevServer } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
 import { pythonAvailable, pythonSkipReason, runOracle } from '../oracles/python-oracle';
-import { connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { connectClient, stageCase, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 let server: DevServer;
 let client: Client;
@@ -47,7 +47,7 @@ describe.skipIf(!pythonAvailable)(`planTreatment from a DICOM series without a m
     const handle = await client.workflow.start('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-dicom',
-      args: [{ case: { caseId, ct: seriesDir }, settings: config.planning }],
+      args: [{ case: await stageCase(config, { caseId, ct: seriesDir }), settings: config.planning }],
     });
     const result = (await handle.result()) as PlanResult;
     expect(result.prepared).toMatchObject({ sourceKind: 'dicom', maskSource: 'assistant' });
@@ -56,5 +56,6 @@ describe.skipIf(!pythonAvailable)(`planTreatment from a DICOM series without a m
     expect(history).toContain('segmentCase');
     expect(history).not.toContain('SECRET-PATIENT-123');
     expect(history).not.toMatch(/Doe\^Jane/);
+    expect(history).not.toContain(seriesDir);
   });
 });

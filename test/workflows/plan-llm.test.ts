@@ -13,7 +13,7 @@ import type { DevServer } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
 import { json, startFakeOpenAi, status, type FakeOpenAi } from '../support/fake-openai';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 let fake: FakeOpenAi;
 let server: DevServer;
@@ -52,7 +52,7 @@ describe('planTreatment with the LLM policy', () => {
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-llm',
-      args: [{ case: caseOf(cohortDir, caseId), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
     })) as PlanResult;
     expect(result.proposal.policy.name).toMatch(/^llm/);
     expect(fake.requests.length).toBeGreaterThanOrEqual(2); // the 500 was retried

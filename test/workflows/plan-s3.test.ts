@@ -13,7 +13,7 @@ import type { DevServer } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
 import { s3rverCredentials, startS3Server, type LocalS3Server } from '../support/s3-server';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 let s3: LocalS3Server;
 let server: DevServer;
@@ -53,7 +53,7 @@ describe('planTreatment with an S3 artifact store', () => {
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-s3',
-      args: [{ case: caseOf(cohortDir, caseId), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
     })) as PlanResult;
     const prefix = `s3://${s3.bucket}/runs/test/sha256/`;
     expect(result.prepared.roi.ct.uri.startsWith(prefix)).toBe(true);

@@ -14,7 +14,7 @@ import type { DevServer } from '../../workers/dev-server';
 import { planAuditQuery, planProgressQuery } from '../../workflows/queries';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 let dir: string;
 let cohortDir: string;
@@ -47,7 +47,7 @@ async function plan(workflowId: string, caseId: string, withMask = true, seed = 
   return client.workflow.execute('planTreatment', {
     taskQueue: TASK_QUEUES.cpu,
     workflowId,
-    args: [{ case: caseOf(cohortDir, caseId, withMask), settings: { ...config.planning, seed } }],
+    args: [{ case: await stageCase(config, caseOf(cohortDir, caseId, withMask)), settings: { ...config.planning, seed } }],
   });
 }
 
@@ -127,7 +127,7 @@ describe('planTreatment on a real Temporal dev server', () => {
     const result: PlanResult = await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-e2e-reference-options',
-      args: [{ case: caseOf(cohortDir, caseIds[0]!), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true } }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true } }],
     });
     expect(result.protocol.embolics).toContain('lipiodol');
     for (const beam of result.beams) {

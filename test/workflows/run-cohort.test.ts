@@ -12,7 +12,7 @@ import { cohortPlanWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { CohortCaseOutcome, CohortInput, CohortResult } from '../../workflows/types';
 import { writeCorruptCase, writeManifest } from '../support/cases';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCohort, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 let dir: string;
 let server: DevServer;
@@ -45,7 +45,7 @@ afterAll(async () => {
   stores.close();
 });
 
-const cohortInput = (cohortId: string): CohortInput => ({ cohortId, manifest, settings: config.planning, concurrency: 2, pageSize: 2 });
+const cohortInput = async (cohortId: string): Promise<CohortInput> => ({ cohortId, cases: await stageCohort(config, cohortId, manifest), settings: config.planning, concurrency: 2, pageSize: 2 });
 
 async function outcomes(result: CohortResult): Promise<CohortCaseOutcome[]> {
   const lines: CohortCaseOutcome[] = [];
@@ -60,7 +60,7 @@ describe('runCohort', () => {
   let first: CohortResult;
 
   it('plans every patient in pages, and a corrupt case fails alone with a non-retryable InvalidVolume', async () => {
-    const handle = await client.workflow.start('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'cohort-c1', args: [cohortInput('c1')] });
+    const handle = await client.workflow.start('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'cohort-c1', args: [await cohortInput('c1')] });
     first = (await handle.result()) as CohortResult;
     expect(first).toMatchObject({ total: 5, completed: 4, failed: 1, skipped: 0 });
     expect(first.pages).toHaveLength(3); // 5 cases, 2 per page: two continue-as-new
@@ -80,7 +80,7 @@ describe('runCohort', () => {
   });
 
   it('a re-run skips the patients already planned and tries the failed one again', async () => {
-    const again = (await client.workflow.execute('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'cohort-c1', args: [cohortInput('c1')] })) as CohortResult;
+    const again = (await client.workflow.execute('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'cohort-c1', args: [await cohortInput('c1')] })) as CohortResult;
     expect(again).toMatchObject({ total: 5, completed: 0, skipped: 4, failed: 1 });
     const byCase = new Map((await outcomes(again)).map((o) => [o.caseId, o]));
     const previous = new Map((await outcomes(first)).map((o) => [o.caseId, o]));

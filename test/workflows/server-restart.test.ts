@@ -14,7 +14,7 @@ import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { CohortResult } from '../../workflows/types';
 import { writeManifest } from '../support/cases';
 import { slowWorldModel } from '../support/slow-world-model';
-import { caseOf, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCohort, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
 
 let dir: string;
 let server: DevServer;
@@ -48,7 +48,7 @@ describe('Temporal server restart mid-cohort', () => {
     const handle = await first.workflow.start('runCohort', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'cohort-restart',
-      args: [{ cohortId: 'restart', manifest, settings: config.planning, concurrency: 2, pageSize: 2 }],
+      args: [{ cohortId: 'restart', cases: await stageCohort(config, 'restart', manifest), settings: config.planning, concurrency: 2, pageSize: 2 }],
     });
     // Stop the server once some, not all, patients are done.
     let done = 0;
