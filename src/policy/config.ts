@@ -5,7 +5,9 @@
  * Environment:
  * - `OPENAI_BASE_URL`            OpenAI-compatible endpoint (vLLM, Ollama, DeepSeek, Azure proxies…)
  * - `OPENAI_API_KEY`             key; a local endpoint without auth may leave it unset
- * - `MEWM_POLICY`                `auto` (default) | `guideline` | `llm`
+ * - `MEWM_POLICY`                `auto` (default) | `guideline` | `llm` | `action-base` (every agent of
+ *                                the vocabulary, first D and E in vocabulary order: the planner's upper bound
+ *                                with the oracle world model, not a clinical policy)
  * - `MEWM_POLICY_MODEL`          proposal model (default `gpt-4o`)
  * - `MEWM_REFINE_MODEL`          reasoning model for the optional refinement (unset: no refinement)
  * - `MEWM_EXTRACT_MODEL`         model for report extraction (default: the proposal model)
@@ -37,6 +39,8 @@ export interface LlmEndpointConfig {
 export interface PolicyConfig {
   /** Absent: no endpoint configured, the guideline policy is used. */
   readonly llm?: LlmEndpointConfig;
+  /** `MEWM_POLICY=action-base`: propose the vocabulary itself (src/policy/action-base.ts). */
+  readonly actionBase?: true;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -92,10 +96,11 @@ export function llmEndpointConfig(partial: Partial<LlmEndpointConfig> & { baseUR
 /** Parses the policy configuration from environment variables (once, at start-up). */
 export function policyConfigFromEnv(env: Env = process.env): PolicyConfig {
   const choice = env.MEWM_POLICY?.trim() || 'auto';
-  if (choice !== 'auto' && choice !== 'guideline' && choice !== 'llm') {
-    throw new MewmError('InvalidConfig', `MEWM_POLICY must be auto, guideline or llm, got "${choice}"`, { variable: 'MEWM_POLICY' });
+  if (choice !== 'auto' && choice !== 'guideline' && choice !== 'llm' && choice !== 'action-base') {
+    throw new MewmError('InvalidConfig', `MEWM_POLICY must be auto, guideline, llm or action-base, got "${choice}"`, { variable: 'MEWM_POLICY' });
   }
   if (choice === 'guideline') return {};
+  if (choice === 'action-base') return { actionBase: true };
   const baseURL = env.OPENAI_BASE_URL?.trim() || undefined;
   const apiKey = env.OPENAI_API_KEY?.trim() || undefined;
   if (!baseURL && !apiKey) {

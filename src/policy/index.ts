@@ -4,11 +4,13 @@
  */
 import type OpenAI from 'openai';
 import type { PolicyConfig } from './config';
+import { ActionBasePolicy } from './action-base';
 import { GuidelinePolicy } from './guideline';
 import { LlmPolicy } from './llm-policy';
 import type { ActionPolicy, PolicyIdentity } from './policy';
 
 export function createPolicy(config: PolicyConfig, client?: OpenAI): ActionPolicy {
+  if (config.actionBase) return new ActionBasePolicy();
   return config.llm ? new LlmPolicy(config.llm, client) : new GuidelinePolicy();
 }
 
@@ -16,13 +18,19 @@ export function createPolicy(config: PolicyConfig, client?: OpenAI): ActionPolic
 export function describePolicy(identity: PolicyIdentity): string {
   const models = identity.models && identity.models.length > 0 ? ` (${identity.models.join(', ')})` : '';
   const prompts = identity.promptVersions ? `; prompts ${Object.values(identity.promptVersions).join(', ')}` : '';
-  const offline = identity.name === 'guideline' ? ' [deterministic guideline policy, no LLM endpoint in use]' : '';
+  const offline =
+    identity.name === 'guideline'
+      ? ' [deterministic guideline policy, no LLM endpoint in use]'
+      : identity.name === 'action-base'
+        ? ' [every vocabulary agent proposed, not a clinical policy]'
+        : '';
   return `policy: ${identity.name} ${identity.version}${models}${prompts}${offline}`;
 }
 
 export type { ActionPolicy, ActionProposal, PolicyIdentity, ProposalRequest, RuleRemoval, RefinerRemoval, TumourObservation } from './policy';
 export { policyConfigFromEnv, llmEndpointConfig, type PolicyConfig, type LlmEndpointConfig } from './config';
 export { GuidelinePolicy } from './guideline';
+export { ActionBasePolicy } from './action-base';
 export { LlmPolicy } from './llm-policy';
 export { enforceClinicalRules } from './refine';
 export { mapAgentNames, matchAgentName } from './agent-names';

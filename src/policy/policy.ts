@@ -52,7 +52,7 @@ export interface RefinerRemoval {
 }
 
 export interface PolicyIdentity {
-  readonly name: 'guideline' | 'llm' | 'llm+refine';
+  readonly name: 'guideline' | 'llm' | 'llm+refine' | 'action-base';
   readonly version: string;
   /** Endpoint model names, when an LLM was used. */
   readonly models?: readonly string[];

@@ -42,7 +42,10 @@ export interface SearchOptions {
   readonly appendLipiodolAfterDrugs: boolean;
   /**
    * Reference-code behaviour: a beam only takes its best candidate if that candidate's mean risk is
-   * lower than the beam's current risk. The paper always appends; default false.
+   * lower than the beam's current risk, so protocols may end with fewer than Hd drugs or He
+   * embolics. The first agent of each phase is always taken (a protocol needs at least one drug
+   * and one embolic). The paper always appends (every plan then has exactly Hd drugs and He
+   * embolics when the rules allow); default false.
    */
   readonly requireImprovement: boolean;
 }
@@ -191,7 +194,8 @@ export interface BeamExtension {
 /**
  * Algorithm 1 lines 9/17: each beam appends its candidate with the lowest mean risk over T replicas
  * (argmin over tumours scored by H_surv with H_seg). A beam with no admissible candidate is kept
- * as it is. With `requireImprovement` (reference code) a beam only moves when the risk drops.
+ * as it is. With `requireImprovement` (reference code) a beam that already holds an agent of the
+ * step's phase only moves when the risk drops.
  */
 export function chooseExtensions(beams: readonly Beam[], scores: readonly CandidateScore[], options: Pick<SearchOptions, 'requireImprovement'>): { beams: Beam[]; extensions: BeamExtension[] } {
   const nextBeams: Beam[] = [];
@@ -204,7 +208,10 @@ export function chooseExtensions(beams: readonly Beam[], scores: readonly Candid
       extensions.push({ beam: beam.slot, chosen: null, outcome: 'no-candidate' });
       continue;
     }
-    if (options.requireImprovement && beam.risk !== null && !(best.meanRisk < beam.risk)) {
+    // A TACE protocol needs at least one drug and one embolic: the first agent of a phase is
+    // always taken, improvement is only asked of further agents of the same phase.
+    const holdsPhase = best.spec.phase === 'drug' ? beam.protocol.drugs.length > 0 : beam.protocol.embolics.length > 0;
+    if (options.requireImprovement && holdsPhase && beam.risk !== null && !(best.meanRisk < beam.risk)) {
       nextBeams.push(beam);
       extensions.push({ beam: beam.slot, chosen: best, outcome: 'no-improvement' });
       continue;

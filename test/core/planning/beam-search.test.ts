@@ -131,6 +131,23 @@ describe('chooseExtensions (lines 9/17: lowest mean risk over T replicas)', () =
   });
 });
 
+describe('chooseExtensions with requireImprovement: the first agent of a phase is always taken', () => {
+  it('a drug-only beam takes its first embolic even when the risk rises', () => {
+    const start = beam(0, 0.2, { drugs: ['cisplatin'], embolics: [] });
+    const embolic: CandidateSpec = { ...spec(0, 'epirubicin', 0, start.protocol), key: 'embolic/1/b0/lipiodol', phase: 'embolic', agent: 'lipiodol', protocol: { drugs: ['cisplatin'], embolics: ['lipiodol'] } };
+    const { beams: next, extensions } = chooseExtensions([start], [scoreCandidate(embolic, [0.5, 0.5])], { requireImprovement: true });
+    expect(next[0]!.protocol.embolics).toEqual(['lipiodol']);
+    expect(extensions[0]!.outcome).toBe('extended');
+  });
+  it('a second embolic still needs a lower risk', () => {
+    const start = beam(0, 0.2, { drugs: ['cisplatin'], embolics: ['lipiodol'] });
+    const embolic: CandidateSpec = { ...spec(0, 'epirubicin', 0, start.protocol), key: 'embolic/2/b0/pva', phase: 'embolic', step: 2, agent: 'pva', protocol: { drugs: ['cisplatin'], embolics: ['lipiodol', 'pva'] } };
+    const { beams: next, extensions } = chooseExtensions([start], [scoreCandidate(embolic, [0.3, 0.3])], { requireImprovement: true });
+    expect(next[0]!.protocol.embolics).toEqual(['lipiodol']);
+    expect(extensions[0]!.outcome).toBe('no-improvement');
+  });
+});
+
 describe('replaceWorstBeam (lines 11-12/19-20)', () => {
   const p = (drug: 'cisplatin' | 'epirubicin' | 'mitomycin'): Protocol => ({ drugs: [drug], embolics: [] });
   it.each([
