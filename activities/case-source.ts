@@ -82,6 +82,10 @@ export async function writeCaseSource(store: ArtifactStore, input: CaseInput): P
 
 /** Reads and checks the case source a CaseRef points at (ingest side). */
 export async function readCaseSource(artifacts: ArtifactResolver, ref: CaseRef): Promise<CaseSource> {
+  if (typeof ref.source?.uri !== 'string') {
+    // A workflow started before case sources existed passes `{ caseId, ct, mask }`: refuse it rather than read paths from the history.
+    throw new MewmError('InvalidInput', `case ${ref.caseId}: the workflow input has no case source ref (started by an older mewm?); start the plan again`, { caseId: ref.caseId });
+  }
   const source = await getJson(artifacts.storeFor(ref.source.uri), ref.source, caseSourceSchema);
   if (source.caseId !== ref.caseId) {
     throw new MewmError('InvalidInput', `case ${ref.caseId}: its case source belongs to case ${source.caseId}`, { caseId: ref.caseId });
@@ -97,6 +101,9 @@ export async function writeCohortSource(store: ArtifactStore, cohortId: string, 
 }
 
 export async function readCohortSource(artifacts: ArtifactResolver, ref: ArtifactRef): Promise<CohortSource> {
+  if (typeof ref?.uri !== 'string') {
+    throw new MewmError('InvalidInput', 'the cohort input has no cohort source ref (started by an older mewm with a manifest path?); start the cohort again');
+  }
   return getJson(artifacts.storeFor(ref.uri), ref, cohortSourceSchema);
 }
 

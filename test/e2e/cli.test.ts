@@ -68,6 +68,14 @@ describe('mewm CLI', () => {
     const status = run(['status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(workflowId);
+
+    // The dev server's store holds the event histories (payloads as plain JSON bytes): the case
+    // id and the plan result are there, the case's folder path is not (a folder may name a patient).
+    const db = join(dir, 'data', 'temporal', 'temporal.sqlite');
+    const stored = [db, `${db}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
+    expect(stored).toContain('"schema":"mewm.plan/1"');
+    expect(stored).toContain(caseId);
+    expect(stored).not.toContain(join(dir, 'demo', 'cases'));
   });
 
   it('answers bad input with one clear line and a non-zero exit code', () => {

@@ -80,8 +80,8 @@ async function withConfiguredStore<T>(config: MewmConfig, fn: (store: ArtifactSt
 }
 
 /** What a starter does before planTreatment: the case source artifact in the configured store; the CaseRef for the workflow input. */
-export function stageCase(config: MewmConfig, input: CaseInput): Promise<CaseRef> {
-  return withConfiguredStore(config, (store) => writeCaseSource(store, input));
+export function stageCase(config: MewmConfig, input: CaseInput, store?: ArtifactStore): Promise<CaseRef> {
+  return store ? writeCaseSource(store, input) : withConfiguredStore(config, (configured) => writeCaseSource(configured, input));
 }
 
 /** What a starter does before runCohort: a cohort source artifact from a manifest file (or cases), for `CohortInput.cases`. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
-import { ArtifactStores, createArtifactStore, parseArtifactLocation } from '../../src/artifacts';
+import { ArtifactStores, createArtifactStore, parseArtifactLocation, type ArtifactStore } from '../../src/artifacts';
 import { getJson } from '../../src/artifacts/volumes';
 import type { MewmConfig } from '../../src/config/config';
 import type { DevServer } from '../../workers/dev-server';
@@ -23,6 +23,7 @@ let config: MewmConfig;
 let cohortDir: string;
 let caseId: string;
 let stores: ArtifactStores;
+let store: ArtifactStore;
 
 beforeAll(async () => {
   const dir = tempDir('plan-s3');
@@ -34,7 +35,7 @@ beforeAll(async () => {
   config = testConfig(dir, cohortDir, { artifacts: { location: `s3://${s3.bucket}/runs/test`, s3: connection }, planning: { drugHorizon: 1, embolicHorizon: 1 } });
   const tuning = { credentials: s3rverCredentials };
   stores = new ArtifactStores(connection, tuning);
-  const store = createArtifactStore(parseArtifactLocation(config.artifacts.location, connection), tuning);
+  store = createArtifactStore(parseArtifactLocation(config.artifacts.location, connection), tuning);
   server = await startTestServer(join(dir, 'temporal.sqlite'));
   client = await connectClient(server.address);
   workers = await startWorkers({ address: server.address, config, overrides: { store, artifacts: stores } });
@@ -53,7 +54,7 @@ describe('planTreatment with an S3 artifact store', () => {
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-s3',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId), store), settings: config.planning }],
     })) as PlanResult;
     const prefix = `s3://${s3.bucket}/runs/test/sha256/`;
     expect(result.prepared.roi.ct.uri.startsWith(prefix)).toBe(true);
