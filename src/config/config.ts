@@ -17,6 +17,9 @@
  *   MEWM_ORACLE_COHORT (worldModel.oracleCohortDir)  synthetic cohort whose truth the oracle uses
  *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models
  *   MEWM_ORACLE_LABEL_CACHE (worldModel.oracleLabelCache)  see src/models/backend.ts (default off)
+ *   MEWM_EXECUTION_PROVIDER (worldModel.executionProvider)  ONNX: cpu | cuda (default cpu)
+ *   MEWM_SAMPLER, MEWM_SAMPLER_STEPS (worldModel.sampler)  ONNX: ddpm | ddim | dpm-solver++; steps default 1000 for ddpm, else 25
+ *   MEWM_MAX_BATCH (worldModel.maxBatch), MEWM_INTRA_OP_THREADS (worldModel.intraOpThreads)  ONNX runtime limits
  *   MEWM_BEAMS, MEWM_DRUG_CANDIDATES, MEWM_EMBOLIC_CANDIDATES, MEWM_REPLICAS, MEWM_DRUG_HORIZON,
  *   MEWM_EMBOLIC_HORIZON, MEWM_APPEND_LIPIODOL, MEWM_REQUIRE_IMPROVEMENT, MEWM_PLAN_SEED, MEWM_GOAL,
  *   MEWM_ROI_SIZE ("96" or "96,96,64"), MEWM_ROI_SPACING_MM, MEWM_SIMULATE_BATCH, MEWM_PREVIEWS (planning.*)
@@ -53,6 +56,14 @@ export interface MewmConfig {
     readonly modelDir: string | null;
     /** Oracle only: exact labels for CTs rendered in the same process; breaks cross-worker reproducibility (see src/models/backend.ts). */
     readonly oracleLabelCache: boolean;
+    /** ONNX only (MEWM_EXECUTION_PROVIDER). */
+    readonly executionProvider: 'cpu' | 'cuda';
+    /** ONNX only (MEWM_SAMPLER, MEWM_SAMPLER_STEPS); null = the runtime's default (DPM-Solver++(2M), 25 steps). */
+    readonly sampler: { readonly method: 'ddpm' | 'ddim' | 'dpm-solver++'; readonly steps: number } | null;
+    /** ONNX only (MEWM_MAX_BATCH); null = the runtime's default. */
+    readonly maxBatch: number | null;
+    /** ONNX only (MEWM_INTRA_OP_THREADS); null = onnxruntime's default. */
+    readonly intraOpThreads: number | null;
   };
   readonly planning: PlanSettings;
   readonly cohort: { readonly concurrency: number; readonly pageSize: number };
@@ -103,7 +114,7 @@ export function defaultConfig(cwd: string): MewmConfig {
     dataDir,
     temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0 },
     artifacts: { location: joinPath(dataDir, 'artifacts'), s3: {} },
-    worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null, oracleLabelCache: false },
+    worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
     planning: DEFAULT_PLAN_SETTINGS,
     cohort: { concurrency: 4, pageSize: 50 },
     workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200 },
@@ -145,6 +156,15 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['worldModel', 'oracleCohortDir'], v('MEWM_ORACLE_COHORT'));
   set(['worldModel', 'modelDir'], v('MEWM_MODEL_DIR'));
   set(['worldModel', 'oracleLabelCache'], bool('MEWM_ORACLE_LABEL_CACHE'));
+  set(['worldModel', 'executionProvider'], v('MEWM_EXECUTION_PROVIDER') as 'cpu' | 'cuda' | undefined);
+  const samplerMethod = v('MEWM_SAMPLER');
+  const samplerSteps = int('MEWM_SAMPLER_STEPS');
+  if (samplerMethod !== undefined || samplerSteps !== undefined) {
+    const method = (samplerMethod ?? 'dpm-solver++') as 'ddpm' | 'ddim' | 'dpm-solver++';
+    set(['worldModel', 'sampler'], { method, steps: samplerSteps ?? (method === 'ddpm' ? 1000 : 25) });
+  }
+  set(['worldModel', 'maxBatch'], int('MEWM_MAX_BATCH'));
+  set(['worldModel', 'intraOpThreads'], int('MEWM_INTRA_OP_THREADS'));
   set(['planning', 'beams'], int('MEWM_BEAMS'));
   set(['planning', 'drugCandidates'], int('MEWM_DRUG_CANDIDATES'));
   set(['planning', 'embolicCandidates'], int('MEWM_EMBOLIC_CANDIDATES'));
@@ -199,6 +219,16 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   if (config.worldModel.backend !== 'oracle' && config.worldModel.backend !== 'onnx') {
     fail(`MEWM_WORLD_MODEL must be oracle or onnx, got "${String(config.worldModel.backend)}"`, 'MEWM_WORLD_MODEL');
   }
+  if (config.worldModel.executionProvider !== 'cpu' && config.worldModel.executionProvider !== 'cuda') {
+    fail(`MEWM_EXECUTION_PROVIDER must be cpu or cuda, got "${String(config.worldModel.executionProvider)}"`, 'MEWM_EXECUTION_PROVIDER');
+  }
+  const sampler = config.worldModel.sampler;
+  if (sampler !== null) {
+    if (!['ddpm', 'ddim', 'dpm-solver++'].includes(sampler.method)) fail(`MEWM_SAMPLER must be ddpm, ddim or dpm-solver++, got "${String(sampler.method)}"`, 'MEWM_SAMPLER');
+    positive(sampler.steps, 'worldModel.sampler.steps', 'MEWM_SAMPLER_STEPS');
+  }
+  if (config.worldModel.maxBatch !== null) positive(config.worldModel.maxBatch, 'worldModel.maxBatch', 'MEWM_MAX_BATCH');
+  if (config.worldModel.intraOpThreads !== null) positive(config.worldModel.intraOpThreads, 'worldModel.intraOpThreads', 'MEWM_INTRA_OP_THREADS');
   if (config.worldModel.backend === 'onnx' && !config.worldModel.modelDir) {
     fail('MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR: the folder holding the dynamics/, assistant/ and heuristic/ model folders (see docs/models.md)', 'MEWM_MODEL_DIR');
   }

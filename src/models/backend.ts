@@ -17,10 +17,21 @@ export interface WorldModelConfig {
   readonly modelDir: string | null;
   /** Oracle only: exact labels for CTs rendered in this process (not reproducible across workers). */
   readonly oracleLabelCache?: boolean;
+  /** ONNX runtime options; absent or null = the runtime's defaults. */
+  readonly executionProvider?: 'cpu' | 'cuda';
+  readonly sampler?: { readonly method: 'ddpm' | 'ddim' | 'dpm-solver++'; readonly steps: number } | null;
+  readonly maxBatch?: number | null;
+  readonly intraOpThreads?: number | null;
 }
 
 interface OnnxBackendModule {
-  createOnnxWorldModel(options: { modelDir: string }): Promise<WorldModel>;
+  createOnnxWorldModel(options: {
+    modelDir: string;
+    executionProvider?: 'cpu' | 'cuda';
+    sampler?: { method: 'ddpm' | 'ddim' | 'dpm-solver++'; steps: number };
+    maxBatch?: number;
+    intraOpNumThreads?: number;
+  }): Promise<WorldModel>;
 }
 
 export async function createWorldModel(config: WorldModelConfig): Promise<WorldModel> {
@@ -46,7 +57,13 @@ export async function createWorldModel(config: WorldModelConfig): Promise<WorldM
       } catch (error) {
         throw new MewmError('ModelMissing', 'the ONNX backend (src/models/onnx) could not be loaded', {}, { cause: error });
       }
-      return onnx.createOnnxWorldModel({ modelDir: config.modelDir });
+      return onnx.createOnnxWorldModel({
+        modelDir: config.modelDir,
+        ...(config.executionProvider ? { executionProvider: config.executionProvider } : {}),
+        ...(config.sampler ? { sampler: config.sampler } : {}),
+        ...(config.maxBatch ? { maxBatch: config.maxBatch } : {}),
+        ...(config.intraOpThreads ? { intraOpNumThreads: config.intraOpThreads } : {}),
+      });
     }
     default:
       throw new MewmError('InvalidConfig', `unknown world-model backend "${String((config as { backend: unknown }).backend)}": use oracle or onnx`, { variable: 'MEWM_WORLD_MODEL' });

@@ -17,6 +17,16 @@ describe('resolveConfig', () => {
     expect(config.artifacts.location).toBe('/work/x/.data/artifacts');
   });
 
+  it('reads the ONNX runtime options; sampler steps default per method', () => {
+    const config = resolveConfig({
+      cwd: '/w',
+      env: { MEWM_EXECUTION_PROVIDER: 'cuda', MEWM_SAMPLER: 'ddpm', MEWM_MAX_BATCH: '8', MEWM_INTRA_OP_THREADS: '2' },
+    });
+    expect(config.worldModel).toMatchObject({ executionProvider: 'cuda', sampler: { method: 'ddpm', steps: 1000 }, maxBatch: 8, intraOpThreads: 2 });
+    expect(resolveConfig({ cwd: '/w', env: { MEWM_SAMPLER: 'ddim', MEWM_SAMPLER_STEPS: '50' } }).worldModel.sampler).toEqual({ method: 'ddim', steps: 50 });
+    expect(resolveConfig({ cwd: '/w', env: {} }).worldModel).toMatchObject({ executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null });
+  });
+
   it('env overrides file overrides defaults; arrays replace whole', () => {
     const config = resolveConfig({
       cwd: '/w',
@@ -38,6 +48,10 @@ describe('resolveConfig', () => {
     [{ MEWM_BEAMS: 'two' }, /MEWM_BEAMS must be an integer/],
     [{ MEWM_BEAMS: '0' }, /beams must be a positive integer.*MEWM_BEAMS/],
     [{ MEWM_WORLD_MODEL: 'magic' }, /MEWM_WORLD_MODEL must be oracle or onnx/],
+    [{ MEWM_EXECUTION_PROVIDER: 'tpu' }, /MEWM_EXECUTION_PROVIDER must be cpu or cuda/],
+    [{ MEWM_SAMPLER: 'euler' }, /MEWM_SAMPLER must be ddpm, ddim or dpm-solver\+\+/],
+    [{ MEWM_SAMPLER_STEPS: '0' }, /MEWM_SAMPLER_STEPS/],
+    [{ MEWM_MAX_BATCH: '0' }, /MEWM_MAX_BATCH/],
     [{ MEWM_WORLD_MODEL: 'onnx' }, /needs MEWM_MODEL_DIR/],
     [{ TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
     [{ MEWM_ROI_SIZE: '96,96' }, /MEWM_ROI_SIZE must be one integer or three/],

@@ -41,7 +41,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Environment variables the deployment sets but no mewm code reads yet; each must be wired or removed. */
-const variablesAwaitingWiring = ['MEWM_EXECUTION_PROVIDER'];
+const variablesAwaitingWiring: string[] = [];
 /** Read by libraries or images, not by mewm's own code. */
 const externalVariables = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'NODE_ENV', 'ONNXRUNTIME_NODE_INSTALL']);
 
