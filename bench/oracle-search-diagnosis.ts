@@ -23,6 +23,7 @@ import { DRUGS, EMBOLICS, protocolKey, validProtocols, type DrugId, type Embolic
 import type { LabelledCt, Volume } from '../src/core/volume/volume';
 import { resampleToGrid } from '../src/core/volume/resample';
 import { readNifti } from '../src/io/nifti';
+import { spearman } from '../src/evaluation/rank-correlation';
 import { roiGrid, tumourCentreMm } from '../activities/case';
 import { observeTumour } from '../src/policy/observation';
 import { GuidelinePolicy } from '../src/policy/guideline';
@@ -112,34 +113,6 @@ function record(name: string, regret: number, protocol: Protocol) {
   if (regret < 1e-12) row.optimal++;
   const shape = `${protocol.drugs.length}d+${protocol.embolics.length}e`;
   row.shapes.set(shape, (row.shapes.get(shape) ?? 0) + 1);
-}
-
-function spearman(a: readonly number[], b: readonly number[]): number {
-  const rank = (xs: readonly number[]) => {
-    const order = xs.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(xs.length);
-    for (let i = 0; i < order.length; ) {
-      let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
-      i = j + 1;
-    }
-    return r;
-  };
-  const ra = rank(a);
-  const rb = rank(b);
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const ma = mean(ra);
-  const mb = mean(rb);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return num / Math.sqrt(da * db);
 }
 
 const coverage = { drugs: 0, embolics: 0, both: 0, goldShape: new Map<string, number>(), physicianShape: new Map<string, number>() };

@@ -24,6 +24,7 @@ import { Label, type LabelledCt, type Volume } from '../src/core/volume/volume';
 import { riskConcordanceIndex } from '../src/evaluation/survival/concordance';
 import { logRankTest } from '../src/evaluation/survival/log-rank';
 import { readNifti } from '../src/io/nifti';
+import { spearman } from '../src/evaluation/rank-correlation';
 import { centroidOf } from '../src/models/onnx/resample';
 import { createOnnxWorldModel, type SamplerSettings } from '../src/models/onnx/world-model';
 
@@ -94,34 +95,6 @@ function shares(ct: Float32Array, region: Uint8Array): { viable: number; lipiodo
     else if (v >= 55) viable++;
   }
   return n === 0 ? { viable: 0, lipiodol: 0, necrosis: 0 } : { viable: viable / n, lipiodol: lipiodol / n, necrosis: (n - viable - lipiodol) / n };
-}
-
-function spearman(a: number[], b: number[]): number {
-  const rank = (x: number[]) => {
-    const order = x.map((v, i) => [v, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(x.length);
-    for (let i = 0; i < order.length; ) {
-      let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
-      i = j + 1;
-    }
-    return r;
-  };
-  const ra = rank(a);
-  const rb = rank(b);
-  const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
-  const ma = mean(ra);
-  const mb = mean(rb);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return num / Math.sqrt(da * db);
 }
 
 const meanAbs = (a: Float32Array, b: Float32Array, region: Uint8Array) => {

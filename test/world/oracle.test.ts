@@ -10,20 +10,7 @@ import type { WorldModel } from '../../src/models/world-model';
 import { writeCohort, type SyntheticPatient } from '../../src/world/cohort';
 import { rankProtocols } from '../../src/world/gold';
 import { createOracleWorldModel, segmentFromPhenotype } from '../../src/world/oracle';
-
-function spearman(a: readonly number[], b: readonly number[]): number {
-  const ranks = (xs: readonly number[]) => {
-    const order = xs.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(xs.length);
-    order.forEach(([, i], rank) => (r[i] = rank));
-    return r;
-  };
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = a.length;
-  const d2 = ra.reduce((s, r, i) => s + (r - rb[i]!) ** 2, 0);
-  return 1 - (6 * d2) / (n * (n * n - 1));
-}
+import { spearman } from '../../src/evaluation/rank-correlation';
 
 describe('oracle world model', () => {
   let dir: string;
