@@ -4,7 +4,7 @@
  * Every dependency can be overridden, which is how tests inject a fake LLM endpoint's policy or a
  * slowed-down world model; production code paths stay the same.
  */
-import { ArtifactStores, createArtifactStore, parseArtifactLocation } from '../src/artifacts';
+import { ArtifactStores, parseArtifactLocation } from '../src/artifacts';
 import type { ArtifactStore } from '../src/artifacts/store';
 import type { MewmConfig } from '../src/config/config';
 import type { LabelledCt, Volume } from '../src/core/volume/volume';
@@ -32,7 +32,8 @@ export type DependencyOverrides = Partial<Omit<WorkerDependencies, 'close' | 'lo
 export async function createWorkerDependencies(config: MewmConfig, roles: readonly QueueRole[], log: Logger, overrides: DependencyOverrides = {}): Promise<WorkerDependencies> {
   const location = parseArtifactLocation(config.artifacts.location, config.artifacts.s3);
   const artifacts = overrides.artifacts ?? new ArtifactStores(config.artifacts.s3);
-  const store = overrides.store ?? createArtifactStore(location);
+  // Taken from the cache so that close() also releases its S3 connections.
+  const store = overrides.store ?? artifacts.forConfig(location);
   let world = overrides.world;
   let ownsWorld = false;
   if (world === undefined && roles.includes('gpu')) {
