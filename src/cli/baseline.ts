@@ -23,6 +23,7 @@ import { policyConfigFromEnv } from '../policy/config';
 import { describePolicy } from '../policy/index';
 import { createProtocolBaseline, DEFAULT_GOAL } from '../policy/llm-baseline';
 import { observeTumour } from '../policy/observation';
+import { usageError } from './command-support';
 
 const USAGE = 'usage: mewm baseline --cohort DIR --out FILE [--split test|val|train|all] [--limit N] [--goal TEXT] [--slices N] [--policy auto|guideline|llm]';
 
@@ -178,8 +179,7 @@ export async function runBaseline(argv: readonly string[], env: Readonly<Record<
     baseline = createProtocolBaseline(config.llm);
     rows = (await readCohortManifest(args.cohortDir)).filter((r) => args.split === 'all' || r.split === args.split).slice(0, args.limit);
   } catch (error) {
-    process.stderr.write(`mewm baseline: ${toMewmError(error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(USAGE, error, 'baseline');
   }
   process.stderr.write(`mewm baseline: ${describePolicy(baseline.identity).replace(/^policy: /, 'baseline: ')}\n`);
   process.stderr.write(`mewm baseline: ${rows.length} case(s) of split "${args.split}"\n`);

@@ -2,8 +2,9 @@
 import { toMewmError } from '../core/errors';
 
 /** Bad arguments: the usage and exit code 2. */
-export function usageError(usage: string, error: unknown): number {
-  process.stderr.write(`mewm: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
+export function usageError(usage: string, error: unknown, command?: string): number {
+  const prefix = command === undefined ? 'mewm' : `mewm ${command}`;
+  process.stderr.write(`${prefix}: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
   return 2;
 }
 

@@ -26,6 +26,7 @@ import { mapAgentNames } from '../policy/agent-names';
 import { roiGrid, tumourCentreMm } from '../../activities/case';
 import { readCohortManifest, readPreTreatment, renderKeySlices } from './baseline';
 import { largestTumourSlice } from './report';
+import { usageError } from './command-support';
 
 const USAGE = 'usage: mewm compare <caseId> --protocol "A; B; C" (--plan PLAN.json | --against "…") [--cohort DIR] [--replicas T] [--seed S] [--out FILE.html]';
 
@@ -137,8 +138,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   try {
     args = parseCompareArguments(argv);
   } catch (error) {
-    process.stderr.write(`mewm compare: ${toMewmError(error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(USAGE, error, 'compare');
   }
   let world: WorldModel | undefined;
   try {

@@ -56,6 +56,7 @@ import { readPreTreatment } from './baseline';
 import { visibleFindings } from '../world/physician';
 import type { Phenotype } from '../world/phenotype';
 import { expectedRisk } from '../world/survival';
+import { usageError } from './command-support';
 
 const USAGE =
   'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
@@ -427,8 +428,7 @@ export async function runEvaluate(argv: readonly string[]): Promise<number> {
   try {
     args = parseEvaluateArguments(argv);
   } catch (error) {
-    process.stderr.write(`mewm evaluate: ${toMewmError(error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(USAGE, error, 'evaluate');
   }
   try {
     const done = await runEvaluation(args, (line) => process.stderr.write(`mewm evaluate: ${line}\n`), argv);

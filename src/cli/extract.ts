@@ -15,6 +15,7 @@ import { MewmError, toMewmError } from '../core/errors';
 import { policyConfigFromEnv } from '../policy/config';
 import { createLlmClient } from '../policy/llm-json';
 import { extractReport, type ExtractOptions } from '../policy/report-extraction';
+import { usageError } from './command-support';
 
 const USAGE =
   'usage: mewm extract --cohort DIR --out FILE [--split train|val|test|all] [--limit N] [--policy auto|guideline|llm]\n       mewm extract --report FILE.txt [--policy auto|guideline|llm]';
@@ -87,8 +88,7 @@ export async function runExtract(argv: readonly string[], env: Readonly<Record<s
     const config = policyConfigFromEnv(args.policy === 'auto' ? env : { ...env, MEWM_POLICY: args.policy });
     llm = config.llm ? { client: createLlmClient(config.llm), config: config.llm } : undefined;
   } catch (error) {
-    process.stderr.write(`mewm extract: ${toMewmError(error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(USAGE, error, 'extract');
   }
   process.stderr.write(`mewm extract: ${llm ? `rules + LLM cross-check (${llm.config.extractModel})` : 'rules only [no LLM endpoint configured]'}\n`);
   try {

@@ -21,6 +21,7 @@ import { renderPlanReport, type PlanAuditRecord, type ReportCandidate, type Repo
 import { loadConfig } from '../config/load';
 import { renderKeySlices } from './baseline';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
+import { usageError } from './command-support';
 
 const USAGE = 'usage: mewm report <workflowId> [--out FILE]\n       mewm report --plan PLAN.json [--out FILE]';
 
@@ -173,8 +174,7 @@ export async function runReport(argv: readonly string[]): Promise<number> {
   try {
     args = parseReportArguments(argv);
   } catch (error) {
-    process.stderr.write(`mewm report: ${toMewmError(error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(USAGE, error, 'report');
   }
   const stores = new ArtifactStores();
   try {

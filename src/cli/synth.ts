@@ -8,6 +8,7 @@ import { isMewmError, MewmError, toMewmError } from '../core/errors';
 import { writeCohort } from '../world/cohort';
 import { isGridPreset, type GridPreset } from '../world/phantom';
 import { formatStatisticsMarkdown, worldStatistics } from '../world/statistics';
+import { usageError } from './command-support';
 
 const USAGE = 'usage: mewm synth --patients N --seed S --out DIR [--size clinical|small] [--preview] [--stats]\n       mewm synth --stats [--patients N] [--seed S]';
 
@@ -82,8 +83,7 @@ export async function runSynth(argv: readonly string[]): Promise<number> {
   try {
     args = parseSynthArguments(argv);
   } catch (error) {
-    process.stderr.write(`mewm synth: ${toMewmError(error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(USAGE, error, 'synth');
   }
   try {
     if (args.outDir) {
