@@ -48,10 +48,13 @@ export function connectedComponents(mask: Uint8Array, shape: Xyz): { ids: Int32A
 }
 
 export function keepLargestOrgan(labels: Uint8Array, shape: Xyz): Uint8Array {
-  const organ = Uint8Array.from(labels, (v) => (v >= 1 ? 1 : 0));
+  const organ = new Uint8Array(labels.length);
+  for (let i = 0; i < labels.length; i++) organ[i] = labels[i]! >= 1 ? 1 : 0;
   const { ids, sizes } = connectedComponents(organ, shape);
-  if (sizes.length <= 1) return Uint8Array.from(labels);
+  const kept = Uint8Array.from(labels);
+  if (sizes.length <= 1) return kept;
   let best = 1;
   for (let i = 2; i < sizes.length; i++) if (sizes[i]! > sizes[best]!) best = i;
-  return Uint8Array.from(labels, (v, i) => (ids[i] === best ? v : 0));
+  for (let i = 0; i < kept.length; i++) if (ids[i] !== best) kept[i] = 0;
+  return kept;
 }

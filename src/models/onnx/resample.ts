@@ -28,11 +28,14 @@ export function trilinear(data: ArrayLike<number>, shape: Xyz, x: number, y: num
   const fx = cx - x0;
   const fy = cy - y0;
   const fz = cz - z0;
-  const at = (i: number, j: number, k: number) => data[i + nx * (j + ny * k)]!;
-  const c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx;
-  const c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx;
-  const c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx;
-  const c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx;
+  const r00 = nx * (y0 + ny * z0);
+  const r10 = nx * (y1 + ny * z0);
+  const r01 = nx * (y0 + ny * z1);
+  const r11 = nx * (y1 + ny * z1);
+  const c00 = data[x0 + r00]! * (1 - fx) + data[x1 + r00]! * fx;
+  const c10 = data[x0 + r10]! * (1 - fx) + data[x1 + r10]! * fx;
+  const c01 = data[x0 + r01]! * (1 - fx) + data[x1 + r01]! * fx;
+  const c11 = data[x0 + r11]! * (1 - fx) + data[x1 + r11]! * fx;
   return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
 }
 
@@ -127,7 +130,7 @@ export function centroidOf(labels: Volume<Uint8Array>, label: number): Xyz | und
 /** Binary mask of `label`, dilated by a cube of `radius` voxels, as 0/1 floats. */
 export function dilatedMask(labels: Volume<Uint8Array>, label: number, radius: number): Float32Array {
   const [nx, ny, nz] = labels.shape;
-  let cur = Float32Array.from(labels.data, (v) => (v === label ? 1 : 0));
+  let cur = binaryMask(labels.data, label);
   const strides = [1, nx, nx * ny];
   const sizes = [nx, ny, nz];
   for (let axis = 0; axis < 3; axis++) {
@@ -146,4 +149,11 @@ export function dilatedMask(labels: Volume<Uint8Array>, label: number, radius: n
     cur = next;
   }
   return cur;
+}
+
+/** 1 where `labels` equals `label`, else 0. */
+export function binaryMask(labels: ArrayLike<number>, label: number): Float32Array {
+  const out = new Float32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) if (labels[i] === label) out[i] = 1;
+  return out;
 }

@@ -23,7 +23,7 @@ import { Label, makeVolume, spacingOf, voxelCount, type LabelledCt, type Volume 
 import { denormaliseToHu, loadModelManifest, normaliseHu, readVerifiedFile, type LoadedManifest, type ManifestFor } from '../manifest';
 import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SimulationRequest, WorldModel } from '../world-model';
 import { keepLargestOrgan } from './postprocess';
-import { centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, trilinear, type Xyz } from './resample';
+import { binaryMask, centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, trilinear, type Xyz } from './resample';
 import { makeNoiseSchedule, sample, type SamplerMethod } from './sampler';
 import { float32, OnnxSessionHost, type ExecutionProvider } from './session-host';
 import { slidingWindowInference } from './sliding-window';
@@ -128,8 +128,7 @@ class OnnxDynamics implements DynamicsModel {
       const ratio = stepRatio(r.pre.ct, m.spacingMm[0]);
       const centre = tumourCentre(r.pre.labels);
       const image = samplePatch(r.pre.ct, centre, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity));
-      const tumour = Float32Array.from(r.pre.labels.data, (v) => (v === Label.tumour ? 1 : 0));
-      const mask = samplePatch({ ...r.pre.labels, data: tumour }, centre, P, ratio, 0);
+      const mask = samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.tumour) }, centre, P, ratio, 0);
       const masked = image.map((v, i) => v * (1 - mask[i]!));
       return { request: r, ratio, centre, mask, masked, action: actionTensors(r.protocol, m, this.table) };
     });
@@ -206,6 +205,35 @@ class OnnxDynamics implements DynamicsModel {
   }
 }
 
+/**
+ * Labels on the planning grid: the argmax over the three logit channels (`[C, Z, Y, X]` on the
+ * model grid), each trilinearly interpolated at the planning voxel; outside the model grid the
+ * background wins.
+ */
+export function argmaxOnPlanningGrid(logits: Float32Array, modelZyx: readonly [number, number, number], planningShape: Xyz, ratio: Xyz): Uint8Array {
+  const [mz, my, mx] = modelZyx;
+  const modelShape: Xyz = [mx, my, mz];
+  const perChannel = mx * my * mz;
+  const channels = [0, 1, 2].map((c) => logits.subarray(c * perChannel, (c + 1) * perChannel));
+  const [nx, ny, nz] = planningShape;
+  const labels = new Uint8Array(nx * ny * nz);
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++) {
+        let best = 0;
+        let bestValue = -Infinity;
+        for (let c = 0; c < 3; c++) {
+          const v = trilinear(channels[c]!, modelShape, x / ratio[0], y / ratio[1], z / ratio[2], c === 0 ? 1e9 : -1e9);
+          if (v > bestValue) {
+            bestValue = v;
+            best = c;
+          }
+        }
+        labels[x + nx * (y + ny * z)] = best;
+      }
+  return labels;
+}
+
 class OnnxAssistant implements AssistantModel {
   readonly identity: ModelIdentity;
 
@@ -236,25 +264,7 @@ class OnnxAssistant implements AssistantModel {
       padValue: m.intensity.range[0],
       predict: async (batch, n) => (await this.host.runFloat('assistant/segmenter', { image: float32([n, 1, ...roi], batch) }, 'logits')).data,
     });
-    const [mz, my, mx] = grid.shapeZyx;
-    const modelShape: Xyz = [mx, my, mz];
-    const channel = (c: number) => logits.subarray(c * mx * my * mz, (c + 1) * mx * my * mz);
-    const [nx, ny, nz] = ct.shape;
-    const labels = new Uint8Array(nx * ny * nz);
-    for (let z = 0; z < nz; z++)
-      for (let y = 0; y < ny; y++)
-        for (let x = 0; x < nx; x++) {
-          let best = 0;
-          let bestValue = -Infinity;
-          for (let c = 0; c < 3; c++) {
-            const v = trilinear(channel(c), modelShape, x / ratio[0], y / ratio[1], z / ratio[2], c === 0 ? 1e9 : -1e9);
-            if (v > bestValue) {
-              bestValue = v;
-              best = c;
-            }
-          }
-          labels[x + nx * (y + ny * z)] = best;
-        }
+    const labels = argmaxOnPlanningGrid(logits, grid.shapeZyx, ct.shape, ratio);
     return makeVolume(keepLargestOrgan(labels, ct.shape), ct.shape, ct.affine);
   }
 }
@@ -281,15 +291,16 @@ class OnnxHeuristic implements HeuristicModel {
     const n = m.cropOffsetsXyz.length;
     const pre = new Float32Array(n * 2 * size);
     const post = new Float32Array(n * 2 * size);
-    const pair = (ct: LabelledCt, out: Float32Array, i: number, c: Xyz) => {
-      out.set(samplePatch(ct.ct, c, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity)), (2 * i) * size);
-      const tumour = Float32Array.from(ct.labels.data, (v) => (v === Label.tumour ? 1 : 0));
+    const tumours = { pre: binaryMask(input.pre.labels.data, Label.tumour), post: binaryMask(input.post.labels.data, Label.tumour) };
+    const toModel = (v: number) => normaliseHu(v, m.intensity);
+    const pair = (ct: LabelledCt, tumour: Float32Array, out: Float32Array, i: number, c: Xyz) => {
+      out.set(samplePatch(ct.ct, c, P, ratio, fillHu, toModel), (2 * i) * size);
       out.set(samplePatch({ ...ct.labels, data: tumour }, c, P, ratio, 0), (2 * i + 1) * size);
     };
     m.cropOffsetsXyz.forEach((o, i) => {
       const c: Xyz = [centre[0] + o[0] * ratio[0], centre[1] + o[1] * ratio[1], centre[2] + o[2] * ratio[2]];
-      pair(input.pre, pre, i, c);
-      pair(input.post, post, i, c);
+      pair(input.pre, tumours.pre, pre, i, c);
+      pair(input.post, tumours.post, post, i, c);
     });
     const { data } = await this.host.runFloat('heuristic/survival', { pre: float32([n, 2, P, P, P], pre), post: float32([n, 2, P, P, P], post) }, 'risk');
     let sum = 0;
