@@ -4,7 +4,8 @@
  * Workflow tasks run on the CPU queue's worker.
  *
  * Concurrency: `gpuSlots` activity slots on the GPU queue (one GPU: 1), `llmSlots` concurrent
- * LLM calls, `cpuSlots` ingest/audit/preview slots. `maxCachedWorkflows` bounds worker memory.
+ * LLM calls, `cpuSlots` ingest/audit/preview slots. `maxCachedWorkflows` bounds worker memory;
+ * `shutdownGraceS` (MEWM_SHUTDOWN_GRACE_S) is how long in-flight activities may finish on shutdown.
  */
 import { createRequire } from 'node:module';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
@@ -42,12 +43,20 @@ export interface CreateWorkersOptions {
   readonly workflowBundle?: WorkflowSource;
   /** Identity shown in Temporal (defaults to pid@host). */
   readonly identity?: string;
-  /** How long in-flight activities get to finish on shutdown. */
-  readonly shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+/** The limits a worker of `role` runs with, from the `workers` config block (only the CPU worker hosts workflows). */
+export function workerLimits(role: QueueRole, workers: MewmConfig['workers']): Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows' | 'shutdownGraceTime'> {
+  const slots: Record<QueueRole, number> = { gpu: workers.gpuSlots, llm: workers.llmSlots, cpu: workers.cpuSlots };
+  return {
+    maxConcurrentActivityTaskExecutions: slots[role],
+    maxCachedWorkflows: role === 'cpu' ? workers.maxCachedWorkflows : 0,
+    // In-flight activities get this long to finish (and heartbeat their progress) before the worker stops.
+    shutdownGraceTime: workers.shutdownGraceS * 1000,
+  };
 }
 
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
-  const slots: Record<QueueRole, number> = { gpu: options.workers.gpuSlots, llm: options.workers.llmSlots, cpu: options.workers.cpuSlots };
   const workers: Worker[] = [];
   for (const role of options.roles) {
     const hostsWorkflows = role === 'cpu';
@@ -58,9 +67,8 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         namespace: options.namespace,
         taskQueue: TASK_QUEUES[role],
         activities: activitiesFor(role, options.deps),
-        ...(hostsWorkflows ? { workflowBundle: options.workflowBundle, maxCachedWorkflows: options.workers.maxCachedWorkflows } : { maxCachedWorkflows: 0 }),
-        maxConcurrentActivityTaskExecutions: slots[role],
-        shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+        ...(hostsWorkflows ? { workflowBundle: options.workflowBundle } : {}),
+        ...workerLimits(role, options.workers),
         ...(options.identity ? { identity: `${options.identity}/${role}` } : {}),
       }),
     );

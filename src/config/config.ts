@@ -26,6 +26,7 @@
  *   MEWM_GPU_HEARTBEAT_S, MEWM_GPU_TIMEOUT_S, MEWM_MAX_ATTEMPTS (planning.timeouts.*)
  *   MEWM_COHORT_CONCURRENCY, MEWM_COHORT_PAGE_SIZE (cohort.*)
  *   MEWM_GPU_SLOTS, MEWM_LLM_SLOTS, MEWM_CPU_SLOTS, MEWM_MAX_CACHED_WORKFLOWS (workers.*)
+ *   MEWM_SHUTDOWN_GRACE_S (workers.shutdownGraceS)  seconds in-flight activities get to finish when a worker stops (default 10)
  *   MEWM_LOG_LEVEL, MEWM_LOG_PRETTY (log.*)
  */
 import { MewmError } from '../core/errors';
@@ -72,6 +73,8 @@ export interface MewmConfig {
     readonly llmSlots: number;
     readonly cpuSlots: number;
     readonly maxCachedWorkflows: number;
+    /** Seconds in-flight activities get to finish when a worker shuts down (Temporal's shutdownGraceTime). */
+    readonly shutdownGraceS: number;
   };
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
 }
@@ -117,7 +120,7 @@ export function defaultConfig(cwd: string): MewmConfig {
     worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
     planning: DEFAULT_PLAN_SETTINGS,
     cohort: { concurrency: 4, pageSize: 50 },
-    workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200 },
+    workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200, shutdownGraceS: 10 },
     log: { level: 'info', pretty: false },
   };
 }
@@ -188,6 +191,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['workers', 'llmSlots'], int('MEWM_LLM_SLOTS'));
   set(['workers', 'cpuSlots'], int('MEWM_CPU_SLOTS'));
   set(['workers', 'maxCachedWorkflows'], int('MEWM_MAX_CACHED_WORKFLOWS'));
+  set(['workers', 'shutdownGraceS'], num('MEWM_SHUTDOWN_GRACE_S'));
   set(['log', 'level'], v('MEWM_LOG_LEVEL') as LogLevel | undefined);
   set(['log', 'pretty'], bool('MEWM_LOG_PRETTY'));
   return out;
@@ -269,6 +273,7 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   positive(config.workers.llmSlots, 'workers.llmSlots', 'MEWM_LLM_SLOTS');
   positive(config.workers.cpuSlots, 'workers.cpuSlots', 'MEWM_CPU_SLOTS');
   positive(config.workers.maxCachedWorkflows, 'workers.maxCachedWorkflows', 'MEWM_MAX_CACHED_WORKFLOWS');
+  if (!(config.workers.shutdownGraceS >= 0 && config.workers.shutdownGraceS <= 3600)) fail(`workers.shutdownGraceS must be in [0, 3600] seconds, got ${config.workers.shutdownGraceS}: set MEWM_SHUTDOWN_GRACE_S`, 'MEWM_SHUTDOWN_GRACE_S');
   const levels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(config.log.level)) fail(`MEWM_LOG_LEVEL must be one of ${levels.join(', ')}, got "${config.log.level}"`, 'MEWM_LOG_LEVEL');
   return config;
