@@ -6,9 +6,10 @@
  *   mewm cohort <manifest.jsonl | cohort folder> [--cohort-id ID] [--split train|val|test]
  *               [--concurrency N] [--page-size N] [--out FILE] [--detach] [--with-workers] [--config FILE]
  */
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ArtifactStores, parseArtifactLocation } from '../artifacts';
@@ -29,6 +30,15 @@ const USAGE =
 
 export function cohortWorkflowId(cohortId: string): string {
   return `cohort-${cohortId}`;
+}
+
+/**
+ * The cohort id when `--cohort-id` is not given: opaque (a folder name may name a hospital or a
+ * patient, and the id lands in Temporal and in file names), yet stable for one manifest file and
+ * split, so a re-run resumes the same cohort.
+ */
+export function defaultCohortId(manifest: string, split: string | undefined): string {
+  return createHash('sha256').update(`${resolve(manifest)}\n${split ?? ''}`).digest('hex').slice(0, 12);
 }
 
 export async function runCohort(argv: readonly string[]): Promise<number> {
@@ -66,7 +76,8 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
     let manifest = resolve(positionals[0]!);
     if (existsSync(manifest) && statSync(manifest).isDirectory()) manifest = join(manifest, 'manifest.jsonl');
     if (!existsSync(manifest)) throw new MewmError('InvalidInput', `no cohort manifest at ${manifest}`);
-    const cohortId = values['cohort-id'] ?? basename(dirname(manifest)).replace(/[^A-Za-z0-9._-]/g, '-');
+    const cohortId = values['cohort-id'] ?? defaultCohortId(manifest, values.split);
+    if (values['cohort-id'] === undefined) process.stderr.write(`cohort id ${cohortId} (from the manifest path and split; name it with --cohort-id)\n`);
     const cohortDir = dirname(manifest);
     const firstPass = loadConfig(values.config ? { configPath: values.config } : {});
     const overrides: ConfigOverrides = {
