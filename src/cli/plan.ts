@@ -30,7 +30,8 @@ import { createLogger } from '../../workers/logging';
 import { planProgressQuery } from '../../workflows/queries';
 import { QUEUE_ROLES, TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
-import { auditToCsv, loadPlanAudit } from './audit';
+import { auditToCsv, loadPlanAudit, type PlanAudit } from './audit';
+import type { ModelIdentity } from '../models/world-model';
 import { commandFailed, formatRisk, formatTable, progressReporter, usageError } from './command-support';
 import { openTemporal } from './server';
 
@@ -112,7 +113,14 @@ async function awaitWithProgress(client: Client, workflowId: string, runResult: 
   }
 }
 
-export async function writePlanOutputs(outDir: string, result: PlanResult, client: Client, stores: ArtifactStores): Promise<string[]> {
+/** One line per model role that planned: name, version, short hash, backend and intended use. */
+export function modelLines(audit: PlanAudit): string[] {
+  const seen = new Map<string, ModelIdentity>();
+  for (const step of audit.steps) for (const m of step.models) seen.set(`${m.role}/${m.sha256}`, m);
+  return [...seen.values()].map((m) => `${m.role.padEnd(9)} ${m.name} ${m.version} (${m.backend}, sha256 ${m.sha256.slice(0, 12)})${m.intendedUse ? ` — ${m.intendedUse}` : ''}`);
+}
+
+export async function writePlanOutputs(outDir: string, result: PlanResult, client: Client, stores: ArtifactStores): Promise<{ files: string[]; audit: PlanAudit }> {
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
   const put = async (name: string, data: string | Uint8Array) => {
@@ -124,7 +132,7 @@ export async function writePlanOutputs(outDir: string, result: PlanResult, clien
   await put('audit.json', `${JSON.stringify(audit, null, 2)}\n`);
   await put('audit.csv', auditToCsv(audit));
   for (const [i, ref] of result.previews.entries()) await put(i === 0 ? 'preview.png' : `preview-${i}.png`, await stores.storeFor(ref.uri).get(ref));
-  return written;
+  return { files: written, audit };
 }
 
 export async function runPlan(argv: readonly string[]): Promise<number> {
@@ -190,7 +198,7 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
       log.info({ workflowId, caseId: resolved.input.caseId }, 'plan started');
       const result = await awaitWithProgress(session.client, workflowId, handle.result() as Promise<PlanResult>);
       const outDir = resolve(values.out ?? join(config.dataDir, 'plans', workflowId));
-      const files = await writePlanOutputs(outDir, result, session.client, stores);
+      const { files, audit } = await writePlanOutputs(outDir, result, session.client, stores);
       if (values.json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       } else {
@@ -200,6 +208,7 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
             `Candidates: drugs ${result.proposal.drugs.join(', ')}; embolics ${result.proposal.embolics.join(', ')}\n\n` +
             `${stepTable(result)}\n\n` +
             `Protocol: ${protocolLabel(result.protocol)}  (mean risk ${formatRisk(result.risk)}, beam b${result.chosenBeam.slot})\n` +
+            `Models:\n${modelLines(audit).map((l) => `  ${l}\n`).join('')}` +
             `Outputs: ${files.map((f) => basename(f)).join(', ')} in ${outDir}\n` +
             `Audit:   mewm audit ${workflowId} --format csv\n`,
         );

@@ -13,9 +13,9 @@
  *   MEWM_TEMPORAL_PORT (temporal.port)           embedded server port (default 7233); MEWM_TEMPORAL_UI_PORT (temporal.uiPort, 0 = headless)
  *   MEWM_ARTIFACTS (artifacts.location)          folder, file:///folder or s3://bucket/prefix (default <dataDir>/artifacts)
  *   MEWM_S3_ENDPOINT, MEWM_S3_REGION, MEWM_S3_FORCE_PATH_STYLE (artifacts.s3.*)
- *   MEWM_WORLD_MODEL (worldModel.backend)        oracle | onnx (default oracle)
+ *   MEWM_WORLD_MODEL (worldModel.backend)        onnx | oracle (default onnx)
  *   MEWM_ORACLE_COHORT (worldModel.oracleCohortDir)  synthetic cohort whose truth the oracle uses
- *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models
+ *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models (default: the bundled synthetic demo models, models/demo)
  *   MEWM_ORACLE_LABEL_CACHE (worldModel.oracleLabelCache)  see src/models/backend.ts (default off)
  *   MEWM_EXECUTION_PROVIDER (worldModel.executionProvider)  ONNX: cpu | cuda (default cpu)
  *   MEWM_SAMPLER, MEWM_SAMPLER_STEPS (worldModel.sampler)  ONNX: ddpm | ddim | dpm-solver++; steps default 1000 for ddpm, else 25
@@ -111,13 +111,19 @@ export const DEFAULT_PLAN_SETTINGS: PlanSettings = {
   },
 };
 
+/**
+ * The demo models shipped in the repository (models/demo: trained on synthetic data, not for
+ * clinical use), the default world model.
+ */
+export const BUNDLED_MODEL_DIR = decodeURIComponent(new URL('../../models/demo', import.meta.url).pathname);
+
 export function defaultConfig(cwd: string): MewmConfig {
   const dataDir = joinPath(cwd, '.data');
   return {
     dataDir,
     temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0 },
     artifacts: { location: joinPath(dataDir, 'artifacts'), s3: {} },
-    worldModel: { backend: 'oracle', oracleCohortDir: null, modelDir: null, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
+    worldModel: { backend: 'onnx', oracleCohortDir: null, modelDir: BUNDLED_MODEL_DIR, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
     planning: DEFAULT_PLAN_SETTINGS,
     cohort: { concurrency: 4, pageSize: 50 },
     workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200, shutdownGraceS: 10 },
@@ -298,6 +304,7 @@ export function resolveConfig(input: { cwd: string; env: Env; file?: unknown; ov
     ...merged,
     dataDir,
     artifacts: { ...merged.artifacts, location: artifactsSet === undefined && dataDirChanged ? joinPath(dataDir, 'artifacts') : merged.artifacts.location },
+    worldModel: { ...merged.worldModel, modelDir: merged.worldModel.modelDir && !isAbsolutePath(merged.worldModel.modelDir) ? joinPath(input.cwd, merged.worldModel.modelDir) : merged.worldModel.modelDir },
   };
   return validateConfig(withDirs);
 }

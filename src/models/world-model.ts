@@ -21,6 +21,8 @@ export interface ModelIdentity {
   readonly version: string;
   /** sha256 of the ONNX file(s), or of the oracle's world-parameters, hex. */
   readonly sha256: string;
+  /** What the model may be used for, from its manifest (the demo models: synthetic data, not for clinical use). */
+  readonly intendedUse?: string;
 }
 
 export interface SimulationRequest {

@@ -139,7 +139,14 @@ export function segmentFromPhenotype(phenotype: Phenotype, ct: Volume<Float32Arr
 /** The oracle over already-loaded truth (tests, or a planner with the truth in memory). */
 export function createOracleWorldModelFromTruth(truth: OracleTruth, options: { maxCachedLabelBytes?: number } = {}): WorldModel {
   const sha256 = sha256Hex(truth.worldJson);
-  const identity = (role: ModelRole): ModelIdentity => ({ role, backend: 'oracle', name: `synthetic-world-oracle-${role}`, version: WORLD_VERSION, sha256 });
+  const identity = (role: ModelRole): ModelIdentity => ({
+    role,
+    backend: 'oracle',
+    name: `synthetic-world-oracle-${role}`,
+    version: WORLD_VERSION,
+    sha256,
+    intendedUse: "the synthetic world's own truth (an upper bound for evaluation), not a model; not for clinical use",
+  });
   const phenotypeOf = (caseId: string): Phenotype => {
     const phenotype = truth.phenotypes.get(caseId);
     if (!phenotype) throw new MewmError('InvalidInput', `case ${caseId} is not in this synthetic world (truth.jsonl)`, { caseId });

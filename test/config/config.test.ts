@@ -1,15 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PLAN_SETTINGS, loadConfig, resolveConfig } from '../../src/config';
+import { BUNDLED_MODEL_DIR, DEFAULT_PLAN_SETTINGS, loadConfig, resolveConfig } from '../../src/config';
 import { isMewmError } from '../../src/core/errors';
 
 describe('resolveConfig', () => {
-  it('fills defaults: embedded server, oracle backend, the paper behaviour, data under ./.data', () => {
+  it('fills defaults: embedded server, the bundled demo ONNX models, the paper behaviour, data under ./.data', () => {
     const config = resolveConfig({ cwd: '/work/x', env: {} });
     expect(config.temporal.address).toBeNull();
-    expect(config.worldModel.backend).toBe('oracle');
+    expect(config.worldModel.backend).toBe('onnx');
+    expect(config.worldModel.modelDir).toBe(BUNDLED_MODEL_DIR);
+    for (const role of ['dynamics', 'assistant', 'heuristic']) expect(existsSync(join(BUNDLED_MODEL_DIR, role, 'manifest.json')), role).toBe(true);
     expect(config.planning).toEqual(DEFAULT_PLAN_SETTINGS);
     expect(config.planning.appendLipiodolAfterDrugs).toBe(false);
     expect(config.planning.requireImprovement).toBe(false);
@@ -25,6 +27,12 @@ describe('resolveConfig', () => {
     expect(config.worldModel).toMatchObject({ executionProvider: 'cuda', sampler: { method: 'ddpm', steps: 1000 }, maxBatch: 8, intraOpThreads: 2 });
     expect(resolveConfig({ cwd: '/w', env: { MEWM_SAMPLER: 'ddim', MEWM_SAMPLER_STEPS: '50' } }).worldModel.sampler).toEqual({ method: 'ddim', steps: 50 });
     expect(resolveConfig({ cwd: '/w', env: {} }).worldModel).toMatchObject({ executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null });
+  });
+
+  it('an ONNX backend without a model folder is an InvalidConfig naming MEWM_MODEL_DIR', () => {
+    expect(() => resolveConfig({ cwd: '/w', env: {}, file: { worldModel: { modelDir: null } } })).toThrow(/needs MEWM_MODEL_DIR/);
+    expect(resolveConfig({ cwd: '/w', env: { MEWM_WORLD_MODEL: 'oracle' }, file: { worldModel: { modelDir: null } } }).worldModel.backend).toBe('oracle');
+    expect(resolveConfig({ cwd: '/w', env: { MEWM_MODEL_DIR: 'my/models' } }).worldModel.modelDir).toBe('/w/my/models');
   });
 
   it('env overrides file overrides defaults; arrays replace whole', () => {
@@ -52,7 +60,6 @@ describe('resolveConfig', () => {
     [{ MEWM_SAMPLER: 'euler' }, /MEWM_SAMPLER must be ddpm, ddim or dpm-solver\+\+/],
     [{ MEWM_SAMPLER_STEPS: '0' }, /MEWM_SAMPLER_STEPS/],
     [{ MEWM_MAX_BATCH: '0' }, /MEWM_MAX_BATCH/],
-    [{ MEWM_WORLD_MODEL: 'onnx' }, /needs MEWM_MODEL_DIR/],
     [{ TEMPORAL_ADDRESS: 'localhost' }, /TEMPORAL_ADDRESS must be host:port/],
     [{ MEWM_ROI_SIZE: '96,96' }, /MEWM_ROI_SIZE must be one integer or three/],
     [{ MEWM_ROI_SIZE: '4' }, /roiSize must be three integers in \[8, 512\]/],

@@ -1,6 +1,7 @@
 /**
- * The `mewm` command as a user runs it: synth a case, `mewm plan` it with the embedded dev server
- * and all-in-one workers, then `mewm audit` and `mewm status` against the same server state.
+ * The `mewm` command as a user runs it: synth a case, `mewm plan` it with the embedded dev server,
+ * all-in-one workers and the default world model (the bundled demo ONNX models, run by
+ * onnxruntime-node through Temporal), then `mewm audit` and `mewm status` against the same server state.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -34,8 +35,7 @@ beforeAll(async () => {
     MEWM_DRUG_HORIZON: '1',
     MEWM_EMBOLIC_HORIZON: '1',
   };
-  delete env.TEMPORAL_ADDRESS;
-  delete env.MEWM_ORACLE_COHORT;
+  for (const inherited of ['TEMPORAL_ADDRESS', 'MEWM_ORACLE_COHORT', 'MEWM_WORLD_MODEL', 'MEWM_MODEL_DIR', 'MEWM_CONFIG']) delete env[inherited];
   expect(run(['synth', '--patients', '1', '--seed', '2', '--out', 'demo', '--size', 'small']).code).toBe(0);
 });
 
@@ -49,6 +49,9 @@ describe('mewm CLI', () => {
     expect(plan.stdout).toMatch(/^step\s+beam\s+protocol\s+mean risk/m);
     expect(plan.stdout).toMatch(/^drug-1\s+b0 /m);
     expect(plan.stdout).toMatch(/^embolic-1\s+b1 /m);
+    for (const role of ['dynamics', 'assistant', 'heuristic']) {
+      expect(plan.stdout).toMatch(new RegExp(`^  ${role}\\s+mewm-${role}-demo \\S+ \\(onnx, sha256 [0-9a-f]{12}\\) — synthetic data, not for clinical use$`, 'm'));
+    }
 
     const workflowId = `plan-${caseId}-s7`;
     const outDir = join(dir, 'data', 'plans', workflowId);
@@ -64,6 +67,10 @@ describe('mewm CLI', () => {
     expect(rows[0]).toMatch(/^planId,caseId,phase,step,beam,agent,candidateKey/);
     const replicas = result.steps.reduce((n: number, s: { candidates: number }) => n + s.candidates, 0) * 2;
     expect(rows).toHaveLength(1 + replicas);
+    const planAudit = JSON.parse(readFileSync(join(outDir, 'audit.json'), 'utf8'));
+    const models = planAudit.steps.flatMap((s: { models: { backend: string; role: string }[] }) => s.models);
+    expect(new Set(models.map((m: { backend: string }) => m.backend))).toEqual(new Set(['onnx']));
+    expect(new Set(models.map((m: { role: string }) => m.role))).toEqual(new Set(['dynamics', 'assistant', 'heuristic']));
 
     const status = run(['status']);
     expect(status.code).toBe(0);

@@ -57,7 +57,8 @@ interface TextTable {
 }
 
 function identityOf(loaded: LoadedManifest): ModelIdentity {
-  return { role: loaded.manifest.role, backend: 'onnx', name: loaded.manifest.name, version: loaded.manifest.version, sha256: loaded.sha256 };
+  const m = loaded.manifest;
+  return { role: m.role, backend: 'onnx', name: m.name, version: m.version, sha256: loaded.sha256, intendedUse: m.intendedUse };
 }
 
 function tumourCentre(labels: Volume<Uint8Array>): Xyz {
