@@ -4,7 +4,7 @@
  *
  *   expand      every beam × every candidate the clinical rules allow, T seeds each (pure)
  *   simulate    f_DM: T post-treatment CTs per candidate, batched, heartbeated          (gpu)
- *   segment     H_seg on every simulated CT                                             (gpu)
+ *   segment     H_seg on every simulated CT (ablation reusePreTreatmentMask: the pre mask) (gpu)
  *   score       H_surv(x0, m0, x̂, m̂) per replica                                        (gpu)
  *   advance     lowest mean risk per beam, worst beam replaced by the best (pure)
  *   audit       the full record of the step as a JSON artifact                          (cpu)
@@ -36,17 +36,18 @@ export async function beamStep(input: BeamStepInput): Promise<BeamStepResult> {
       batchReplicas: settings.simulateBatchReplicas,
     });
     const cts = simulated.cts.flat();
-    const segmented = await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas });
-    const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: segmented.labels[i]! })) });
-    models.push(simulated.model, segmented.model, scored.model);
+    const segmented = settings.reusePreTreatmentMask ? null : await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas });
+    const labelsOf = (i: number) => (segmented ? segmented.labels[i]! : input.roi.labels);
+    const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: labelsOf(i) })) });
+    models.push(simulated.model, ...(segmented ? [segmented.model] : []), scored.model);
     simulation = { computedReplicas: simulated.computedReplicas, resumedReplicas: simulated.resumedReplicas, attempts: simulated.attempt };
-    Object.assign(timings, { simulateMs: simulated.elapsedMs, segmentMs: segmented.elapsedMs, scoreMs: scored.elapsedMs });
+    Object.assign(timings, { simulateMs: simulated.elapsedMs, segmentMs: segmented?.elapsedMs ?? 0, scoreMs: scored.elapsedMs });
 
     let flat = 0;
     const replicasOf = specs.map((spec, c) =>
       spec.seeds.map((seed, r): ReplicaRecord => {
         const index = flat++;
-        return { replica: r, seed, ct: simulated.cts[c]![r]!, labels: segmented.labels[index]!, risk: scored.risks[index]! };
+        return { replica: r, seed, ct: simulated.cts[c]![r]!, labels: labelsOf(index), risk: scored.risks[index]! };
       }),
     );
     scores = runPure(() => specs.map((spec, c) => scoreCandidate(spec, replicasOf[c]!.map((x) => x.risk))));

@@ -23,6 +23,7 @@
  *   MEWM_BEAMS, MEWM_DRUG_CANDIDATES, MEWM_EMBOLIC_CANDIDATES, MEWM_REPLICAS, MEWM_DRUG_HORIZON,
  *   MEWM_EMBOLIC_HORIZON, MEWM_APPEND_LIPIODOL, MEWM_REQUIRE_IMPROVEMENT, MEWM_PLAN_SEED, MEWM_GOAL,
  *   MEWM_ROI_SIZE ("96" or "96,96,64"), MEWM_ROI_SPACING_MM, MEWM_SIMULATE_BATCH, MEWM_PREVIEWS (planning.*)
+ *   MEWM_REUSE_PRE_MASK (planning.reusePreTreatmentMask)  ablation: score simulated CTs with the pre mask, no assistant (default off)
  *   MEWM_GPU_HEARTBEAT_S, MEWM_GPU_TIMEOUT_S, MEWM_MAX_ATTEMPTS (planning.timeouts.*)
  *   MEWM_COHORT_CONCURRENCY, MEWM_COHORT_PAGE_SIZE (cohort.*)
  *   MEWM_GPU_SLOTS, MEWM_LLM_SLOTS, MEWM_CPU_SLOTS, MEWM_MAX_CACHED_WORKFLOWS (workers.*)
@@ -101,6 +102,7 @@ export const DEFAULT_PLAN_SETTINGS: PlanSettings = {
   roiSpacingMm: 1.5,
   simulateBatchReplicas: 8,
   previews: true,
+  reusePreTreatmentMask: false,
   timeouts: {
     gpuStartToCloseS: 3600,
     gpuHeartbeatS: 60,
@@ -188,6 +190,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['planning', 'roiSpacingMm'], num('MEWM_ROI_SPACING_MM'));
   set(['planning', 'simulateBatchReplicas'], int('MEWM_SIMULATE_BATCH'));
   set(['planning', 'previews'], bool('MEWM_PREVIEWS'));
+  set(['planning', 'reusePreTreatmentMask'], bool('MEWM_REUSE_PRE_MASK'));
   set(['planning', 'timeouts', 'gpuHeartbeatS'], num('MEWM_GPU_HEARTBEAT_S'));
   set(['planning', 'timeouts', 'gpuStartToCloseS'], num('MEWM_GPU_TIMEOUT_S'));
   set(['planning', 'timeouts', 'maximumAttempts'], int('MEWM_MAX_ATTEMPTS'));

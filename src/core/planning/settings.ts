@@ -35,6 +35,11 @@ export interface PlanSettings extends SearchOptions {
   readonly simulateBatchReplicas: number;
   /** Render PNG previews of the chosen protocol. */
   readonly previews: boolean;
+  /**
+   * Ablation "without assistant model": every simulated CT is scored with the pre-treatment mask
+   * instead of the assistant's segmentation of it. Absent (histories before the flag) = false.
+   */
+  readonly reusePreTreatmentMask?: boolean;
   readonly timeouts: ActivityTimeouts;
 }
 
