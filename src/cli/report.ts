@@ -1,8 +1,9 @@
 /**
  * `mewm report`: the self-contained HTML report of one plan.
  *
- *   mewm report <workflowId> [--out FILE]       plan result fetched from Temporal (config: TEMPORAL_ADDRESS …)
- *   mewm report --plan FILE.json [--out FILE]   a saved PlanResult (e.g. `mewm plan --json` output)
+ *   mewm report <workflowId> [--out FILE] [--config FILE]      a completed plan's result from Temporal
+ *                                                              (TEMPORAL_ADDRESS, else the embedded server, as `mewm audit`)
+ *   mewm report --plan FILE.json [--out FILE] [--config FILE]  a saved PlanResult (e.g. `mewm plan --json` output)
  *
  * Artifacts (ROI volumes, beam-step audits, replica volumes) are read from the stores their URIs
  * name. Pictures: key pre-CT slices with the tumour outline; for every explored candidate its
@@ -10,7 +11,8 @@
  * pre-treatment tumour is largest. Default output: ./report-<caseId>.html.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { isMewmError, MewmError, toMewmError } from '../core/errors';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { MewmError } from '../core/errors';
 import { Label, type LabelledCt, type Volume } from '../core/volume/volume';
 import { ArtifactStores } from '../artifacts/index';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
@@ -21,20 +23,24 @@ import { renderPlanReport, type PlanAuditRecord, type ReportCandidate, type Repo
 import { loadConfig } from '../config/load';
 import { renderKeySlices } from './baseline';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
-import { usageError } from './command-support';
+import { createLogger } from '../../workers/logging';
+import { commandFailed, usageError } from './command-support';
+import { openTemporal } from './server';
 
-const USAGE = 'usage: mewm report <workflowId> [--out FILE]\n       mewm report --plan PLAN.json [--out FILE]';
+const USAGE = 'usage: mewm report <workflowId> [--out FILE] [--config FILE]\n       mewm report --plan PLAN.json [--out FILE] [--config FILE]';
 
 export interface ReportArguments {
   readonly workflowId?: string;
   readonly planFile?: string;
   readonly outFile?: string;
+  readonly configFile?: string;
 }
 
 export function parseReportArguments(argv: readonly string[]): ReportArguments {
   let workflowId: string | undefined;
   let planFile: string | undefined;
   let outFile: string | undefined;
+  let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = () => {
@@ -44,12 +50,13 @@ export function parseReportArguments(argv: readonly string[]): ReportArguments {
     };
     if (arg === '--plan') planFile = next();
     else if (arg === '--out') outFile = next();
+    else if (arg === '--config') configFile = next();
     else if (arg.startsWith('--')) throw new MewmError('InvalidInput', `unknown argument "${arg}"`);
     else if (workflowId === undefined) workflowId = arg;
     else throw new MewmError('InvalidInput', `unexpected argument "${arg}"`);
   }
   if ((workflowId === undefined) === (planFile === undefined)) throw new MewmError('InvalidInput', 'give either a workflow id or --plan FILE');
-  return { ...(workflowId ? { workflowId } : {}), ...(planFile ? { planFile } : {}), ...(outFile ? { outFile } : {}) };
+  return { ...(workflowId ? { workflowId } : {}), ...(planFile ? { planFile } : {}), ...(outFile ? { outFile } : {}), ...(configFile ? { configFile } : {}) };
 }
 
 export interface StoreResolver {
@@ -147,22 +154,39 @@ export async function buildAuditRecord(plan: PlanResult, stores: StoreResolver):
   };
 }
 
-async function fetchPlanResult(workflowId: string): Promise<PlanResult> {
-  const config = loadConfig();
-  const { Connection, Client } = await import('@temporalio/client');
-  const address = config.temporal.address ?? `127.0.0.1:${config.temporal.port}`;
-  let connection;
+/**
+ * The result of a completed planTreatment run. A run that is still going, failed, or is not a plan
+ * is an InvalidInput naming the workflow id and what to do (waiting on it would hang).
+ */
+export async function fetchPlanResult(client: Client, workflowId: string): Promise<PlanResult> {
+  const handle = client.workflow.getHandle(workflowId);
+  let description;
   try {
-    connection = await Connection.connect({ address });
+    description = await handle.describe();
   } catch (error) {
-    throw new MewmError('TemporalUnavailable', `cannot reach Temporal at ${address} (set TEMPORAL_ADDRESS)`, { address }, { cause: error });
+    if (error instanceof WorkflowNotFoundError) throw new MewmError('InvalidInput', `no workflow ${workflowId}: list plans with \`mewm status\``, { workflowId });
+    throw error;
   }
+  if (description.type !== 'planTreatment') throw new MewmError('InvalidInput', `workflow ${workflowId} is a ${description.type}, not a plan: report one of its plans (\`mewm status\` lists them)`, { workflowId });
+  const status = description.status.name;
+  if (status !== 'COMPLETED') {
+    const hint = status === 'RUNNING' ? `wait for it (\`mewm status ${workflowId}\`)` : 'only a completed plan has a report';
+    throw new MewmError('InvalidInput', `plan ${workflowId} is ${status}: ${hint}`, { workflowId, status });
+  }
+  const result = (await handle.result()) as PlanResult;
+  if (result?.schema !== 'mewm.plan/1') throw new MewmError('InvalidInput', `workflow ${workflowId} did not return a mewm.plan/1 result`, { workflowId });
+  return result;
+}
+
+async function readPlanFile(file: string): Promise<PlanResult> {
+  let plan: PlanResult;
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    return (await client.workflow.getHandle(workflowId).result()) as PlanResult;
-  } finally {
-    await connection.close();
+    plan = JSON.parse(await readFile(file, 'utf8')) as PlanResult;
+  } catch (error) {
+    throw new MewmError('InvalidInput', `cannot read a plan result from ${file}`, { file }, { cause: error });
   }
+  if (plan?.schema !== 'mewm.plan/1') throw new MewmError('InvalidInput', `${file} is not a mewm.plan/1 result`, { file });
+  return plan;
 }
 
 export async function runReport(argv: readonly string[]): Promise<number> {
@@ -176,29 +200,31 @@ export async function runReport(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return usageError(USAGE, error, 'report');
   }
-  const stores = new ArtifactStores();
   try {
-    let plan: PlanResult;
-    if (args.planFile) {
-      try {
-        plan = JSON.parse(await readFile(args.planFile, 'utf8')) as PlanResult;
-      } catch (error) {
-        throw new MewmError('InvalidInput', `cannot read a plan result from ${args.planFile}`, { file: args.planFile }, { cause: error });
+    const config = loadConfig(args.configFile ? { configPath: args.configFile } : {});
+    const stores = new ArtifactStores(config.artifacts.s3);
+    try {
+      let plan: PlanResult;
+      if (args.planFile) {
+        plan = await readPlanFile(args.planFile);
+      } else {
+        // Same connection rules as `mewm audit` and `mewm status`: TEMPORAL_ADDRESS, else the embedded server.
+        const session = await openTemporal(config, createLogger(config.log));
+        try {
+          plan = await fetchPlanResult(session.client, args.workflowId!);
+        } finally {
+          await session.close();
+        }
       }
-      if (plan?.schema !== 'mewm.plan/1') throw new MewmError('InvalidInput', `${args.planFile} is not a mewm.plan/1 result`);
-    } else {
-      plan = await fetchPlanResult(args.workflowId!);
+      const html = renderPlanReport(await buildAuditRecord(plan, stores));
+      const out = args.outFile ?? `report-${plan.caseId}.html`;
+      await writeFile(out, html);
+      process.stderr.write(`mewm report: ${out}\n`);
+      return 0;
+    } finally {
+      stores.close();
     }
-    const html = renderPlanReport(await buildAuditRecord(plan, stores));
-    const out = args.outFile ?? `report-${plan.caseId}.html`;
-    await writeFile(out, html);
-    process.stderr.write(`mewm report: ${out}\n`);
-    return 0;
   } catch (error) {
-    const e = toMewmError(error);
-    process.stderr.write(`mewm report: ${e.code}: ${e.message}\n`);
-    return isMewmError(error) && !e.retryable ? 2 : 1;
-  } finally {
-    stores.close();
+    return commandFailed(error);
   }
 }

@@ -127,13 +127,15 @@ describe('mewm report', () => {
     expect(html).toContain('One 15 mm hyper-enhancing lesion');
     expect((html.match(/<img src="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(4);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ schema: 'something-else' }));
-    expect(await runReport(['--plan', join(dir, 'bad.json'), '--out', join(dir, 'x.html')])).toBe(2);
+    // A failure like every other command's: exit code 1 and one line.
+    expect(await runReport(['--plan', join(dir, 'bad.json'), '--out', join(dir, 'x.html')])).toBe(1);
   });
 
   it('parses arguments and finds the largest tumour slice', () => {
     expect(parseReportArguments(['wf-1'])).toEqual({ workflowId: 'wf-1' });
     expect(() => parseReportArguments([])).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
     expect(() => parseReportArguments(['wf', '--plan', 'x'])).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
+    expect(parseReportArguments(['wf-1', '--config', 'c.json', '--out', 'r.html'])).toEqual({ workflowId: 'wf-1', configFile: 'c.json', outFile: 'r.html' });
     // Slices 12–16 tie at 69 tumour voxels (no lattice points at squared radius 21–24): the first wins.
     expect(largestTumourSlice(phantom(5, 100).labels)).toBe(12);
     expect(largestTumourSlice(phantom(0, 100).labels)).toBe(12);
