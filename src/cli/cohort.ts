@@ -11,26 +11,22 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ArtifactStores, parseArtifactLocation } from '../artifacts';
-import { readCohortManifest, writeCohortSource } from '../../activities/case-source';
+import { readCohortManifest } from '../../activities/case-source';
 import { loadConfig } from '../config/load';
 import type { ConfigOverrides } from '../config/config';
 import { MewmError } from '../core/errors';
 import { createLogger } from '../../workers/logging';
-import { cohortProgressQuery } from '../../workflows/queries';
-import { QUEUE_ROLES, TASK_QUEUES } from '../../workflows/task-queues';
-import type { CohortResult } from '../../workflows/types';
-import { commandFailed, progressReporter, usageError } from './command-support';
+import { QUEUE_ROLES } from '../../workflows/task-queues';
+import { awaitCohort, readCohortOutcomes, startCohort } from './cohort-runner';
+import { commandFailed, usageError } from './command-support';
 import { openTemporal } from './server';
 
 const USAGE =
   'usage: mewm cohort <manifest.jsonl | cohort folder> [--cohort-id ID] [--split S] [--concurrency N] [--page-size N]\n' +
   '                   [--out FILE] [--detach] [--with-workers] [--config FILE]';
 
-export function cohortWorkflowId(cohortId: string): string {
-  return `cohort-${cohortId}`;
-}
+export { cohortWorkflowId } from './cohort-runner';
 
 /**
  * The cohort id when `--cohort-id` is not given: opaque (a folder name may name a hospital or a
@@ -95,51 +91,19 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
     const session = await openTemporal(config, log, { workers: (embedded && !values.detach) || values['with-workers'] ? QUEUE_ROLES : [] });
     const stores = new ArtifactStores(config.artifacts.s3);
     try {
-      const workflowId = cohortWorkflowId(cohortId);
       // Paths stay on this side: the workflow gets case ids and case source artifacts only.
       const cases = await readCohortManifest(manifest, values.split);
-      const source = await writeCohortSource(stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3)), cohortId, cases);
-      let handle;
-      try {
-        handle = await session.client.workflow.start('runCohort', {
-          taskQueue: TASK_QUEUES.cpu,
-          workflowId,
-          args: [{ cohortId, cases: source, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize }],
-        });
-        log.info({ workflowId, cases: cases.length }, 'cohort started');
-      } catch (error) {
-        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        log.info({ workflowId }, 'this cohort is already running: following it');
-        handle = session.client.workflow.getHandle(workflowId);
-      }
+      const store = stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3));
+      const { workflowId } = await startCohort(session.client, store, { cohortId, cases, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize }, log);
       if (values.detach) {
         process.stdout.write(`cohort ${cohortId} running as workflow ${workflowId}; follow it with: mewm status ${workflowId}\n`);
         return 0;
       }
-      const progress = progressReporter(`cohort ${cohortId}`);
-      let finished = false;
-      const poll = (async () => {
-        while (!finished) {
-          try {
-            const p = await session.client.workflow.getHandle(workflowId).query(cohortProgressQuery);
-            const done = p.completed + p.failed + p.skipped;
-            progress.update(done, p.total ?? done, `${p.failed} failed, ${p.skipped} skipped, ${p.running.length} running`);
-          } catch {
-            // between continue-as-new runs: next poll
-          }
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-      })();
-      // Follows continue-as-new to the final run.
-      const result = (await session.client.workflow.getHandle(workflowId).result()) as CohortResult;
-      finished = true;
-      await poll;
-      progress.finish();
-      const outcomes: string[] = [];
-      for (const ref of result.pages) outcomes.push(new TextDecoder().decode(await stores.storeFor(ref.uri).get(ref)).trimEnd());
+      const result = await awaitCohort(session.client, workflowId, `cohort ${cohortId}`);
+      const outcomes = await readCohortOutcomes(stores, result);
       const outFile = resolve(values.out ?? join(config.dataDir, 'cohorts', `${cohortId}.jsonl`));
       await (await import('node:fs/promises')).mkdir(dirname(outFile), { recursive: true });
-      await writeFile(outFile, `${outcomes.filter(Boolean).join('\n')}\n`);
+      await writeFile(outFile, outcomes.map((o) => `${JSON.stringify(o)}\n`).join(''));
       process.stdout.write(
         `cohort ${cohortId}: ${result.completed} planned, ${result.skipped} already done, ${result.failed} failed, of ${result.total}\n` +
           `outcomes (one line per patient): ${outFile}\n`,

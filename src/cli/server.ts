@@ -16,7 +16,7 @@ import type { MewmConfig } from '../config/config';
 import { MewmError } from '../core/errors';
 import { startDevServer, type DevServer } from '../../workers/dev-server';
 import { createLogger, type Logger } from '../../workers/logging';
-import { runWorkerProcess } from '../../workers/run';
+import { runWorkerProcess, type WorkerProcessOptions } from '../../workers/run';
 import type { QueueRole } from '../../workflows/task-queues';
 import { commandFailed, usageError } from './command-support';
 
@@ -67,23 +67,38 @@ export async function openTemporal(config: MewmConfig, log: Logger, options: { w
   }
   const client = new Client({ connection, namespace: config.temporal.namespace });
 
-  const abort = new AbortController();
-  let workersDone: Promise<void> | undefined;
-  if (options.workers && options.workers.length > 0) {
-    let ready!: () => void;
-    const readyPromise = new Promise<void>((r) => (ready = r));
-    workersDone = runWorkerProcess({ config, address, roles: options.workers, log: log.child({ component: 'worker' }), signal: abort.signal, onReady: ready });
-    await Promise.race([readyPromise, workersDone]);
-  }
+  const workers = options.workers && options.workers.length > 0 ? await startInProcessWorkers({ config, address, roles: options.workers, log: log.child({ component: 'worker' }) }) : undefined;
   return {
     client,
     address,
     startedServer: server !== undefined,
     async close() {
-      abort.abort();
-      await workersDone?.catch((error: unknown) => log.warn({ err: error }, 'worker stopped with an error'));
+      await workers?.stop().catch((error: unknown) => log.warn({ err: error }, 'worker stopped with an error'));
       await connection.close();
       await server?.stop();
+    },
+  };
+}
+
+export interface InProcessWorkers {
+  /** Settles when the workers stop; rejects when one of them fails. */
+  readonly done: Promise<void>;
+  /** Shuts the workers down gracefully and waits for them. */
+  stop(): Promise<void>;
+}
+
+/** Workers in this process, polling once this resolves (what `openTemporal` runs; `mewm evaluate` runs one set per method). */
+export async function startInProcessWorkers(options: Omit<WorkerProcessOptions, 'signal' | 'onReady'>): Promise<InProcessWorkers> {
+  const abort = new AbortController();
+  let ready!: () => void;
+  const readyPromise = new Promise<void>((r) => (ready = r));
+  const done = runWorkerProcess({ ...options, signal: abort.signal, onReady: ready });
+  await Promise.race([readyPromise, done]);
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      await done;
     },
   };
 }
