@@ -2,25 +2,29 @@
  * `mewm evaluate`: the paper's tables and figures for a synthetic cohort written by `mewm synth`.
  *
  *   mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]
- *                 [--methods optimal,physician,guideline,random-valid] [--llm FILE]
+ *                 [--methods LIST] [--ablation-models ID=DIR]... [--llm FILE]
  *                 [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]
  *                 [--realism-replicas T] [--realism-cases N]
  *
  * Reads DIR/manifest.jsonl (split, physician protocol, observed survival), DIR/truth.jsonl
- * (phenotype, optimal protocol) and DIR/world.json (planning horizons); builds the methods that
- * need no planner (the optimal protocol, the synthetic physician, the guideline policy's first
- * choice on the pre-CT, a seeded random valid protocol); adds MeWM rows from cohort results:
- * each --mewm / --ablation FILE is JSON Lines of cohort case outcomes
- * `{ caseId, status: completed|failed|skipped, protocol?: { drugs, embolics }, risk? }` (the
- * runCohort workflow's outcome pages), and --llm FILE is the output of `mewm baseline`.
+ * (phenotype, optimal protocol) and DIR/world.json (planning horizons). --methods (comma-separated;
+ * default optimal,physician,guideline,random-valid,mewm-oracle,mewm-onnx,mewm-llm) picks the rows:
+ * - without a planner: the optimal protocol, the synthetic physician, the guideline policy's first
+ *   choice on the pre-CT, a seeded random valid protocol;
+ * - planned here, each as a resumable runCohort workflow over the split (./evaluate-planning.ts):
+ *   mewm-oracle, mewm-onnx, mewm-llm, and ablations METHOD/no-assistant, METHOD/replicas-N,
+ *   METHOD/beams-N; --ablation-models ID=DIR adds mewm-onnx with another model folder. A re-run
+ *   reuses the completed cohort workflows; their plan audits give the risk-by-protocol figures.
+ * Rows from elsewhere: each --mewm / --ablation FILE is JSON Lines of cohort case outcomes
+ * `{ caseId, status: completed|failed|skipped, protocol?: { drugs, embolics }, risk? }` (as
+ * `mewm cohort --out` writes them), and --llm FILE is the output of `mewm baseline`.
  * Writes every table (Markdown, CSV, figure), the Kaplan–Meier plots, per-patient predictions,
- * summary.json and a README into --out (default DIR/evaluation).
+ * the risk-by-protocol figures, planning.json (how each planned row was planned), summary.json and
+ * a README into --out (default DIR/evaluation).
  *
  * Simulation realism (T = --realism-replicas, default 2; 0 skips it) uses the configured world
  * model (MEWM_WORLD_MODEL; the oracle reads this cohort). The feature distance column stays
  * empty until an encoder is wired in.
- * Not wired yet: starting the cohort planning workflows itself (run the cohort workflow first and
- * pass its outcomes with --mewm).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -57,12 +61,15 @@ import { visibleFindings } from '../world/physician';
 import type { Phenotype } from '../world/phenotype';
 import { expectedRisk } from '../world/survival';
 import { usageError } from './command-support';
+import { ablationOf, modelAblation, parsePlanningMethod, PLANNERS, runPlanningMethods, type PlanningMethod } from './evaluate-planning';
 
 const USAGE =
   'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
-  '                     [--methods optimal,physician,guideline,random-valid] [--llm FILE]\n' +
+  '                     [--methods LIST] [--ablation-models ID=DIR]... [--llm FILE]\n' +
   '                     [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]\n' +
-  '                     [--realism-replicas T] [--realism-cases N]';
+  '                     [--realism-replicas T] [--realism-cases N]\n' +
+  '  LIST: comma-separated, default optimal,physician,guideline,random-valid,mewm-oracle,mewm-onnx,mewm-llm;\n' +
+  '        ablations of a planned method: mewm-oracle/no-assistant, mewm-oracle/replicas-1, mewm-onnx/beams-1, …';
 
 const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'random-valid'] as const;
 type BuiltInMethod = (typeof BUILT_IN_METHODS)[number];
@@ -74,6 +81,8 @@ export interface EvaluateArguments {
   readonly seed: number;
   readonly resamples: number;
   readonly methods: readonly BuiltInMethod[];
+  /** MeWM rows planned by this command (and their ablations), in order. */
+  readonly planning: readonly PlanningMethod[];
   readonly llmFile?: string;
   readonly mewm: readonly { readonly id: string; readonly file: string }[];
   readonly ablations: readonly { readonly id: string; readonly of: string; readonly file: string }[];
@@ -93,6 +102,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
   let seed = 0;
   let resamples = 2000;
   let methods: BuiltInMethod[] = [...BUILT_IN_METHODS];
+  let planning: PlanningMethod[] = PLANNERS.map((planner) => parsePlanningMethod(planner)!);
+  const modelAblations: PlanningMethod[] = [];
   let llmFile: string | undefined;
   let riskBars = 6;
   let realismReplicas = 2;
@@ -106,7 +117,7 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const eq = flag.indexOf('=');
-    const [name, inline] = flag.startsWith('--') && eq > 0 && !['--mewm', '--ablation'].includes(flag.slice(0, eq)) ? [flag.slice(0, eq), flag.slice(eq + 1)] : [flag, undefined];
+    const [name, inline] = flag.startsWith('--') && eq > 0 && !['--mewm', '--ablation', '--ablation-models'].includes(flag.slice(0, eq)) ? [flag.slice(0, eq), flag.slice(eq + 1)] : [flag, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined || v.startsWith('--')) throw new MewmError('InvalidInput', `${name} needs a value`);
@@ -142,8 +153,22 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
         break;
       case '--methods': {
         const list = value().split(',').filter((m) => m.length > 0);
-        for (const m of list) if (!(BUILT_IN_METHODS as readonly string[]).includes(m)) throw new MewmError('InvalidInput', `--methods: unknown method "${m}" (known: ${BUILT_IN_METHODS.join(', ')})`);
-        methods = list as BuiltInMethod[];
+        methods = [];
+        planning = [];
+        for (const m of list) {
+          if ((BUILT_IN_METHODS as readonly string[]).includes(m)) methods.push(m as BuiltInMethod);
+          else {
+            const planned = parsePlanningMethod(m);
+            if (!planned) throw new MewmError('InvalidInput', `--methods: unknown method "${m}" (known: ${[...BUILT_IN_METHODS, ...PLANNERS].join(', ')}, and METHOD/VARIANT ablations)`);
+            planning.push(planned);
+          }
+        }
+        break;
+      }
+      case '--ablation-models': {
+        const m = /^([^=]+)=(.+)$/.exec(value());
+        if (!m || !METHOD_ID.test(m[1]!)) throw new MewmError('InvalidInput', '--ablation-models needs ID=DIR with ID of lower-case letters, digits and dashes (DIR: an ONNX model folder)');
+        modelAblations.push(modelAblation(m[1]!, m[2]!));
         break;
       }
       case '--llm':
@@ -169,6 +194,15 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
   for (const a of ablations) {
     if (!mewm.some((m) => m.id === a.of)) throw new MewmError('InvalidInput', `--ablation ${a.id}: "${a.of}" is not a --mewm ID`);
   }
+  planning = [...planning, ...modelAblations];
+  const ids = new Set<string>();
+  for (const p of planning) {
+    if (ids.has(p.id)) throw new MewmError('InvalidInput', `--methods: ${p.id} given twice`);
+    ids.add(p.id);
+    const of = ablationOf(p);
+    if (of !== undefined && !planning.some((q) => q.id === of)) throw new MewmError('InvalidInput', `${p.id} ablates ${of}, which is not among --methods`);
+  }
+  for (const m of [...mewm, ...ablations]) if (ids.has(m.id)) throw new MewmError('InvalidInput', `method id ${m.id} is both planned here and read from a file`);
   return {
     cohortDir,
     outDir: outDir ?? join(cohortDir, 'evaluation'),
@@ -176,6 +210,7 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
     seed,
     resamples,
     methods,
+    planning,
     mewm,
     ablations,
     riskBars,
@@ -363,10 +398,15 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
   const { truth } = cohort;
   const ids = new Set(truth.map((t) => t.caseId));
   log(`${truth.length} ${args.split} cases; horizons ${cohort.horizons.maxDrugs} drugs, ${cohort.horizons.maxEmbolics} embolics`);
+  const planned =
+    args.planning.length > 0
+      ? await runPlanningMethods({ base: loadConfig(), methods: args.planning, cohort: { dir: args.cohortDir, split: args.split }, caseIds: ids, riskBarCases: args.riskBars, env: process.env, log })
+      : { methods: [], records: [], skipped: [] };
   const methods: MethodPredictions[] = [];
   if (args.methods.includes('optimal')) methods.push(optimalMethod(truth));
   if (args.methods.includes('physician')) methods.push(physicianMethod(truth));
   for (const m of args.mewm) methods.push(methodFromCohortOutcomes(m.id, `MeWM (${m.id})`, 'mewm', await readOutcomes(m.file, ids)));
+  methods.push(...planned.methods.filter((m) => m.kind !== 'ablation'));
   if (args.methods.includes('guideline')) {
     const policy = new GuidelinePolicy();
     methods.push(
@@ -381,6 +421,7 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
   if (args.llmFile) methods.push(methodFromCohortOutcomes('llm', 'LLM-only baseline', 'baseline', await readOutcomes(args.llmFile, ids)));
   if (args.methods.includes('random-valid')) methods.push(randomValidMethod(truth, args.seed, cohort.horizons));
   for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
+  methods.push(...planned.methods.filter((m) => m.kind === 'ablation'));
 
   const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log) : [];
   // The Cox baseline learns from the training split when the evaluated split is another one.
@@ -399,6 +440,10 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
     ],
     realism,
     coxTraining,
+    skipped: planned.skipped,
+    ...(planned.records.length > 0
+      ? { extraFiles: [{ path: 'planning.json', content: `${JSON.stringify(planned.records, null, 2)}\n`, description: 'how each planned row was planned: cohort workflow id and run, reused or planned, world model, policy, settings' }] }
+      : {}),
     riskOf: (caseId, protocol) => {
       const phenotype = cohort.phenotypes.get(caseId);
       return phenotype ? expectedRisk(phenotype, protocol) : undefined;

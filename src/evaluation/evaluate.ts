@@ -133,6 +133,10 @@ export interface EvaluationInput {
   readonly coxTraining?: readonly CaseTruth[];
   /** True expected risk of a protocol missing from a case's `expectedRisk` table (e.g. the world's function). */
   readonly riskOf?: (caseId: string, protocol: Protocol) => number | undefined;
+  /** Rows or files left out before the evaluation, and why (e.g. a method without its endpoint). */
+  readonly skipped?: readonly string[];
+  /** Further files for the results folder (e.g. how each method was planned), listed in the README. */
+  readonly extraFiles?: readonly ResultFile[];
   readonly options: EvaluationOptions;
 }
 
@@ -306,8 +310,8 @@ export function evaluate(input: EvaluationInput): EvaluationOutput {
   }
   const seed = input.options.seed;
   const resamples = input.options.bootstrapResamples ?? 2000;
-  const files: ResultFile[] = [];
-  const skipped: string[] = [];
+  const files: ResultFile[] = [...(input.extraFiles ?? [])];
+  const skipped: string[] = [...(input.skipped ?? [])];
   const notes = [
     `${truth.length} cases; 95% percentile bootstrap over patients, ${resamples} resamples, seed ${seed}`,
     ...(input.options.provenance?.commit ? [`commit ${input.options.provenance.commit}`] : []),

@@ -4,10 +4,13 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCohortTruth, parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
 import { writeCohort } from '../../src/world/cohort';
+
+/** The rows that need no planner (the default list also plans mewm-oracle, mewm-onnx and mewm-llm). */
+const BUILT_INS = 'optimal,physician,guideline,random-valid';
 
 describe('mewm evaluate', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mewm-evaluate-'));
@@ -26,7 +29,7 @@ describe('mewm evaluate', () => {
     writeFileSync(join(dir, 'mewm.jsonl'), lines.join('\n') + '\n');
     writeFileSync(join(dir, 'ablation.jsonl'), truth.map((t) => JSON.stringify({ caseId: t.caseId, status: 'completed', protocol: t.physicianProtocol })).join('\n') + '\n');
     const out = join(dir, 'results');
-    const argv = ['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--realism-cases', '3', '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`];
+    const argv = ['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--realism-cases', '3', '--methods', BUILT_INS, '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`];
     const args = parseEvaluateArguments(argv);
     const done = await runEvaluation(args, () => {}, argv);
     expect(done.skipped.join('\n')).toMatch(/risk-by-protocol/);
@@ -56,13 +59,33 @@ describe('mewm evaluate', () => {
     }
   });
 
+  it('parses planned methods and their ablations', () => {
+    const defaults = parseEvaluateArguments(['--cohort', cohort]);
+    expect(defaults.methods).toEqual(['optimal', 'physician', 'guideline', 'random-valid']);
+    expect(defaults.planning.map((p) => p.id)).toEqual(['mewm-oracle', 'mewm-onnx', 'mewm-llm']);
+    const args = parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal,mewm-oracle,mewm-oracle/no-assistant,mewm-oracle/replicas-1,mewm-onnx,mewm-onnx/beams-2', '--ablation-models', 'no-contrastive=models/nc']);
+    expect(args.methods).toEqual(['optimal']);
+    expect(args.planning).toEqual([
+      { id: 'mewm-oracle', planner: 'mewm-oracle' },
+      { id: 'mewm-oracle-no-assistant', planner: 'mewm-oracle', variant: { kind: 'no-assistant' } },
+      { id: 'mewm-oracle-replicas-1', planner: 'mewm-oracle', variant: { kind: 'replicas', n: 1 } },
+      { id: 'mewm-onnx', planner: 'mewm-onnx' },
+      { id: 'mewm-onnx-beams-2', planner: 'mewm-onnx', variant: { kind: 'beams', n: 2 } },
+      { id: 'mewm-onnx-no-contrastive', planner: 'mewm-onnx', variant: { kind: 'models', name: 'no-contrastive', modelDir: resolve('models/nc') } },
+    ]);
+  });
+
   it('rejects bad arguments and unknown agents with typed errors', async () => {
     const invalid = expect.objectContaining({ code: 'InvalidInput' });
     expect(() => parseEvaluateArguments([])).toThrow(invalid);
     expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'magic'])).toThrow(invalid);
     expect(() => parseEvaluateArguments(['--cohort', cohort, '--ablation', 'x:missing=f'])).toThrow(invalid);
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'mewm-oracle/replicas-0'])).toThrow(invalid);
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'mewm-oracle/magic'])).toThrow(invalid);
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal,mewm-oracle/no-assistant'])).toThrow(invalid);
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal', '--ablation-models', 'no-contrastive=/m'])).toThrow(invalid);
     writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify({ caseId: 'SYN-5-0001', status: 'completed', protocol: { drugs: ['aspirin'], embolics: [] } }) + '\n');
-    await expect(runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--out', join(dir, 'r2'), '--mewm', `x=${join(dir, 'bad.jsonl')}`]))).rejects.toMatchObject({ code: 'UnknownAction' });
+    await expect(runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--methods', BUILT_INS, '--out', join(dir, 'r2'), '--mewm', `x=${join(dir, 'bad.jsonl')}`]))).rejects.toMatchObject({ code: 'UnknownAction' });
     await expect(loadCohortTruth(join(dir, 'nowhere'), 'all')).rejects.toMatchObject({ code: 'InvalidInput' });
   });
 });
