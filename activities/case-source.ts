@@ -19,11 +19,12 @@
  */
 import { access, stat } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
 import { getJson, putJson } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
+import { inputLabel } from '../src/io/input-label';
 import type { CaseRef } from '../workflows/types';
 import type { ArtifactResolver } from './deps';
 
@@ -123,7 +124,9 @@ export async function readCohortManifest(manifest: string, split?: string): Prom
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new MewmError('InvalidInput', `cannot read the cohort manifest ${basename(path)}: give the path of a JSON Lines file (e.g. the manifest.jsonl of mewm synth)`, { file: basename(path) }, { cause: error });
+    // No cause: a file-system error's message holds the full path, which may name the patient or the site.
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new MewmError('InvalidInput', `cannot read the cohort manifest ${inputLabel(path, 'given')} (${code}): give the path of a JSON Lines file (e.g. the manifest.jsonl of mewm synth)`, { file: inputLabel(path, 'given') });
   }
   const root = dirname(path);
   const at = (p: string) => (isAbsolute(p) ? p : join(root, p));

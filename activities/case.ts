@@ -14,7 +14,6 @@
  * Outside the source: -1024 HU (air) and label 0.
  */
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
 import { getCtVolume, getLabelVolume, putPng, putVolume } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
@@ -80,14 +79,14 @@ async function readCt(deps: CaseDependencies, caseId: string, source: string): P
   } catch (error) {
     // No cause: a file-system error's message holds the full path, which may name the patient.
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new MewmError('InvalidInput', `case ${caseId}: the CT ${basename(path)} does not exist or cannot be read (${code})`, { caseId, file: basename(path) });
+    throw new MewmError('InvalidInput', `case ${caseId}: the CT does not exist or cannot be read (${code})`, { caseId });
   }
   let volume: Volume;
   if (isFolder) {
     if (deps.readDicomSeries === undefined) throw new MewmError('InvalidInput', `case ${caseId}: DICOM series input is not available in this worker`, { caseId });
     volume = await deps.readDicomSeries(path, { name: `case ${caseId} CT series` });
   } else {
-    volume = await readNifti(path);
+    volume = await readNifti(path, { name: `case ${caseId} CT` });
   }
   assertPlausibleVolume(volume, `case ${caseId} CT`, { requireFinite: true });
   const data = volume.data instanceof Float32Array ? volume.data : Float32Array.from(volume.data);
@@ -95,7 +94,7 @@ async function readCt(deps: CaseDependencies, caseId: string, source: string): P
 }
 
 async function readMask(caseId: string, source: string, ct: Volume): Promise<Volume<Uint8Array>> {
-  const mask = await readNifti(localPath(source));
+  const mask = await readNifti(localPath(source), { name: `case ${caseId} mask` });
   if (!sameGrid(mask, ct, 1e-3)) {
     throw new MewmError('InvalidInput', `case ${caseId}: the mask is not on the CT's grid (shape ${mask.shape.join('x')} vs ${ct.shape.join('x')}, or a different affine); resample the mask onto the CT first`, { caseId });
   }

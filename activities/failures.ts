@@ -5,13 +5,13 @@
  * `nonRetryable` flag comes from that table. Workflows branch on `type`, never on `instanceof`.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { basename } from 'node:path';
 import { toMewmError } from '../src/core/errors';
+import { inputLabel } from '../src/io/input-label';
 
 /**
  * Node's file-system errors put the full path in their message (`ENOENT: …, open '/data/DOE^JOHN/ct.nii.gz'`),
- * and a failure's cause chain lands in the event history: such causes keep their code and the
- * file's base name only. Other causes pass through.
+ * and a failure's cause chain lands in the event history: such causes keep their code, and the
+ * path becomes `<path>` (or its base name when mewm wrote it, src/io/input-label.ts). Other causes pass through.
  */
 export function withoutPaths(error: unknown, depth = 0): unknown {
   if (!(error instanceof Error) || depth > 8) return error;
@@ -23,7 +23,7 @@ export function withoutPaths(error: unknown, depth = 0): unknown {
     return error;
   }
   let message = error.message;
-  for (const p of paths) message = message.split(p).join(basename(p));
+  for (const p of paths) message = message.split(p).join(inputLabel(p, '<path>'));
   const cleaned = new Error(message, cause === undefined ? {} : { cause });
   cleaned.name = error.name;
   if (system.code !== undefined) (cleaned as NodeJS.ErrnoException).code = system.code;

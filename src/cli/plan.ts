@@ -25,6 +25,7 @@ import { caseIdPattern, writeCaseSource, type CaseInput } from '../../activities
 import { loadConfig } from '../config/load';
 import type { ConfigOverrides, MewmConfig } from '../config/config';
 import { MewmError } from '../core/errors';
+import { inputLabel, isSyntheticName } from '../io/input-label';
 import { protocolLabel } from '../core/vocabulary';
 import { createLogger } from '../../workers/logging';
 import { planProgressQuery } from '../../workflows/queries';
@@ -49,24 +50,24 @@ export interface ResolvedCase {
 /** Turns what the user pointed at into a CaseInput with a pseudonymous case id. */
 export function resolveCase(path: string, options: { mask?: string; noMask?: boolean; caseId?: string }): ResolvedCase {
   const absolute = resolve(path);
-  if (!existsSync(absolute)) throw new MewmError('InvalidInput', `case path ${path} does not exist`);
+  // Messages name the input by its role: a user's path may hold a patient's name (src/io/input-label.ts).
+  if (!existsSync(absolute)) throw new MewmError('InvalidInput', `the case path ${inputLabel(absolute, 'given')} does not exist`);
   let ct = absolute;
   let mask = options.mask ? resolve(options.mask) : undefined;
   let derivedId: string;
   let caseDir: string;
   const isDir = statSync(absolute).isDirectory();
+  // File and folder names can carry patient names: an opaque id unless mewm synth named the folder.
+  derivedId = isSyntheticName(basename(absolute)) ? basename(absolute) : `case-${createHash('sha256').update(absolute).digest('hex').slice(0, 12)}`;
   if (isDir && existsSync(join(absolute, 'pre-ct.nii.gz'))) {
     ct = join(absolute, 'pre-ct.nii.gz');
     if (!mask && existsSync(join(absolute, 'pre-labels.nii.gz'))) mask = join(absolute, 'pre-labels.nii.gz');
-    derivedId = basename(absolute); // synthetic case folders are named by their pseudonymous id
     caseDir = absolute;
   } else {
-    // File or DICOM folder names can carry patient names: derive an opaque id instead.
-    derivedId = `case-${createHash('sha256').update(absolute).digest('hex').slice(0, 12)}`;
     caseDir = isDir ? absolute : dirname(absolute);
   }
   if (options.noMask) mask = undefined;
-  if (mask && !existsSync(mask)) throw new MewmError('InvalidInput', `mask ${options.mask} does not exist`);
+  if (mask && !existsSync(mask)) throw new MewmError('InvalidInput', `the mask ${inputLabel(mask, 'given with --mask')} does not exist`);
   const caseId = options.caseId ?? derivedId;
   if (!caseIdPattern.test(caseId)) throw new MewmError('InvalidInput', `case id "${caseId}" must be letters, digits, '.', '_' or '-' (a pseudonym, never a patient identifier)`);
   let cohortDir: string | null = null;

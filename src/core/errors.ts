@@ -2,7 +2,7 @@
  * One error type for mewm, with a code table that decides retryability where the error is born.
  * Activities turn a MewmError into a Temporal ApplicationFailure of the same `type` (the code);
  * workflows branch on that string, never on `instanceof`.
- * Messages must never contain patient identifiers: name case ids, files and fields only.
+ * Messages must never contain patient identifiers: name case ids, roles and fields only, never input file names (docs/architecture.md, Privacy).
  */
 export const ErrorCodes = {
   InvalidVolume: { retryable: false, description: 'an image file or volume is unreadable, malformed or physically absurd' },

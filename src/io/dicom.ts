@@ -11,25 +11,27 @@
  * - HU = stored value · RescaleSlope + RescaleIntercept, per slice (slope 1, intercept 0 when
  *   absent). Stored values are masked / sign-extended to BitsStored.
  * - DICOM patient coordinates are LPS: the x and y rows of the affine are negated for RAS.
- * - Several series in one folder: a `MewmError('InvalidInput')` listing them, unless
- *   `seriesInstanceUid` picks one. JPEG / JPEG-LS / JPEG 2000 / RLE pixel data: a
+ * - Several series in one folder: a `MewmError('InvalidInput')` listing them by opaque key
+ *   (a hash of the UID), unless `seriesInstanceUid` picks one (by UID or key). JPEG / JPEG-LS / JPEG 2000 / RLE pixel data: a
  *   `MewmError('InvalidVolume')` saying the series must be decompressed first.
- * Errors and logs name the folder's base name (or `options.name`), never patient fields.
+ * Errors name `options.name` (e.g. `case X CT series`), else the folder's base name only if mewm
+ * wrote it, else "DICOM folder"; files inside by position; never patient fields, file names or UIDs.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import * as dicomParserModule from 'dicom-parser';
 import type { DataSet } from 'dicom-parser';
 import { MewmError } from '../core/errors';
 import { assertPlausibleVolume, invalidVolume } from '../core/volume/validate';
 import { makeVolume, type Volume } from '../core/volume/volume';
+import { inputLabel, opaqueKey } from './input-label';
 
 // dicom-parser ships a UMD bundle: under ESM its functions sit on the default export.
 const dicomParser = (dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule;
 
 export interface ReadDicomSeriesOptions {
-  /** Pick this series when the folder holds several. */
+  /** Pick this series when the folder holds several: its SeriesInstanceUID, or the opaque key errors show. */
   readonly seriesInstanceUid?: string;
   /** Name used in errors instead of the folder's base name (e.g. a pseudonymous case id). */
   readonly name?: string;
@@ -39,6 +41,8 @@ export interface ReadDicomSeriesOptions {
 
 export interface DicomSeriesSummary {
   readonly seriesInstanceUid: string;
+  /** Opaque short key of the UID (what errors show; `seriesInstanceUid` accepts it too). */
+  readonly key: string;
   readonly seriesNumber: number | undefined;
   readonly modality: string | undefined;
   readonly files: number;
@@ -81,6 +85,7 @@ const tags = {
 } as const;
 
 interface Slice {
+  /** How errors name the file: its position in the folder (`file #3 of 40 (sorted by name)`), never its name. */
   readonly file: string;
   readonly dataSet: DataSet;
   readonly transferSyntax: string;
@@ -106,16 +111,19 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
   try {
     entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
   } catch (error) {
-    throw invalidVolume(name, `cannot be listed as a folder (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`, {}, error);
+    // No cause: a file-system error's message holds the full path.
+    throw invalidVolume(name, `cannot be listed as a folder (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
   const slices: Slice[] = [];
   let skipped = 0;
-  for (const file of entries) {
-    if (file.toUpperCase() === 'DICOMDIR') {
+  for (const [index, entry] of entries.entries()) {
+    if (entry.toUpperCase() === 'DICOMDIR') {
       skipped++;
       continue;
     }
-    const bytes = await readFile(join(dir, file));
+    // Entries are named by position: file names may hold patient names or UIDs (src/io/input-label.ts).
+    const file = `file #${index + 1} of ${entries.length} (sorted by name)`;
+    const bytes = await readFile(join(dir, entry));
     if (!isPart10(bytes)) {
       skipped++;
       continue;
@@ -132,7 +140,7 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
         dataSet = dicomParser.parseDicom(bytes, { inflater: inflate });
       }
     } catch (error) {
-      throw invalidVolume(name, `file ${file} is not readable DICOM (${describeParseError(error)})`, { entry: file }, error);
+      throw invalidVolume(name, `${file} is not readable DICOM (${describeParseError(error)})`, { entry: file }, error);
     }
     const syntax = meta?.transferSyntax ?? dataSet.string(tags.transferSyntax) ?? '1.2.840.10008.1.2';
     if (!meta) assertReadableSyntax(syntax, file, name);
@@ -148,10 +156,10 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
 function assertReadableSyntax(syntax: string, file: string, name: string): void {
   const compression = compressionName(syntax);
   if (compression) {
-    throw invalidVolume(name, `file ${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`, { entry: file, transferSyntax: syntax });
+    throw invalidVolume(name, `${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`, { entry: file, transferSyntax: syntax });
   }
   if (!uncompressedSyntaxes.has(syntax)) {
-    throw invalidVolume(name, `file ${file} uses transfer syntax ${syntax}, which mewm does not read`, { entry: file, transferSyntax: syntax });
+    throw invalidVolume(name, `${file} uses transfer syntax ${syntax}, which mewm does not read`, { entry: file, transferSyntax: syntax });
   }
 }
 
@@ -202,7 +210,7 @@ function describeParseError(error: unknown): string {
 
 /** The series found in a folder, for callers that let a user choose. */
 export async function listDicomSeries(dir: string): Promise<DicomSeriesSummary[]> {
-  const { slices } = await parseFolder(dir, basename(dir));
+  const { slices } = await parseFolder(dir, inputLabel(dir, 'DICOM folder'));
   return summarise(slices);
 }
 
@@ -211,6 +219,7 @@ function summarise(slices: readonly Slice[]): DicomSeriesSummary[] {
   for (const slice of slices) bySeries.set(slice.seriesInstanceUid, [...(bySeries.get(slice.seriesInstanceUid) ?? []), slice]);
   return [...bySeries.entries()].map(([seriesInstanceUid, members]) => ({
     seriesInstanceUid,
+    key: opaqueKey(seriesInstanceUid),
     seriesNumber: members[0]!.dataSet.intString(tags.seriesNumber),
     modality: members[0]!.dataSet.string(tags.modality),
     files: members.length,
@@ -238,10 +247,10 @@ function geometryOf(slice: Slice, name: string): SliceGeometry {
   const orientation = numbers(dataSet, tags.imageOrientation, 6);
   const spacing = numbers(dataSet, tags.pixelSpacing, 2);
   const position = numbers(dataSet, tags.imagePosition, 3);
-  if (!rows || !columns) throw invalidVolume(name, `file ${file} has no Rows/Columns`, { entry: file });
-  if (!orientation) throw invalidVolume(name, `file ${file} has no valid ImageOrientationPatient`, { entry: file });
-  if (!spacing) throw invalidVolume(name, `file ${file} has no valid PixelSpacing`, { entry: file });
-  if (!position) throw invalidVolume(name, `file ${file} has no valid ImagePositionPatient`, { entry: file });
+  if (!rows || !columns) throw invalidVolume(name, `${file} has no Rows/Columns`, { entry: file });
+  if (!orientation) throw invalidVolume(name, `${file} has no valid ImageOrientationPatient`, { entry: file });
+  if (!spacing) throw invalidVolume(name, `${file} has no valid PixelSpacing`, { entry: file });
+  if (!position) throw invalidVolume(name, `${file} has no valid ImagePositionPatient`, { entry: file });
   return { rows, columns, orientation, spacing, position };
 }
 
@@ -250,20 +259,20 @@ function readPixels(slice: Slice, geometry: SliceGeometry, out: Float32Array, na
   const { dataSet, file } = slice;
   const element = dataSet.elements[tags.pixelData]!;
   const samples = dataSet.uint16(tags.samplesPerPixel) ?? 1;
-  if (samples !== 1) throw invalidVolume(name, `file ${file} has ${samples} samples per pixel; a CT has 1`, { entry: file });
+  if (samples !== 1) throw invalidVolume(name, `${file} has ${samples} samples per pixel; a CT has 1`, { entry: file });
   const bitsAllocated = dataSet.uint16(tags.bitsAllocated) ?? 16;
   const bitsStored = dataSet.uint16(tags.bitsStored) ?? bitsAllocated;
   const signed = (dataSet.uint16(tags.pixelRepresentation) ?? 0) === 1;
   const slope = dataSet.floatString(tags.rescaleSlope) ?? 1;
   const intercept = dataSet.floatString(tags.rescaleIntercept) ?? 0;
   if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(intercept)) {
-    throw invalidVolume(name, `file ${file} has an unusable rescale (slope ${slope}, intercept ${intercept})`, { entry: file });
+    throw invalidVolume(name, `${file} has an unusable rescale (slope ${slope}, intercept ${intercept})`, { entry: file });
   }
   const count = geometry.rows * geometry.columns;
   const bytesPerValue = bitsAllocated / 8;
-  if (![1, 2, 4].includes(bytesPerValue)) throw invalidVolume(name, `file ${file} has ${bitsAllocated} bits allocated; mewm reads 8, 16 or 32`, { entry: file });
+  if (![1, 2, 4].includes(bytesPerValue)) throw invalidVolume(name, `${file} has ${bitsAllocated} bits allocated; mewm reads 8, 16 or 32`, { entry: file });
   if (element.length < count * bytesPerValue) {
-    throw invalidVolume(name, `file ${file} has ${element.length} bytes of pixel data, ${count * bytesPerValue} needed (truncated or multi-sample)`, { entry: file });
+    throw invalidVolume(name, `${file} has ${element.length} bytes of pixel data, ${count * bytesPerValue} needed (truncated or multi-sample)`, { entry: file });
   }
   const view = new DataView(dataSet.byteArray.buffer, dataSet.byteArray.byteOffset + element.dataOffset, count * bytesPerValue);
   const littleEndian = slice.transferSyntax !== '1.2.840.10008.1.2.2';
@@ -282,16 +291,17 @@ function readPixels(slice: Slice, geometry: SliceGeometry, out: Float32Array, na
 
 function chooseSeries(slices: readonly Slice[], options: ReadDicomSeriesOptions, name: string): Slice[] {
   const series = summarise(slices);
-  if (options.seriesInstanceUid !== undefined) {
-    const chosen = slices.filter((slice) => slice.seriesInstanceUid === options.seriesInstanceUid);
-    if (chosen.length === 0) {
-      throw new MewmError('InvalidInput', `${name}: no series with SeriesInstanceUID ${options.seriesInstanceUid}; found ${series.map((s) => s.seriesInstanceUid).join(', ')}`, { file: name, series });
-    }
+  // SeriesInstanceUIDs are identifiers: errors show their opaque keys only (a key also selects the series).
+  const opaque = series.map(({ key, seriesNumber, modality, files }) => ({ key, seriesNumber: seriesNumber ?? null, modality: modality ?? null, files }));
+  const listing = opaque.map((s) => `${s.key} (series ${s.seriesNumber ?? '?'}, ${s.modality ?? '?'}, ${s.files} files)`).join('; ');
+  const wanted = options.seriesInstanceUid;
+  if (wanted !== undefined) {
+    const chosen = slices.filter((slice) => slice.seriesInstanceUid === wanted || opaqueKey(slice.seriesInstanceUid) === wanted);
+    if (chosen.length === 0) throw new MewmError('InvalidInput', `${name}: no series matches the requested seriesInstanceUid; found ${listing}`, { file: name, series: opaque });
     return chosen;
   }
   if (series.length > 1) {
-    const listing = series.map((s) => `${s.seriesInstanceUid} (series ${s.seriesNumber ?? '?'}, ${s.modality ?? '?'}, ${s.files} files)`).join('; ');
-    throw new MewmError('InvalidInput', `${name}: holds ${series.length} DICOM series; choose one with seriesInstanceUid: ${listing}`, { file: name, series });
+    throw new MewmError('InvalidInput', `${name}: holds ${series.length} DICOM series; choose one with seriesInstanceUid (its UID or the key shown): ${listing}`, { file: name, series: opaque });
   }
   return [...slices];
 }
@@ -300,7 +310,7 @@ function chooseSeries(slices: readonly Slice[], options: ReadDicomSeriesOptions,
  * Reads the CT series in `dir` (see the module comment for axes, ordering, units and errors).
  */
 export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptions = {}): Promise<Volume<Float32Array>> {
-  const name = options.name ?? basename(dir);
+  const name = options.name ?? inputLabel(dir, 'DICOM folder');
   const { slices: all, skipped } = await parseFolder(dir, name);
   if (all.length === 0) throw invalidVolume(name, `holds no DICOM image files (${skipped} other files skipped)`);
   const slices = chooseSeries(all, options, name);
@@ -308,7 +318,7 @@ export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptio
   if (modality !== undefined && modality !== 'CT') throw invalidVolume(name, `is a ${modality} series; mewm reads CT`, { modality });
   for (const slice of slices) {
     const frames = slice.dataSet.intString(tags.numberOfFrames) ?? 1;
-    if (frames > 1) throw invalidVolume(name, `file ${slice.file} is a multi-frame image (${frames} frames), which mewm does not read yet`, { entry: slice.file });
+    if (frames > 1) throw invalidVolume(name, `${slice.file} is a multi-frame image (${frames} frames), which mewm does not read yet`, { entry: slice.file });
   }
   if (slices.length < 2) throw invalidVolume(name, 'holds a single slice; mewm needs a 3D series with at least two slices');
 
@@ -317,9 +327,9 @@ export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptio
   for (let s = 1; s < geometries.length; s++) {
     const g = geometries[s]!;
     const file = slices[s]!.file;
-    if (g.rows !== first.rows || g.columns !== first.columns) throw invalidVolume(name, `file ${file} is ${g.columns}x${g.rows}, others ${first.columns}x${first.rows}`, { entry: file });
-    if (g.orientation.some((v, i) => Math.abs(v - first.orientation[i]!) > 1e-4)) throw invalidVolume(name, `file ${file} has another ImageOrientationPatient than the rest of the series`, { entry: file });
-    if (g.spacing.some((v, i) => Math.abs(v - first.spacing[i]!) > 1e-4)) throw invalidVolume(name, `file ${file} has another PixelSpacing than the rest of the series`, { entry: file });
+    if (g.rows !== first.rows || g.columns !== first.columns) throw invalidVolume(name, `${file} is ${g.columns}x${g.rows}, others ${first.columns}x${first.rows}`, { entry: file });
+    if (g.orientation.some((v, i) => Math.abs(v - first.orientation[i]!) > 1e-4)) throw invalidVolume(name, `${file} has another ImageOrientationPatient than the rest of the series`, { entry: file });
+    if (g.spacing.some((v, i) => Math.abs(v - first.spacing[i]!) > 1e-4)) throw invalidVolume(name, `${file} has another PixelSpacing than the rest of the series`, { entry: file });
   }
   const rowDirection = first.orientation.slice(0, 3);
   const columnDirection = first.orientation.slice(3, 6);

@@ -13,11 +13,11 @@
  * asked (the gzip header carries no timestamp: the same volume gives the same bytes).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { MewmError } from '../core/errors';
 import { assertPlausibleSpacing, assertPlausibleVolume, invalidVolume } from '../core/volume/validate';
 import { makeVolume, type Affine, type Volume, type VoxelArray } from '../core/volume/volume';
+import { inputLabel } from './input-label';
 
 const headerSize = 348;
 const nifti2HeaderSize = 540;
@@ -37,7 +37,7 @@ const datatypes = {
 type DatatypeCode = keyof typeof datatypes;
 
 export interface DecodeNiftiOptions {
-  /** Shown in error messages (a file's base name or a pseudonymous case id, never a path with PHI). */
+  /** Shown in error messages: a role and pseudonymous case id (`case X CT`), never a user's file name (src/io/input-label.ts). */
   readonly name?: string;
 }
 
@@ -368,17 +368,22 @@ export function encodeNifti(volume: Volume, options: EncodeNiftiOptions = {}): U
 function compressionFor(path: string): boolean {
   if (path.endsWith('.nii.gz')) return true;
   if (path.endsWith('.nii')) return false;
-  throw new MewmError('InvalidInput', `${basename(path)}: a NIfTI path must end in .nii or .nii.gz`, { file: basename(path) });
+  const name = inputLabel(path, 'the output path');
+  throw new MewmError('InvalidInput', `${name}: a NIfTI path must end in .nii or .nii.gz`, { file: name });
 }
 
-/** Reads a .nii or .nii.gz file. Errors name the file's base name only. */
-export async function readNifti(path: string): Promise<Volume> {
-  const name = basename(path);
+/**
+ * Reads a .nii or .nii.gz file. Errors name `options.name` (e.g. `case X CT`), else the file's
+ * base name only if mewm wrote it (src/io/input-label.ts), else "NIfTI input"; never the path.
+ */
+export async function readNifti(path: string, options: DecodeNiftiOptions = {}): Promise<Volume> {
+  const name = options.name ?? inputLabel(path, 'NIfTI input');
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw invalidVolume(name, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`, {}, error);
+    // No cause: a file-system error's message holds the full path.
+    throw invalidVolume(name, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
   return decodeNifti(bytes, { name });
 }

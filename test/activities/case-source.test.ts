@@ -94,33 +94,37 @@ describe('case sources', () => {
   });
 });
 
-describe('ingest failures name the case and the base name only', () => {
-  it('a missing CT in a folder named after the patient', async () => {
-    const text = await prepareFailure(join(patientDir, 'absent-ct.nii.gz'));
-    expect(text).toContain(`case ${caseId}`);
-    expect(text).toContain('absent-ct.nii.gz');
+describe('ingest failures name the case and the role of the file, never its name', () => {
+  it('a missing CT named after the patient', async () => {
+    const text = await prepareFailure(join(patientDir, 'Doe_John-ct.nii.gz'));
+    expect(text).toContain(`case ${caseId}: the CT does not exist or cannot be read (ENOENT)`);
+    expect(text).not.toContain('Doe');
     expect(text).not.toContain('DOE');
     expect(text).not.toContain('90817263');
   });
 
   it('a missing mask (a file-system error in the cause chain)', async () => {
-    const text = await prepareFailure(join(patientDir, 'ct.nii.gz'), join(patientDir, 'absent-mask.nii.gz'));
-    expect(text).toContain('absent-mask.nii.gz');
-    expect(text).toContain('ENOENT');
+    const text = await prepareFailure(join(patientDir, 'ct.nii.gz'), join(patientDir, 'Doe_John-mask.nii.gz'));
+    expect(text).toContain(`case ${caseId} mask: cannot be read (ENOENT)`);
+    expect(text).not.toContain('Doe');
     expect(text).not.toContain('DOE');
   });
 
-  it('a corrupt CT', async () => {
-    writeFileSync(join(patientDir, 'corrupt.nii.gz'), Buffer.from('not a gzip stream'));
-    const text = await prepareFailure(join(patientDir, 'corrupt.nii.gz'));
-    expect(text).toContain('corrupt.nii.gz');
+  it('a corrupt CT named after the patient', async () => {
+    writeFileSync(join(patientDir, 'Doe_John.nii.gz'), Buffer.from('not a gzip stream'));
+    const text = await prepareFailure(join(patientDir, 'Doe_John.nii.gz'));
+    expect(text).toContain(`case ${caseId} CT: is 17 bytes, shorter than a NIfTI-1 header`);
+    expect(text).not.toContain('Doe');
     expect(text).not.toContain('DOE');
   });
 
-  it('withoutPaths keeps code and base name of Node file-system errors, anywhere in the chain', () => {
-    const fsError = Object.assign(new Error(`ENOENT: no such file or directory, open '${patientDir}/x.nii.gz'`), { code: 'ENOENT', path: `${patientDir}/x.nii.gz`, syscall: 'open' });
+  it('withoutPaths keeps the code of Node file-system errors and drops the path, anywhere in the chain', () => {
+    const fsError = Object.assign(new Error(`ENOENT: no such file or directory, open '${patientDir}/Doe_John.nii.gz'`), { code: 'ENOENT', path: `${patientDir}/Doe_John.nii.gz`, syscall: 'open' });
     const cleaned = withoutPaths(new Error('outer', { cause: fsError })) as Error;
-    expect((cleaned.cause as Error).message).toBe("ENOENT: no such file or directory, open 'x.nii.gz'");
+    expect((cleaned.cause as Error).message).toBe("ENOENT: no such file or directory, open '<path>'");
+    // A name mewm synth wrote is pseudonymous and kept.
+    const synthetic = Object.assign(new Error(`ENOENT: no such file or directory, open '/data/cases/SYN-1-0001/pre-ct.nii.gz'`), { code: 'ENOENT', path: '/data/cases/SYN-1-0001/pre-ct.nii.gz' });
+    expect((withoutPaths(synthetic) as Error).message).toBe("ENOENT: no such file or directory, open 'pre-ct.nii.gz'");
     expect((cleaned.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
     expect(failureText(toApplicationFailure(fsError))).not.toContain('DOE');
     expect(failureText(toApplicationFailure(new MewmError('InvalidVolume', 'x.nii.gz: cannot be read', {}, { cause: fsError })))).not.toContain('DOE');

@@ -91,7 +91,7 @@ describe('mewm CLI', () => {
     expect(usage.stderr).toMatch(/usage: mewm plan/);
     const missing = run(['plan', 'no-such-case.nii.gz']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toBe('mewm: InvalidInput: case path no-such-case.nii.gz does not exist');
+    expect(missing.stderr.trim()).toBe('mewm: InvalidInput: the case path given does not exist');
     expect(run(['frobnicate']).code).toBe(2);
     const badEnv = spawnSync(mewm, ['plan', 'demo'], { cwd: dir, env: { ...env, MEWM_BEAMS: 'many' }, encoding: 'utf8' });
     expect(badEnv.status).toBe(1);

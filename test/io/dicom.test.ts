@@ -6,6 +6,7 @@ import { isMewmError, type MewmError } from '../../src/core/errors';
 import { reorientToRas } from '../../src/core/volume/orientation';
 import { type Affine, type Volume } from '../../src/core/volume/volume';
 import { listDicomSeries, readDicomSeries } from '../../src/io/dicom';
+import { opaqueKey } from '../../src/io/input-label';
 import { encodeNifti } from '../../src/io/nifti';
 import { pythonAvailable, pythonSkipReason, runOracle } from '../oracles/python-oracle';
 import { maxAbsDifference, maxAffineDifference, syntheticCt } from '../oracles/volume-oracle';
@@ -90,26 +91,32 @@ describe.skipIf(!pythonAvailable)(`readDicomSeries against pydicom-written serie
     expect(maxAbsDifference(await readDicomSeries(dir), known[0]!)).toBe(0);
   });
 
-  it('several series in one folder: asks to choose, and reads the chosen one', async () => {
+  it('several series in one folder: asks to choose by opaque key (no UIDs in the error), and reads the chosen one', async () => {
     const dir = writeSeries(known[0]!, 'two-series', { series_uid: '1.2.3.4.1', series_number: 3, prefix: 'a' });
     writeSeries(known[1]!, 'two-series', { series_uid: '1.2.3.4.2', series_number: 4, prefix: 'b' });
-    const error = await expectError(readDicomSeries(dir), 'InvalidInput', /^two-series: holds 2 DICOM series; choose one with seriesInstanceUid: .*1\.2\.3\.4\.1 \(series 3, CT, 6 files\).*1\.2\.3\.4\.2/);
-    expect(error.details['series']).toHaveLength(2);
-    expect((await listDicomSeries(dir)).map((s) => s.seriesInstanceUid).sort()).toEqual(['1.2.3.4.1', '1.2.3.4.2']);
+    const [first, second] = [opaqueKey('1.2.3.4.1'), opaqueKey('1.2.3.4.2')];
+    const error = await expectError(readDicomSeries(dir), 'InvalidInput', new RegExp(`^DICOM folder: holds 2 DICOM series; choose one with seriesInstanceUid \\(its UID or the key shown\\): .*${first} \\(series 3, CT, 6 files\\).*${second} \\(series 4, CT, 6 files\\)`));
+    expect(error.details['series']).toEqual(expect.arrayContaining([{ key: first, seriesNumber: 3, modality: 'CT', files: 6 }, { key: second, seriesNumber: 4, modality: 'CT', files: 6 }]));
+    for (const text of [error.message, JSON.stringify(error.details)]) expect(text).not.toContain('1.2.3.4');
+    const listed = await listDicomSeries(dir);
+    expect(listed.map((s) => [s.seriesInstanceUid, s.key]).sort()).toEqual([['1.2.3.4.1', first], ['1.2.3.4.2', second]]);
     const chosen = await readDicomSeries(dir, { seriesInstanceUid: '1.2.3.4.2' });
     expect(maxAbsDifference(reorientToRas(chosen), reorientToRas(known[1]!))).toBe(0);
-    await expectError(readDicomSeries(dir, { seriesInstanceUid: '9.9' }), 'InvalidInput', /no series with SeriesInstanceUID 9\.9/);
+    const byKey = await readDicomSeries(dir, { seriesInstanceUid: second });
+    expect(maxAbsDifference(reorientToRas(byKey), reorientToRas(known[1]!))).toBe(0);
+    const missing = await expectError(readDicomSeries(dir, { seriesInstanceUid: '9.9.9.9' }), 'InvalidInput', /^DICOM folder: no series matches the requested seriesInstanceUid; found /);
+    expect(missing.message).not.toContain('9.9.9.9');
   });
 
   it('JPEG-compressed series: a typed error saying so', async () => {
     const dir = writeSeries(known[0]!, 'jpeg', { transfer_syntax: 'jpeg' });
-    await expectError(readDicomSeries(dir), 'InvalidVolume', /^jpeg: file img\d+\.dcm holds JPEG-compressed pixel data \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\).*decompress the series first/);
+    await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: file #\d+ of 6 \(sorted by name\) holds JPEG-compressed pixel data \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\).*decompress the series first/);
   });
 
   it('a missing slice: uneven gaps are refused', async () => {
     const dir = writeSeries(known[0]!, 'gap', { shuffle: false });
     unlinkSync(join(dir, 'img0003.dcm'));
-    await expectError(readDicomSeries(dir), 'InvalidVolume', /^gap: has uneven slice gaps \(from 2\.500 to 5\.000 mm\)/);
+    await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: has uneven slice gaps \(from 2\.500 to 5\.000 mm\)/);
   });
 
   it('a duplicated slice is refused', async () => {
@@ -120,7 +127,7 @@ describe.skipIf(!pythonAvailable)(`readDicomSeries against pydicom-written serie
 
   it('a non-CT series is refused; stray non-DICOM files are skipped', async () => {
     const mr = writeSeries(known[0]!, 'mr', { modality: 'MR' });
-    await expectError(readDicomSeries(mr), 'InvalidVolume', /^mr: is a MR series; mewm reads CT/);
+    await expectError(readDicomSeries(mr), 'InvalidVolume', /^DICOM folder: is a MR series; mewm reads CT/);
     const dir = writeSeries(known[0]!, 'with-notes');
     writeFileSync(join(dir, 'notes.txt'), 'not dicom');
     expect(maxAbsDifference(await readDicomSeries(dir), known[0]!)).toBe(0);
@@ -129,7 +136,14 @@ describe.skipIf(!pythonAvailable)(`readDicomSeries against pydicom-written serie
 
   it('names a pseudonymous case id instead of the folder when asked', async () => {
     const dir = writeSeries(known[0]!, 'Doe_Jane/series', { transfer_syntax: 'jpeg' });
-    await expectError(readDicomSeries(dir, { name: 'case-0007' }), 'InvalidVolume', /^case-0007: file /);
+    await expectError(readDicomSeries(dir, { name: 'case-0007' }), 'InvalidVolume', /^case-0007: file #\d+ of \d+ \(sorted by name\) /);
+  });
+
+  it('privacy: neither a folder nor file names like the patient\'s reach the error', async () => {
+    const dir = writeSeries(known[0]!, 'Doe_John', { transfer_syntax: 'jpeg', prefix: 'Doe_John_' });
+    expect(readdirSync(dir).every((f) => f.startsWith('Doe_John_'))).toBe(true);
+    const error = await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: file #\d+ of 6 \(sorted by name\) holds JPEG/);
+    expect(`${error.message}${JSON.stringify(error.details)}`).not.toContain('Doe');
   });
 });
 
@@ -138,11 +152,11 @@ describe('readDicomSeries without DICOM files', () => {
     const dir = join(workDir, 'empty');
     mkdirSync(dir);
     writeFileSync(join(dir, 'readme.txt'), 'nothing here');
-    await expectError(readDicomSeries(dir), 'InvalidVolume', /^empty: holds no DICOM image files \(1 other files skipped\)/);
+    await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: holds no DICOM image files \(1 other files skipped\)/);
   });
 
   it('a folder that does not exist', async () => {
-    await expectError(readDicomSeries(join(workDir, 'absent')), 'InvalidVolume', /^absent: cannot be listed as a folder \(ENOENT\)/);
+    await expectError(readDicomSeries(join(workDir, 'absent')), 'InvalidVolume', /^DICOM folder: cannot be listed as a folder \(ENOENT\)/);
   });
 
   it('a file with the DICM preamble but garbage after it', async () => {
@@ -151,6 +165,6 @@ describe('readDicomSeries without DICOM files', () => {
     const bytes = new Uint8Array(400).fill(0xff);
     bytes.set([0x44, 0x49, 0x43, 0x4d], 128);
     writeFileSync(join(dir, 'x.dcm'), bytes);
-    await expectError(readDicomSeries(dir), 'InvalidVolume', /^garbage: file x\.dcm is not readable DICOM/);
+    await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: file #1 of 1 \(sorted by name\) is not readable DICOM/);
   });
 });

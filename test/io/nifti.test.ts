@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -80,13 +80,13 @@ function damaged(edit: (view: DataView, bytes: Uint8Array) => void, data: VoxelA
 }
 
 describe('NIfTI bad input gives InvalidVolume naming the file and the problem', () => {
-  it('truncated .nii.gz', async () => {
+  it('truncated .nii.gz: named by the caller\'s label, never by the path', async () => {
     const whole = encodeNifti(makeVolume(dtypeCases[0]!.data, shape, lpsOblique), { gzip: true });
     const path = join(workDir, 'case-0042.nii.gz');
     writeFileSync(path, whole.subarray(0, Math.floor(whole.length / 2)));
-    await expect(readNifti(path)).rejects.toSatisfy((error: unknown) => {
+    await expect(readNifti(path, { name: 'case case-0042 CT' })).rejects.toSatisfy((error: unknown) => {
       const e = error as MewmError;
-      return isMewmError(e, 'InvalidVolume') && /^case-0042\.nii\.gz: is a truncated or corrupt gzip/.test(e.message) && !e.message.includes(workDir);
+      return isMewmError(e, 'InvalidVolume') && /^case case-0042 CT: is a truncated or corrupt gzip/.test(e.message) && !e.message.includes(workDir);
     });
   });
 
@@ -142,7 +142,42 @@ describe('NIfTI bad input gives InvalidVolume naming the file and the problem', 
   });
 
   it('a missing file', async () => {
-    await expect(readNifti(join(workDir, 'absent.nii.gz'))).rejects.toMatchObject({ code: 'InvalidVolume', message: 'absent.nii.gz: cannot be read (ENOENT)' });
+    await expect(readNifti(join(workDir, 'absent.nii.gz'))).rejects.toMatchObject({ code: 'InvalidVolume', message: 'NIfTI input: cannot be read (ENOENT)' });
+  });
+});
+
+describe('privacy: a user\'s file name never reaches an error (src/io/input-label.ts)', () => {
+  /** Every text an error carries where it can be logged or stored: message, details, causes. */
+  const errorText = (error: unknown): string => {
+    const parts: string[] = [];
+    for (let e = error as (Error & { details?: unknown }) | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) parts.push(e.message, JSON.stringify(e.details ?? {}), String(e.stack ?? ''));
+    return parts.join('\n');
+  };
+
+  it.each([
+    ['missing', () => {}],
+    ['corrupt gzip', (path: string) => writeFileSync(path, gzipSync(Buffer.alloc(1000, 7)).subarray(0, 30))],
+    ['not a NIfTI', (path: string) => writeFileSync(path, gzipSync(Buffer.alloc(1000, 7)))],
+  ])('%s Doe_John.nii.gz: the error says "NIfTI input", not the name', async (_, write) => {
+    const path = join(workDir, 'Doe_John.nii.gz');
+    rmSync(path, { force: true });
+    write(path);
+    const error = await readNifti(path).then(() => null, (e: unknown) => e);
+    expect(isMewmError(error, 'InvalidVolume'), String(error)).toBe(true);
+    expect((error as MewmError).message).toMatch(/^NIfTI input: /);
+    expect(errorText(error)).not.toContain('Doe');
+    expect(errorText(error)).not.toContain(workDir);
+  });
+
+  it('names mewm synth\'s own files (pseudonymous by construction)', async () => {
+    const dir = join(workDir, 'SYN-3-0007');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pre-ct.nii.gz'), Buffer.from('junk'));
+    await expect(readNifti(join(dir, 'pre-ct.nii.gz'))).rejects.toMatchObject({ message: expect.stringMatching(/^pre-ct\.nii\.gz: /) });
+  });
+
+  it('an output path with a wrong extension is not named either', async () => {
+    await expect(writeNifti(join(workDir, 'Doe_John.img'), makeVolume(dtypeCases[0]!.data, shape, lpsOblique))).rejects.toMatchObject({ code: 'InvalidInput', message: 'the output path: a NIfTI path must end in .nii or .nii.gz' });
   });
 });
 
