@@ -71,7 +71,7 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
   try {
     let manifest = resolve(positionals[0]!);
     if (existsSync(manifest) && statSync(manifest).isDirectory()) manifest = join(manifest, 'manifest.jsonl');
-    if (!existsSync(manifest)) throw new MewmError('InvalidInput', `no cohort manifest at ${manifest}`);
+    if (!existsSync(manifest)) throw new MewmError('InvalidInput', `no cohort manifest at the path given (a cohort folder needs its manifest.jsonl)`);
     const cohortId = values['cohort-id'] ?? defaultCohortId(manifest, values.split);
     if (values['cohort-id'] === undefined) process.stderr.write(`cohort id ${cohortId} (from the manifest path and split; name it with --cohort-id)\n`);
     const cohortDir = dirname(manifest);

@@ -17,6 +17,7 @@ import { Label, type LabelledCt, type Volume } from '../core/volume/volume';
 import { ArtifactStores } from '../artifacts/index';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
 import { getCtVolume, getJson, getLabelVolume } from '../artifacts/volumes';
+import { inputLabel } from '../io/input-label';
 import { encodePng, renderAxialSlice } from '../io/png';
 import { protocolLabel } from '../core/vocabulary';
 import { renderPlanReport, type PlanAuditRecord, type ReportCandidate, type ReportImage, type ReportModel, type ReportStep } from '../evaluation/report-html';
@@ -183,9 +184,11 @@ async function readPlanFile(file: string): Promise<PlanResult> {
   try {
     plan = JSON.parse(await readFile(file, 'utf8')) as PlanResult;
   } catch (error) {
-    throw new MewmError('InvalidInput', `cannot read a plan result from ${file}`, { file }, { cause: error });
+    // No path and no cause (a file-system error's message holds the path): see docs/architecture.md, Privacy.
+    const reason = (error as NodeJS.ErrnoException).code ?? 'not valid JSON';
+    throw new MewmError('InvalidInput', `cannot read a plan result from ${inputLabel(file, 'the --plan file')} (${reason})`);
   }
-  if (plan?.schema !== 'mewm.plan/1') throw new MewmError('InvalidInput', `${file} is not a mewm.plan/1 result`, { file });
+  if (plan?.schema !== 'mewm.plan/1') throw new MewmError('InvalidInput', `${inputLabel(file, 'the --plan file')} is not a mewm.plan/1 result`);
   return plan;
 }
 

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LocalArtifactStore } from '../../src/artifacts/local-store';
 import { putJson, putVolume } from '../../src/artifacts/volumes';
 import { buildAuditRecord, largestTumourSlice, parseReportArguments, runReport } from '../../src/cli/report';
@@ -129,6 +129,19 @@ describe('mewm report', () => {
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ schema: 'something-else' }));
     // A failure like every other command's: exit code 1 and one line.
     expect(await runReport(['--plan', join(dir, 'bad.json'), '--out', join(dir, 'x.html')])).toBe(1);
+  });
+
+  it('names a plan file by its role only (a file name may be a patient name)', async () => {
+    writeFileSync(join(dir, 'Doe_John.json'), '{ not json');
+    let stderr = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+    try {
+      expect(await runReport(['--plan', join(dir, 'Doe_John.json'), '--out', join(dir, 'x.html')])).toBe(1);
+      expect(await runReport(['--plan', join(dir, 'Doe_Jane.json'), '--out', join(dir, 'x.html')])).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stderr).toBe('mewm: InvalidInput: cannot read a plan result from the --plan file (not valid JSON)\nmewm: InvalidInput: cannot read a plan result from the --plan file (ENOENT)\n');
   });
 
   it('parses arguments and finds the largest tumour slice', () => {
