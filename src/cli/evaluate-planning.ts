@@ -32,7 +32,7 @@ import { isMewmError, MewmError } from '../core/errors';
 import { protocolKey } from '../core/vocabulary';
 import type { CandidateRisk, MethodPredictions } from '../evaluation/evaluate';
 import { methodFromCohortOutcomes } from '../evaluation/evaluate';
-import { createPolicy, policyConfigFromEnv, type PolicyConfig } from '../policy/index';
+import { createPolicy, policyConfigFromEnv, type LlmEndpointConfig, type PolicyConfig } from '../policy/index';
 import { bundleWorkflows } from '../../workers/create-workers';
 import { createLogger } from '../../workers/logging';
 import { QUEUE_ROLES } from '../../workflows/task-queues';
@@ -122,15 +122,20 @@ export interface EvaluatedCohort {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The configured LLM endpoint whatever MEWM_POLICY says, or undefined when none is configured. */
+export function configuredLlmEndpoint(env: Env): LlmEndpointConfig | undefined {
+  try {
+    return policyConfigFromEnv({ ...env, MEWM_POLICY: 'llm' }).llm;
+  } catch (error) {
+    if (isMewmError(error, 'InvalidConfig')) return undefined;
+    throw error;
+  }
+}
+
 function policyFor(planner: PlannerId, env: Env): PolicyConfig | { skip: string } {
   if (planner === 'mewm-llm') {
-    try {
-      const config = policyConfigFromEnv({ ...env, MEWM_POLICY: 'llm' });
-      if (config.llm) return { llm: config.llm };
-    } catch (error) {
-      if (!isMewmError(error, 'InvalidConfig')) throw error;
-    }
-    return { skip: 'no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, docs/policy.md)' };
+    const llm = configuredLlmEndpoint(env);
+    return llm ? { llm } : { skip: 'no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, docs/policy.md)' };
   }
   // The offline methods never call an endpoint, even when one is configured.
   return policyConfigFromEnv(env).actionBase ? { actionBase: true } : {};

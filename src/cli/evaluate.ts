@@ -8,9 +8,11 @@
  *
  * Reads DIR/manifest.jsonl (split, physician protocol, observed survival), DIR/truth.jsonl
  * (phenotype, optimal protocol) and DIR/world.json (planning horizons). --methods (comma-separated;
- * default optimal,physician,guideline,random-valid,mewm-oracle,mewm-onnx,mewm-llm) picks the rows:
+ * default optimal,physician,guideline,llm-only,random-valid,mewm-oracle,mewm-onnx,mewm-llm) picks
+ * the rows:
  * - without a planner: the optimal protocol, the synthetic physician, the guideline policy's first
- *   choice on the pre-CT, a seeded random valid protocol;
+ *   choice on the pre-CT, the LLM-only baseline (`mewm baseline`'s prediction, asked here; skipped
+ *   without an endpoint), a seeded random valid protocol;
  * - planned here, each as a resumable runCohort workflow over the split (./evaluate-planning.ts):
  *   mewm-oracle, mewm-onnx, mewm-llm, and ablations METHOD/no-assistant, METHOD/replicas-N,
  *   METHOD/beams-N; --ablation-models ID=DIR adds mewm-onnx with another model folder. A re-run
@@ -56,22 +58,24 @@ import { POST_TUMOUR_HU } from '../world/response';
 import { roiGrid, tumourCentreMm } from '../../activities/case';
 import { GuidelinePolicy } from '../policy/guideline';
 import { observeTumour } from '../policy/observation';
-import { readPreTreatment } from './baseline';
+import { readPreTreatment, renderKeySlices } from './baseline';
+import { describePolicy } from '../policy/index';
+import { createProtocolBaseline, DEFAULT_GOAL as BASELINE_GOAL } from '../policy/llm-baseline';
 import { visibleFindings } from '../world/physician';
 import type { Phenotype } from '../world/phenotype';
 import { expectedRisk } from '../world/survival';
 import { usageError } from './command-support';
-import { ablationOf, modelAblation, parsePlanningMethod, PLANNERS, runPlanningMethods, type PlanningMethod } from './evaluate-planning';
+import { ablationOf, configuredLlmEndpoint, modelAblation, parsePlanningMethod, PLANNERS, runPlanningMethods, type PlanningMethod } from './evaluate-planning';
 
 const USAGE =
   'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
   '                     [--methods LIST] [--ablation-models ID=DIR]... [--llm FILE]\n' +
   '                     [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]\n' +
   '                     [--realism-replicas T] [--realism-cases N]\n' +
-  '  LIST: comma-separated, default optimal,physician,guideline,random-valid,mewm-oracle,mewm-onnx,mewm-llm;\n' +
+  '  LIST: comma-separated, default optimal,physician,guideline,llm-only,random-valid,mewm-oracle,mewm-onnx,mewm-llm;\n' +
   '        ablations of a planned method: mewm-oracle/no-assistant, mewm-oracle/replicas-1, mewm-onnx/beams-1, …';
 
-const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'random-valid'] as const;
+const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'llm-only', 'random-valid'] as const;
 type BuiltInMethod = (typeof BUILT_IN_METHODS)[number];
 
 export interface EvaluateArguments {
@@ -393,14 +397,19 @@ async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log
 const REALISM_WINDOW_HU = [-175, 600] as const;
 
 /** Builds every method row and runs the evaluation; returns the files written. */
-export async function runEvaluation(args: EvaluateArguments, log: (line: string) => void = () => {}, argv?: readonly string[]): Promise<{ outDir: string; files: number; skipped: readonly string[] }> {
+export async function runEvaluation(
+  args: EvaluateArguments,
+  log: (line: string) => void = () => {},
+  argv?: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<{ outDir: string; files: number; skipped: readonly string[] }> {
   const cohort = await loadCohortTruth(args.cohortDir, args.split);
   const { truth } = cohort;
   const ids = new Set(truth.map((t) => t.caseId));
   log(`${truth.length} ${args.split} cases; horizons ${cohort.horizons.maxDrugs} drugs, ${cohort.horizons.maxEmbolics} embolics`);
   const planned =
     args.planning.length > 0
-      ? await runPlanningMethods({ base: loadConfig(), methods: args.planning, cohort: { dir: args.cohortDir, split: args.split }, caseIds: ids, riskBarCases: args.riskBars, env: process.env, log })
+      ? await runPlanningMethods({ base: loadConfig({ env }), methods: args.planning, cohort: { dir: args.cohortDir, split: args.split }, caseIds: ids, riskBarCases: args.riskBars, env, log })
       : { methods: [], records: [], skipped: [] };
   const methods: MethodPredictions[] = [];
   if (args.methods.includes('optimal')) methods.push(optimalMethod(truth));
@@ -419,6 +428,22 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
     );
   }
   if (args.llmFile) methods.push(methodFromCohortOutcomes('llm', 'LLM-only baseline', 'baseline', await readOutcomes(args.llmFile, ids)));
+  const skipped = [...planned.skipped];
+  if (args.methods.includes('llm-only')) {
+    const endpoint = configuredLlmEndpoint(env);
+    if (!endpoint) skipped.push('llm-only: no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, docs/policy.md)');
+    else {
+      const baseline = createProtocolBaseline(endpoint);
+      log(`llm-only: ${describePolicy(baseline.identity).replace(/^policy: /, '')}`);
+      methods.push(
+        await baselineMethod('llm-only', `LLM-only baseline (${endpoint.model})`, truth, async (t) => {
+          const pre = await readPreTreatment(args.cohortDir, cohort.manifest.get(t.caseId)!);
+          const observation = observeTumour(pre, { caseId: t.caseId });
+          return (await baseline.predict({ caseId: t.caseId, observation, goal: BASELINE_GOAL, keySlicesPng: renderKeySlices(pre, 3) })).protocol;
+        }),
+      );
+    }
+  }
   if (args.methods.includes('random-valid')) methods.push(randomValidMethod(truth, args.seed, cohort.horizons));
   for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
   methods.push(...planned.methods.filter((m) => m.kind === 'ablation'));
@@ -440,7 +465,7 @@ export async function runEvaluation(args: EvaluateArguments, log: (line: string)
     ],
     realism,
     coxTraining,
-    skipped: planned.skipped,
+    skipped,
     ...(planned.records.length > 0
       ? { extraFiles: [{ path: 'planning.json', content: `${JSON.stringify(planned.records, null, 2)}\n`, description: 'how each planned row was planned: cohort workflow id and run, reused or planned, world model, policy, settings' }] }
       : {}),

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCohortTruth, parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
 import { writeCohort } from '../../src/world/cohort';
+import { json, startFakeOpenAi } from '../support/fake-openai';
 
 /** The rows that need no planner (the default list also plans mewm-oracle, mewm-onnx and mewm-llm). */
 const BUILT_INS = 'optimal,physician,guideline,random-valid';
@@ -61,7 +62,7 @@ describe('mewm evaluate', () => {
 
   it('parses planned methods and their ablations', () => {
     const defaults = parseEvaluateArguments(['--cohort', cohort]);
-    expect(defaults.methods).toEqual(['optimal', 'physician', 'guideline', 'random-valid']);
+    expect(defaults.methods).toEqual(['optimal', 'physician', 'guideline', 'llm-only', 'random-valid']);
     expect(defaults.planning.map((p) => p.id)).toEqual(['mewm-oracle', 'mewm-onnx', 'mewm-llm']);
     const args = parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal,mewm-oracle,mewm-oracle/no-assistant,mewm-oracle/replicas-1,mewm-onnx,mewm-onnx/beams-2', '--ablation-models', 'no-contrastive=models/nc']);
     expect(args.methods).toEqual(['optimal']);
@@ -73,6 +74,24 @@ describe('mewm evaluate', () => {
       { id: 'mewm-onnx-beams-2', planner: 'mewm-onnx', variant: { kind: 'beams', n: 2 } },
       { id: 'mewm-onnx-no-contrastive', planner: 'mewm-onnx', variant: { kind: 'models', name: 'no-contrastive', modelDir: resolve('models/nc') } },
     ]);
+  });
+
+  it('asks the configured endpoint for the llm-only row, and says why it is missing without one', async () => {
+    const fake = await startFakeOpenAi();
+    try {
+      fake.fallback = json({ chemotherapy_drugs: ['Epirubicin'], embolization_materials: ['Lipiodol'], rationale: 'scripted' });
+      const out = join(dir, 'llm-only');
+      const argv = ['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--methods', 'optimal,llm-only', '--out', out];
+      await runEvaluation(parseEvaluateArguments(argv), () => {}, argv, { OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'test' });
+      expect(fake.requests).toHaveLength(14);
+      const rows = readFileSync(join(out, 'predictions.csv'), 'utf8').split('\n').filter((l) => l.includes(',llm-only,'));
+      expect(rows).toHaveLength(14);
+      for (const row of rows) expect(row).toContain(',epirubicin|lipiodol,');
+      const none = await runEvaluation(parseEvaluateArguments([...argv.slice(0, -1), join(dir, 'llm-none')]), () => {}, argv, {});
+      expect(none.skipped.join('\n')).toMatch(/llm-only: no LLM endpoint configured/);
+    } finally {
+      await fake.close();
+    }
   });
 
   it('rejects bad arguments and unknown agents with typed errors', async () => {
