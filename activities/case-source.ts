@@ -66,7 +66,8 @@ export function localPath(pathOrUri: string): string {
 /** Checks a case on the starting side and stores its source; the returned CaseRef is all a workflow gets. */
 export async function writeCaseSource(store: ArtifactStore, input: CaseInput): Promise<CaseRef> {
   if (!caseIdPattern.test(input.caseId)) {
-    throw new MewmError('InvalidInput', `case id "${input.caseId}" must be letters, digits, '.', '_' or '-' (a pseudonym, never a patient identifier)`);
+    // Not echoed: an id that fails the pattern may be a patient's name.
+    throw new MewmError('InvalidInput', "the case id must be letters, digits, '.', '_' or '-' (a pseudonym, never a patient identifier)");
   }
   const ct = input.ct.startsWith('file://') ? input.ct : resolve(input.ct);
   const mask = input.mask === undefined ? undefined : input.mask.startsWith('file://') ? input.mask : resolve(input.mask);

@@ -29,6 +29,13 @@ describe('resolveCase: patient names in paths', () => {
     expect(messageOf(() => resolveCase(join(dir, 'ct.nii.gz'), { mask: join(dir, 'Doe_John-mask.nii.gz') }))).toBe('the mask given with --mask does not exist');
   });
 
+  it('a --case-id that is not a pseudonym is refused without being repeated', () => {
+    writeFileSync(join(dir, 'ct.nii.gz'), 'x');
+    const message = messageOf(() => resolveCase(join(dir, 'ct.nii.gz'), { caseId: 'Doe^John' }));
+    expect(message).toMatch(/^the case id must be letters, digits/);
+    expect(message).not.toContain('Doe');
+  });
+
   it('a synthetic case folder is named (its name is a pseudonym)', () => {
     expect(messageOf(() => resolveCase(join(dir, 'SYN-4-0002'), {}))).toBe('the case path SYN-4-0002 does not exist');
   });
