@@ -311,7 +311,8 @@ export async function runPlanningMethods(options: {
           identity: `evaluate-${r.method.id}`,
         });
         try {
-          await startCohort(session.client, store, { cohortId: r.cohortId, cases, settings: r.config.planning, concurrency: r.config.cohort.concurrency, pageSize: r.config.cohort.pageSize }, logger);
+          const { started } = await startCohort(session.client, store, { cohortId: r.cohortId, cases, settings: r.config.planning, concurrency: r.config.cohort.concurrency, pageSize: r.config.cohort.pageSize }, logger);
+          if (!started) log(`${r.method.id}: the cohort workflow was still running (an interrupted evaluation?): resuming it`);
           // A worker that dies would leave the cohort waiting forever: its failure ends the wait.
           await Promise.race([awaitCohort(session.client, workflowId, r.method.id), workers.done.then(() => new Promise<never>(() => {}))]);
         } finally {

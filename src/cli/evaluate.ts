@@ -356,8 +356,8 @@ function gitCommit(): string | undefined {
  * post-treatment CT resampled to that ROI: tumour composition error, and SSIM/PSNR inside the
  * pre-treatment tumour region on the paper's HU window [−175, 600].
  */
-async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log: (line: string) => void): Promise<RealismSample[]> {
-  const config = loadConfig();
+async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log: (line: string) => void, env: Readonly<Record<string, string | undefined>>): Promise<RealismSample[]> {
+  const config = loadConfig({ env });
   const worldConfig = config.worldModel.backend === 'oracle' ? { ...config.worldModel, oracleCohortDir: args.cohortDir } : config.worldModel;
   const world = await createWorldModel(worldConfig);
   const samples: RealismSample[] = [];
@@ -448,7 +448,7 @@ export async function runEvaluation(
   for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
   methods.push(...planned.methods.filter((m) => m.kind === 'ablation'));
 
-  const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log) : [];
+  const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log, env) : [];
   // The Cox baseline learns from the training split when the evaluated split is another one.
   const coxTraining = args.split === 'all' ? [] : (await loadCohortTruth(args.cohortDir, 'train').catch(() => ({ truth: [] as CaseTruth[] }))).truth;
   const commit = gitCommit();
