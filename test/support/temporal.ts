@@ -111,6 +111,39 @@ export interface RunningWorkers {
   readonly done: Promise<void>;
 }
 
+/** A dev server with its SQLite file in `dir`, a client and in-process workers for `config`. */
+export interface TemporalStack {
+  readonly server: DevServer;
+  readonly client: Client;
+  readonly workers: RunningWorkers;
+  /** Stops the workers, closes the client, stops the server. */
+  stop(): Promise<void>;
+}
+
+export async function startTemporalStack(dir: string, config: MewmConfig, overrides?: DependencyOverrides): Promise<TemporalStack> {
+  const server = await startTestServer(join(dir, 'temporal.sqlite'));
+  let client: Client | undefined;
+  try {
+    client = await connectClient(server.address);
+    const workers = await startWorkers({ address: server.address, config, ...(overrides ? { overrides } : {}) });
+    const connected = client;
+    return {
+      server,
+      client: connected,
+      workers,
+      stop: async () => {
+        await workers.stop();
+        await connected.connection.close();
+        await server.stop();
+      },
+    };
+  } catch (error) {
+    await client?.connection.close();
+    await server.stop();
+    throw error;
+  }
+}
+
 /** Workers for `roles` in this process, until `stop()`. */
 export async function startWorkers(options: { address: string; config: MewmConfig; roles?: readonly QueueRole[]; overrides?: DependencyOverrides; identity?: string }): Promise<RunningWorkers> {
   const abort = new AbortController();

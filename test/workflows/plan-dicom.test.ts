@@ -11,15 +11,13 @@ import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { MewmConfig } from '../../src/config/config';
 import { isValidProtocol } from '../../src/core/vocabulary';
-import type { DevServer } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
 import { pythonAvailable, pythonSkipReason, runOracle } from '../oracles/python-oracle';
-import { connectClient, stageCase, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 let caseId: string;
 let seriesDir: string;
@@ -32,15 +30,12 @@ describe.skipIf(!pythonAvailable)(`planTreatment from a DICOM series without a m
     seriesDir = join(dir, 'incoming', 'series-1');
     runOracle('dicom_oracle.py', ['write', join(cohort.dir, 'cases', caseId, 'pre-ct.nii.gz'), seriesDir, JSON.stringify({ seed: 3 })]);
     config = testConfig(dir, cohort.dir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
-    server = await startTestServer(join(dir, 'temporal.sqlite'));
-    client = await connectClient(server.address);
-    workers = await startWorkers({ address: server.address, config });
+    stack = await startTemporalStack(dir, config);
+    client = stack.client;
   });
 
   afterAll(async () => {
-    await workers?.stop();
-    await client?.connection.close();
-    await server?.stop();
+    await stack?.stop();
   });
 
   it('reads the series, segments it with the assistant, plans, and keeps DICOM header identifiers out of the history', async () => {

@@ -9,16 +9,14 @@ import type { Client } from '@temporalio/client';
 import type { MewmConfig } from '../../src/config/config';
 import { isValidProtocol } from '../../src/core/vocabulary';
 import { createPolicy, llmEndpointConfig } from '../../src/policy/index';
-import type { DevServer } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
 import { json, startFakeOpenAi, status, type FakeOpenAi } from '../support/fake-openai';
-import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let fake: FakeOpenAi;
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 let cohortDir: string;
 let caseId: string;
@@ -31,15 +29,12 @@ beforeAll(async () => {
   fake = await startFakeOpenAi();
   const policy = createPolicy({ llm: llmEndpointConfig({ baseURL: fake.baseURL, apiKey: 'test-key', model: 'gpt-4o', maxRetries: 0, timeoutMs: 10_000 }) });
   config = testConfig(dir, cohortDir, { planning: { drugHorizon: 2, embolicHorizon: 1 } });
-  server = await startTestServer(join(dir, 'temporal.sqlite'));
-  client = await connectClient(server.address);
-  workers = await startWorkers({ address: server.address, config, overrides: { policy } });
+  stack = await startTemporalStack(dir, config, { policy });
+  client = stack.client;
 });
 
 afterAll(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await server?.stop();
+  await stack?.stop();
   await fake?.close();
 });
 

@@ -10,15 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { MewmConfig } from '../../src/config/config';
-import type { DevServer } from '../../workers/dev-server';
 import { beamStepWorkflowId, cohortPlanWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { CohortResult, PlanResult } from '../../workflows/types';
-import { connectClient, stageCase, stageCohort, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { stageCase, stageCohort, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 let caseId: string;
 let patientDir: string;
@@ -34,15 +32,12 @@ beforeAll(async () => {
   copyFileSync(join(cohort.dir, 'cases', caseId, 'pre-ct.nii.gz'), join(patientDir, 'ct.nii.gz'));
   copyFileSync(join(cohort.dir, 'cases', caseId, 'pre-labels.nii.gz'), join(patientDir, 'mask.nii.gz'));
   config = testConfig(dir, cohort.dir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
-  server = await startTestServer(join(dir, 'temporal.sqlite'));
-  client = await connectClient(server.address);
-  workers = await startWorkers({ address: server.address, config });
+  stack = await startTemporalStack(dir, config);
+  client = stack.client;
 });
 
 afterAll(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await server?.stop();
+  await stack?.stop();
 });
 
 /** Everything a history holds as text: its JSON, plus every byte field (payload data) decoded as UTF-8. */

@@ -9,16 +9,14 @@ import type { Client } from '@temporalio/client';
 import { ArtifactStores, createArtifactStore, parseArtifactLocation, type ArtifactStore } from '../../src/artifacts';
 import { getJson } from '../../src/artifacts/volumes';
 import type { MewmConfig } from '../../src/config/config';
-import type { DevServer } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
 import { s3rverCredentials, startS3Server, type LocalS3Server } from '../support/s3-server';
-import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let s3: LocalS3Server;
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 let cohortDir: string;
 let caseId: string;
@@ -36,15 +34,12 @@ beforeAll(async () => {
   const tuning = { credentials: s3rverCredentials };
   stores = new ArtifactStores(connection, tuning);
   store = createArtifactStore(parseArtifactLocation(config.artifacts.location, connection), tuning);
-  server = await startTestServer(join(dir, 'temporal.sqlite'));
-  client = await connectClient(server.address);
-  workers = await startWorkers({ address: server.address, config, overrides: { store, artifacts: stores } });
+  stack = await startTemporalStack(dir, config, { store, artifacts: stores });
+  client = stack.client;
 });
 
 afterAll(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await server?.stop();
+  await stack?.stop();
   stores?.close();
   await s3?.close();
 });

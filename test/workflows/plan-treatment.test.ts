@@ -10,18 +10,16 @@ import { getJson } from '../../src/artifacts/volumes';
 import { replicaSeed } from '../../src/core/planning/beam-search';
 import { isValidProtocol } from '../../src/core/vocabulary';
 import type { MewmConfig } from '../../src/config/config';
-import type { DevServer } from '../../workers/dev-server';
 import { planAuditQuery, planProgressQuery } from '../../workflows/queries';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
-import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let dir: string;
 let cohortDir: string;
 let caseIds: string[];
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 const stores = new ArtifactStores();
 
@@ -31,15 +29,12 @@ beforeAll(async () => {
   cohortDir = cohort.dir;
   caseIds = cohort.patients.map((p) => p.caseId);
   config = testConfig(dir, cohortDir);
-  server = await startTestServer(join(dir, 'temporal.sqlite'));
-  client = await connectClient(server.address);
-  workers = await startWorkers({ address: server.address, config });
+  stack = await startTemporalStack(dir, config);
+  client = stack.client;
 });
 
 afterAll(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await server?.stop();
+  await stack?.stop();
   stores.close();
 });
 

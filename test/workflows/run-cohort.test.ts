@@ -7,17 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { ArtifactStores } from '../../src/artifacts';
 import type { MewmConfig } from '../../src/config/config';
-import type { DevServer } from '../../workers/dev-server';
 import { cohortPlanWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { CohortCaseOutcome, CohortInput, CohortResult } from '../../workflows/types';
 import { writeCorruptCase, writeManifest } from '../support/cases';
-import { caseOf, stageCohort, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCohort, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let dir: string;
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 let manifest: string;
 let goodIds: string[];
@@ -33,15 +31,12 @@ beforeAll(async () => {
   // The corrupt case sits in the middle of a page: its neighbours must still be planned.
   manifest = writeManifest(join(cohort.dir, 'test-manifest.jsonl'), [cases[0]!, bad, cases[1]!, cases[2]!, cases[3]!].map((c) => ({ ...c, mask: c.mask! })));
   config = testConfig(dir, cohort.dir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
-  server = await startTestServer(join(dir, 'temporal.sqlite'));
-  client = await connectClient(server.address);
-  workers = await startWorkers({ address: server.address, config });
+  stack = await startTemporalStack(dir, config);
+  client = stack.client;
 });
 
 afterAll(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await server?.stop();
+  await stack?.stop();
   stores.close();
 });
 
