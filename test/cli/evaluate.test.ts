@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCohortTruth, parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
 import { writeCohort } from '../../src/world/cohort';
 import { json, startFakeOpenAi } from '../support/fake-openai';
+import { modelAblation, parsePlanningMethod, resolvePlanningMethod, type EvaluatedCohort } from '../../src/cli/evaluate-planning';
+import { resolveConfig } from '../../src/config/config';
 
 /** The rows that need no planner (the default list also plans mewm-oracle, mewm-onnx and mewm-llm). */
 const BUILT_INS = 'optimal,physician,guideline,random-valid';
@@ -92,6 +94,28 @@ describe('mewm evaluate', () => {
     } finally {
       await fake.close();
     }
+  });
+
+  it('gives each planned row a stable cohort id from its settings, and a reason when it cannot plan', () => {
+    const base = resolveConfig({ cwd: dir, env: {} });
+    const at: EvaluatedCohort = { dir: cohort, split: 'test' };
+    const oracle = parsePlanningMethod('mewm-oracle')!;
+    const id = (method = oracle, config = base, split = at) => {
+      const r = resolvePlanningMethod(config, method, split, {});
+      if ('skip' in r) throw new Error(r.skip);
+      return r.cohortId;
+    };
+    expect(id()).toBe(id());
+    expect(id()).toMatch(/^eval-mewm-oracle-[0-9a-f]{12}$/);
+    expect(id(parsePlanningMethod('mewm-oracle/replicas-1')!)).not.toBe(id());
+    expect(id(oracle, resolveConfig({ cwd: dir, env: { MEWM_BEAMS: '3' } }))).not.toBe(id());
+    expect(id(oracle, base, { dir: cohort, split: 'all' })).not.toBe(id());
+    const noAssistant = resolvePlanningMethod(base, parsePlanningMethod('mewm-oracle/no-assistant')!, at, {});
+    expect('skip' in noAssistant ? null : noAssistant.config.planning.reusePreTreatmentMask).toBe(true);
+    expect(resolvePlanningMethod(base, parsePlanningMethod('mewm-llm')!, at, {})).toMatchObject({ skip: expect.stringMatching(/no LLM endpoint/) });
+    expect(resolvePlanningMethod(base, modelAblation('gone', join(dir, 'no-such-models')), at, {})).toMatchObject({ skip: expect.stringMatching(/does not exist/) });
+    const llm = resolvePlanningMethod(base, parsePlanningMethod('mewm-llm')!, at, { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    expect('skip' in llm ? null : llm.policy.llm?.baseURL).toBe('http://127.0.0.1:9/v1');
   });
 
   it('rejects bad arguments and unknown agents with typed errors', async () => {
