@@ -148,8 +148,8 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
     let reference: Protocol;
     if (args.planFile) {
       const plan = JSON.parse(await readFile(args.planFile, 'utf8')) as { schema?: string; caseId?: string; protocol?: Protocol };
-      if (plan.schema !== 'mewm.plan/1' || !plan.protocol) throw new MewmError('InvalidInput', `${args.planFile} is not a mewm.plan/1 result`);
-      if (plan.caseId !== args.caseId) throw new MewmError('InvalidInput', `${args.planFile} is the plan of case ${plan.caseId}, not ${args.caseId}`);
+      if (plan.schema !== 'mewm.plan/1' || !plan.protocol) throw new MewmError('InvalidInput', 'the --plan file is not a mewm.plan/1 result');
+      if (plan.caseId !== args.caseId) throw new MewmError('InvalidInput', `the --plan file is the plan of case ${plan.caseId}, not ${args.caseId}`);
       reference = canonicalProtocol(plan.protocol);
     } else {
       reference = args.against!;
