@@ -165,7 +165,7 @@ export function resolvePlanningMethod(base: MewmConfig, method: PlanningMethod, 
   } else {
     const modelDir = variant?.kind === 'models' ? variant.modelDir : base.worldModel.modelDir;
     if (!modelDir) return { method, skip: 'no ONNX model folder configured (set MEWM_MODEL_DIR)' };
-    if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) return { method, skip: `the ONNX model folder ${modelDir} does not exist` };
+    if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) return { method, skip: `its ONNX model folder does not exist (${variant?.kind === 'models' ? '--ablation-models' : 'MEWM_MODEL_DIR'})` };
     worldModel = { ...base.worldModel, backend: 'onnx', modelDir: resolve(modelDir) };
   }
   const planning = {
