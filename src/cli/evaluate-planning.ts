@@ -322,7 +322,8 @@ export async function runPlanningMethods(options: {
         if (!done) throw new MewmError('Internal', `${r.method.id}: cohort workflow ${workflowId} did not complete`);
       }
       const result: CohortResult = done!.result;
-      const outcomes = (await readCohortOutcomes(stores, result)).filter((o) => options.caseIds.has(o.caseId));
+      // Case order, not completion order: the same patients get risk figures on every run.
+      const outcomes = (await readCohortOutcomes(stores, result)).filter((o) => options.caseIds.has(o.caseId)).sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0));
       const { candidates, mismatch } = await auditedCandidates(session.client, stores, outcomes, r, options.riskBarCases);
       if (mismatch) {
         skipped.push(`${r.method.id}: ${mismatch}`);
