@@ -25,8 +25,10 @@
  * a README into --out (default DIR/evaluation).
  *
  * Simulation realism (T = --realism-replicas, default 2; 0 skips it) uses the configured world
- * model (MEWM_WORLD_MODEL; the oracle reads this cohort). The feature distance column stays
- * empty until an encoder is wired in.
+ * model (MEWM_WORLD_MODEL; the oracle reads this cohort). Its feature distance is the Fréchet
+ * distance between the latent-position Gaussians of the true and the simulated tumour patch in
+ * the encoder of the configured dynamics model folder (src/evaluation/feature-distance.ts): our
+ * own encoder, not the paper's FID.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -49,9 +51,12 @@ import {
 } from '../evaluation/evaluate';
 import { clipped, compositionError, psnr, ssim, tumourComposition } from '../evaluation/image-metrics';
 import { loadConfig } from '../config/load';
+import { featureDistance, loadFeatureEncoder } from '../evaluation/feature-distance';
+import { BUNDLED_MODEL_DIR } from '../config/config';
+import { centroidOf } from '../models/onnx/resample';
 import { deriveSeed } from '../core/random';
 import { resampleToGrid } from '../core/volume/resample';
-import { Label, type LabelledCt, type Volume, type VoxelArray } from '../core/volume/volume';
+import { Label, makeVolume, type LabelledCt, type Volume, type VoxelArray } from '../core/volume/volume';
 import { readNifti } from '../io/nifti';
 import { createWorldModel } from '../models/backend';
 import { POST_TUMOUR_HU } from '../world/response';
@@ -360,6 +365,11 @@ async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log
   const config = loadConfig({ env });
   const worldConfig = config.worldModel.backend === 'oracle' ? { ...config.worldModel, oracleCohortDir: args.cohortDir } : config.worldModel;
   const world = await createWorldModel(worldConfig);
+  const encoderDir = join(config.worldModel.modelDir ?? BUNDLED_MODEL_DIR, 'dynamics');
+  const encoder = await loadFeatureEncoder(encoderDir).catch((error: unknown) => {
+    log(`realism: no feature distance (${toMewmError(error).message})`);
+    return null;
+  });
   const samples: RealismSample[] = [];
   const [lo, hi] = REALISM_WINDOW_HU;
   try {
@@ -379,17 +389,29 @@ async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log
       const truth = tumourComposition(region, truePost.ct, isTumour(truePost.labels), POST_TUMOUR_HU);
       const seeds = Array.from({ length: args.realismReplicas }, (_, r) => deriveSeed(args.seed, 'realism', t.caseId, r));
       const [posts] = await world.dynamics.simulate([{ caseId: t.caseId, pre, protocol: t.physicianProtocol, seeds }]);
+      const centre = centroidOf(pre.labels, Label.tumour)!;
+      const trueCtOnGrid = makeVolume(truePost.ct, grid.shape, grid.affine);
       for (const ct of posts ?? []) {
         const labels = await world.assistant.segment({ caseId: t.caseId, ct });
         const simulated = tumourComposition(region, ct.data, isTumour(labels.data), POST_TUMOUR_HU);
         const images = { shape: grid.shape, reference: clipped(truePost.ct, lo, hi), test: clipped(ct.data, lo, hi), region, dataRange: hi - lo };
-        samples.push({ caseId: t.caseId, protocolKey: protocolKey(t.physicianProtocol), compositionError: compositionError(simulated, truth), ssim: ssim(images), psnr: psnr(images) });
+        const features = encoder ? await featureDistance(encoder, [{ reference: trueCtOnGrid, simulated: ct, centre }]) : null;
+        samples.push({
+          caseId: t.caseId,
+          protocolKey: protocolKey(t.physicianProtocol),
+          compositionError: compositionError(simulated, truth),
+          ssim: ssim(images),
+          psnr: psnr(images),
+          ...(features ? { featureDistance: features.pairs[0]!.frechet } : {}),
+        });
       }
     }
   } finally {
     await world.close();
+    await encoder?.close();
   }
-  log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model)`);
+  const encoderNote = encoder ? `; feature distance: latent Fréchet distance in the encoder of ${encoder.identity.name} ${encoder.identity.version} (sha256 ${encoder.identity.sha256.slice(0, 12)}), our own model, not the paper's FID` : '';
+  log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model${encoderNote})`);
   return samples;
 }
 

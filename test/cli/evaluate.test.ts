@@ -59,6 +59,8 @@ describe('mewm evaluate', () => {
       expect(Number(r[header.indexOf('ssim')])).toBeLessThanOrEqual(1);
       expect(Number(r[header.indexOf('composition_mae')])).toBeGreaterThanOrEqual(0);
       expect(Number(r[header.indexOf('composition_mae')])).toBeLessThanOrEqual(1);
+      // Our own encoder's latent Fréchet distance: a simulation is never the true post-CT itself.
+      expect(Number(r[header.indexOf('feature_distance')])).toBeGreaterThan(0);
     }
   });
 
