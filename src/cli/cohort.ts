@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ArtifactStores, parseArtifactLocation } from '../artifacts';
@@ -72,6 +72,9 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
     let manifest = resolve(positionals[0]!);
     if (existsSync(manifest) && statSync(manifest).isDirectory()) manifest = join(manifest, 'manifest.jsonl');
     if (!existsSync(manifest)) throw new MewmError('InvalidInput', `no cohort manifest at the path given (a cohort folder needs its manifest.jsonl)`);
+    // Paths stay on this side: the workflow gets case ids and case source artifacts only.
+    const cases = await readCohortManifest(manifest, values.split);
+    if (cases.length === 0) throw new MewmError('InvalidInput', values.split === undefined ? 'the cohort manifest lists no cases' : `the cohort manifest has no ${values.split} cases`);
     const cohortId = values['cohort-id'] ?? defaultCohortId(manifest, values.split);
     if (values['cohort-id'] === undefined) process.stderr.write(`cohort id ${cohortId} (from the manifest path and split; name it with --cohort-id)\n`);
     const cohortDir = dirname(manifest);
@@ -91,8 +94,6 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
     const session = await openTemporal(config, log, { workers: (embedded && !values.detach) || values['with-workers'] ? QUEUE_ROLES : [] });
     const stores = new ArtifactStores(config.artifacts.s3);
     try {
-      // Paths stay on this side: the workflow gets case ids and case source artifacts only.
-      const cases = await readCohortManifest(manifest, values.split);
       const store = stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3));
       const { workflowId } = await startCohort(session.client, store, { cohortId, cases, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize }, log);
       if (values.detach) {
@@ -100,9 +101,11 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
         return 0;
       }
       const result = await awaitCohort(session.client, workflowId, `cohort ${cohortId}`);
-      const outcomes = await readCohortOutcomes(stores, result);
+      // Manifest order, not completion order: a re-run writes the same file.
+      const order = new Map(cases.map((c, i) => [c.caseId, i]));
+      const outcomes = (await readCohortOutcomes(stores, result)).sort((a, b) => (order.get(a.caseId) ?? Infinity) - (order.get(b.caseId) ?? Infinity));
       const outFile = resolve(values.out ?? join(config.dataDir, 'cohorts', `${cohortId}.jsonl`));
-      await (await import('node:fs/promises')).mkdir(dirname(outFile), { recursive: true });
+      await mkdir(dirname(outFile), { recursive: true });
       await writeFile(outFile, outcomes.map((o) => `${JSON.stringify(o)}\n`).join(''));
       process.stdout.write(
         `cohort ${cohortId}: ${result.completed} planned, ${result.skipped} already done, ${result.failed} failed, of ${result.total}\n` +
