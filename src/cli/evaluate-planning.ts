@@ -28,7 +28,7 @@ import type { Client } from '@temporalio/client';
 import { readCohortManifest } from '../../activities/case-source';
 import { ArtifactStores, parseArtifactLocation } from '../artifacts';
 import { validateConfig, type MewmConfig } from '../config/config';
-import { isMewmError, MewmError } from '../core/errors';
+import { isMewmError, MewmError, toMewmError } from '../core/errors';
 import { protocolKey } from '../core/vocabulary';
 import type { CandidateRisk, MethodPredictions } from '../evaluation/evaluate';
 import { methodFromCohortOutcomes } from '../evaluation/evaluate';
@@ -373,4 +373,96 @@ async function auditedCandidates(
     candidates[o.caseId] = candidatesFromAudit(audit);
   }
   return { candidates, ...(mismatch ? { mismatch } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows read from `mewm cohort` outcome files (--mewm, --ablation)
+
+/** Where plan audits come from: the configured Temporal server and artifact store, or a fake in tests. */
+export interface PlanAuditSource {
+  /** The audit of one plan workflow; rejects when the server does not know it (or its artifacts are gone). */
+  audit(workflowId: string): Promise<PlanAudit>;
+  close(): Promise<void>;
+}
+
+/** Plan audits from the Temporal server evaluate's planning uses (TEMPORAL_ADDRESS, else the embedded server of the data dir). */
+export async function temporalAuditSource(base: MewmConfig): Promise<PlanAuditSource> {
+  const session = await openTemporal(base, createLogger(base.log), { workers: [] });
+  const stores = new ArtifactStores(base.artifacts.s3);
+  return {
+    audit: (workflowId) => loadPlanAudit(session.client, stores, workflowId),
+    async close() {
+      stores.close();
+      await session.close();
+    },
+  };
+}
+
+/** A method row read from a cohort outcome file: its lines may name their plan workflows (`mewm cohort --out` writes them). */
+export interface OutcomeFileRow {
+  readonly id: string;
+  readonly outcomes: readonly { readonly caseId: string; readonly status: string; readonly protocol?: unknown; readonly workflowId?: string }[];
+}
+
+/**
+ * Risk-by-protocol candidates for rows read from outcome files, from the audits of the plan
+ * workflows their lines name, for the first `limit` completed patients of each row (case order, as
+ * for the planned rows). A row goes without figures, with the reason in `skipped`, when its lines
+ * name no workflows, no Temporal server can be reached, or the server does not know its plans:
+ * the evaluation never fails for want of figures.
+ */
+export async function candidatesFromOutcomeFiles(
+  rows: readonly OutcomeFileRow[],
+  limit: number,
+  openSource: () => Promise<PlanAuditSource>,
+  log: (line: string) => void = () => {},
+): Promise<{ readonly candidates: ReadonlyMap<string, Record<string, CandidateRisk[]>>; readonly skipped: readonly string[] }> {
+  const candidates = new Map<string, Record<string, CandidateRisk[]>>();
+  const skipped: string[] = [];
+  if (limit === 0) return { candidates, skipped };
+  const wanted = rows.map((row) => ({
+    id: row.id,
+    plans: row.outcomes
+      .filter((o) => o.status !== 'failed' && o.protocol !== undefined && o.workflowId !== undefined)
+      .sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0))
+      .slice(0, limit),
+  }));
+  for (const w of wanted) if (w.plans.length === 0) skipped.push(`${w.id}: risk-by-protocol figures: its outcome lines name no plan workflows (\`mewm cohort --out\` writes them)`);
+  const withPlans = wanted.filter((w) => w.plans.length > 0);
+  if (withPlans.length === 0) return { candidates, skipped };
+  let source: PlanAuditSource;
+  try {
+    source = await openSource();
+  } catch (error) {
+    const reason = toMewmError(error);
+    for (const w of withPlans) skipped.push(`${w.id}: risk-by-protocol figures: no Temporal server with its plan workflows (${reason.code}: ${reason.message})`);
+    return { candidates, skipped };
+  }
+  try {
+    for (const w of withPlans) {
+      const found: Record<string, CandidateRisk[]> = {};
+      const missing: string[] = [];
+      for (const o of w.plans) {
+        try {
+          found[o.caseId] = candidatesFromAudit(await source.audit(o.workflowId!));
+        } catch (error) {
+          missing.push(toMewmError(error).code);
+        }
+      }
+      const loaded = Object.keys(found).length;
+      if (loaded > 0) candidates.set(w.id, found);
+      if (missing.length > 0) {
+        const codes = [...new Set(missing)].join(', ');
+        skipped.push(
+          loaded === 0
+            ? `${w.id}: risk-by-protocol figures: the Temporal server does not have its plan workflows (${codes})`
+            : `${w.id}: risk-by-protocol figures for ${loaded} of ${w.plans.length} patients: the Temporal server does not have the other plan workflows (${codes})`,
+        );
+      }
+      log(`${w.id}: plan audits of ${loaded} of ${w.plans.length} patients for the risk-by-protocol figures`);
+    }
+  } finally {
+    await source.close();
+  }
+  return { candidates, skipped };
 }

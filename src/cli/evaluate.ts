@@ -70,7 +70,17 @@ import { visibleFindings } from '../world/physician';
 import type { Phenotype } from '../world/phenotype';
 import { expectedRisk } from '../world/survival';
 import { usageError } from './command-support';
-import { ablationOf, configuredLlmEndpoint, modelAblation, parsePlanningMethod, PLANNERS, runPlanningMethods, type PlanningMethod } from './evaluate-planning';
+import {
+  ablationOf,
+  candidatesFromOutcomeFiles,
+  configuredLlmEndpoint,
+  modelAblation,
+  parsePlanningMethod,
+  PLANNERS,
+  runPlanningMethods,
+  temporalAuditSource,
+  type PlanningMethod,
+} from './evaluate-planning';
 
 const USAGE =
   'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
@@ -196,7 +206,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
         break;
       }
       default:
-        throw new MewmError('InvalidInput', `unknown argument "${flag}"`);
+        // Not echoed unless it is a flag: a stray positional is often a path.
+        throw new MewmError('InvalidInput', flag.startsWith('--') ? `unknown argument "${name}"` : 'unexpected argument (give the cohort folder with --cohort DIR)');
     }
   }
   if (!cohortDir) throw new MewmError('InvalidInput', '--cohort DIR is required');
@@ -256,15 +267,22 @@ const outcomeLine = z.object({
   status: z.enum(['completed', 'failed', 'skipped']).optional(),
   protocol: protocolRecord.optional(),
   risk: z.number().optional(),
+  workflowId: z.string().min(1).optional(),
   error: z.unknown().optional(),
 });
 
-async function readJsonLines<T>(path: string, schema: z.ZodType<T>, what: string): Promise<T[]> {
+/**
+ * JSON Lines of `schema`. `role` names the file in errors ("the cohort's manifest.jsonl", "the
+ * --mewm file of method x"): never its path, which may hold a patient's name (docs/architecture.md,
+ * Privacy), so the file-system error is not kept as a cause either, only its code.
+ */
+async function readJsonLines<T>(path: string, schema: z.ZodType<T>, role: string): Promise<T[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new MewmError('InvalidInput', `cannot read ${what} (${path})`, { file: path }, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new MewmError('InvalidInput', `cannot read ${role} (${code})`, { file: role });
   }
   const rows: T[] = [];
   text.split('\n').forEach((raw, i) => {
@@ -274,10 +292,10 @@ async function readJsonLines<T>(path: string, schema: z.ZodType<T>, what: string
     try {
       value = JSON.parse(line);
     } catch {
-      throw new MewmError('InvalidInput', `${what} line ${i + 1} is not JSON`, { file: path, line: i + 1 });
+      throw new MewmError('InvalidInput', `${role}, line ${i + 1}: not JSON`, { file: role, line: i + 1 });
     }
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new MewmError('InvalidInput', `${what} line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`, { file: path, line: i + 1 });
+    if (!parsed.success) throw new MewmError('InvalidInput', `${role}, line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`, { file: role, line: i + 1 });
     rows.push(parsed.data);
   });
   return rows;
@@ -299,8 +317,8 @@ export interface LoadedCohort {
 }
 
 export async function loadCohortTruth(cohortDir: string, split: EvaluateArguments['split']): Promise<LoadedCohort> {
-  const manifest = await readJsonLines(join(cohortDir, 'manifest.jsonl'), manifestLine, 'manifest.jsonl');
-  const truthRows = await readJsonLines(join(cohortDir, 'truth.jsonl'), truthLine, 'truth.jsonl');
+  const manifest = await readJsonLines(join(cohortDir, 'manifest.jsonl'), manifestLine, "the cohort's manifest.jsonl");
+  const truthRows = await readJsonLines(join(cohortDir, 'truth.jsonl'), truthLine, "the cohort's truth.jsonl");
   let horizons = { maxDrugs: 2, maxEmbolics: 2 };
   try {
     const world = JSON.parse(await readFile(join(cohortDir, 'world.json'), 'utf8')) as { horizons?: { maxDrugs?: unknown; maxEmbolics?: unknown } };
@@ -332,17 +350,20 @@ export async function loadCohortTruth(cohortDir: string, split: EvaluateArgument
   return { truth, phenotypes, manifest: new Map(manifest.map((m) => [m.caseId, m])), horizons };
 }
 
-async function readOutcomes(file: string, truthIds: ReadonlySet<string>): Promise<CohortOutcomeLike[]> {
-  const rows = await readJsonLines(file, outcomeLine, file);
+/** Cohort case outcomes from a --mewm, --ablation or --llm file; `role` names the file in errors. */
+async function readOutcomes(file: string, role: string, truthIds: ReadonlySet<string>): Promise<(CohortOutcomeLike & { readonly workflowId?: string })[]> {
+  const rows = await readJsonLines(file, outcomeLine, role);
   return rows
     .filter((r) => truthIds.has(r.caseId))
     .map((r) => {
-      const completed = (r.status ?? (r.protocol ? 'completed' : 'failed')) === 'completed' && r.protocol !== undefined;
+      // `skipped`: planned by an earlier run of the cohort (a resumed `mewm cohort`), with that plan's protocol.
+      const completed = (r.status ?? 'completed') !== 'failed' && r.protocol !== undefined;
       return {
         caseId: r.caseId,
         status: completed ? ('completed' as const) : ('failed' as const),
-        ...(completed ? { protocol: toProtocol(r.protocol!, `${file} ${r.caseId}`) } : {}),
+        ...(completed ? { protocol: toProtocol(r.protocol!, `${role}, case ${r.caseId}`) } : {}),
         ...(r.risk !== undefined ? { risk: r.risk } : {}),
+        ...(r.workflowId !== undefined ? { workflowId: r.workflowId } : {}),
       };
     });
 }
@@ -429,14 +450,25 @@ export async function runEvaluation(
   const { truth } = cohort;
   const ids = new Set(truth.map((t) => t.caseId));
   log(`${truth.length} ${args.split} cases; horizons ${cohort.horizons.maxDrugs} drugs, ${cohort.horizons.maxEmbolics} embolics`);
+  // Rows from `mewm cohort` outcome files, read before any planning so a bad file fails at once; their plan
+  // audits, when the server still has them, give their risk-by-protocol figures.
+  const fromFiles = [
+    ...(await Promise.all(args.mewm.map(async (m) => ({ id: m.id, outcomes: await readOutcomes(m.file, `the --mewm file of method ${m.id}`, ids) })))),
+    ...(await Promise.all(args.ablations.map(async (a) => ({ id: a.id, outcomes: await readOutcomes(a.file, `the --ablation file of ${a.id}`, ids) })))),
+  ];
   const planned =
     args.planning.length > 0
       ? await runPlanningMethods({ base: loadConfig({ env }), methods: args.planning, cohort: { dir: args.cohortDir, split: args.split }, caseIds: ids, riskBarCases: args.riskBars, env, log })
       : { methods: [], records: [], skipped: [] };
+  const audited = await candidatesFromOutcomeFiles(fromFiles, args.riskBars, () => temporalAuditSource(loadConfig({ env })), log);
+  const fileRow = (id: string, label: string, kind: 'mewm' | 'ablation', extras: { ablationOf?: string } = {}) => {
+    const candidates = audited.candidates.get(id);
+    return methodFromCohortOutcomes(id, label, kind, fromFiles.find((f) => f.id === id)!.outcomes, { ...extras, ...(candidates ? { candidates } : {}) });
+  };
   const methods: MethodPredictions[] = [];
   if (args.methods.includes('optimal')) methods.push(optimalMethod(truth));
   if (args.methods.includes('physician')) methods.push(physicianMethod(truth));
-  for (const m of args.mewm) methods.push(methodFromCohortOutcomes(m.id, `MeWM (${m.id})`, 'mewm', await readOutcomes(m.file, ids)));
+  for (const m of args.mewm) methods.push(fileRow(m.id, `MeWM (${m.id})`, 'mewm'));
   methods.push(...planned.methods.filter((m) => m.kind !== 'ablation'));
   if (args.methods.includes('guideline')) {
     const policy = new GuidelinePolicy();
@@ -449,8 +481,8 @@ export async function runEvaluation(
       }),
     );
   }
-  if (args.llmFile) methods.push(methodFromCohortOutcomes('llm', 'LLM-only baseline', 'baseline', await readOutcomes(args.llmFile, ids)));
-  const skipped = [...planned.skipped];
+  if (args.llmFile) methods.push(methodFromCohortOutcomes('llm', 'LLM-only baseline', 'baseline', await readOutcomes(args.llmFile, 'the --llm file', ids)));
+  const skipped = [...planned.skipped, ...audited.skipped];
   if (args.methods.includes('llm-only')) {
     const endpoint = configuredLlmEndpoint(env);
     if (!endpoint) skipped.push('llm-only: no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, docs/policy.md)');
@@ -467,7 +499,7 @@ export async function runEvaluation(
     }
   }
   if (args.methods.includes('random-valid')) methods.push(randomValidMethod(truth, args.seed, cohort.horizons));
-  for (const a of args.ablations) methods.push(methodFromCohortOutcomes(a.id, `${a.id}`, 'ablation', await readOutcomes(a.file, ids), { ablationOf: a.of }));
+  for (const a of args.ablations) methods.push(fileRow(a.id, a.id, 'ablation', { ablationOf: a.of }));
   methods.push(...planned.methods.filter((m) => m.kind === 'ablation'));
 
   const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log, env) : [];
