@@ -1,11 +1,12 @@
 /**
  * `mewm cohort` as a user runs it, with the oracle world model and tiny settings: `mewm synth` →
  * `mewm cohort DIR --with-workers --out FILE` (embedded Temporal server, in-process workers, one
- * runCohort workflow); a second run resumes the same cohort and plans nothing; bad input gets one
- * line that names no path of the user's.
+ * runCohort workflow); a second run resumes the same cohort and plans nothing; `mewm evaluate
+ * --mewm` reads the outcome file and the plan audits; bad input gets one line that names no path
+ * of the user's.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isValidProtocol } from '../../src/core/vocabulary';
@@ -87,6 +88,19 @@ describe('mewm cohort (oracle world model, embedded server)', () => {
     expect(resumed.map(({ status: _, ...rest }) => rest)).toEqual(planned.map(({ status: _, ...rest }) => rest));
   });
 
+  it('mewm evaluate --mewm: the outcome file is a MeWM row, with risk-by-protocol figures from its plan audits', { timeout: 60_000 }, () => {
+    // An ablation row whose plan workflows the server never ran: no figures, a stated reason, no failure.
+    writeFileSync(join(dir, 'unknown-plans.jsonl'), outcomes('outcomes.jsonl').map((o) => `${JSON.stringify({ ...o, workflowId: `plan-unknown-${o.caseId}` })}\n`).join(''));
+    const evaluation = run(['evaluate', '--cohort', 'demo', '--split', 'all', '--methods', 'optimal', '--mewm', 'cohort=outcomes-again.jsonl', '--ablation', 'gone:cohort=unknown-plans.jsonl', '--risk-bars', '2', '--realism-replicas', '0', '--resamples', '10', '--out', 'evaluation']);
+    expect(evaluation.stderr).not.toMatch(/InvalidInput: |Internal: /);
+    expect(evaluation.code).toBe(0);
+    const summary = JSON.parse(readFileSync(join(dir, 'evaluation', 'summary.json'), 'utf8'));
+    expect(summary.outcome.find((r: { method: string }) => r.method === 'cohort')).toMatchObject({ scored: PATIENTS, failed: 0 });
+    const figures = readdirSync(join(dir, 'evaluation', 'figures')).filter((f) => f.startsWith('risk-') && f.endsWith('.png'));
+    expect(figures.sort()).toEqual(caseIds().slice(0, 2).map((id) => `risk-cohort-${id}.png`));
+    expect(evaluation.stderr).toContain('not produced: gone: risk-by-protocol figures: the Temporal server does not have its plan workflows (InvalidInput)');
+  });
+
   it('bad input: one line, a non-zero exit, and no path of the user in the message', { timeout: 60_000 }, () => {
     const folder = join(dir, 'St-Elsewhere', 'Doe_John');
     mkdirSync(folder, { recursive: true });
@@ -95,7 +109,6 @@ describe('mewm cohort (oracle world model, embedded server)', () => {
     writeFileSync(join(empty, 'manifest.jsonl'), '\n');
     for (const [input, message] of [
       [folder, /no cohort manifest at the path given/],
-      [join(folder, 'manifest.jsonl'), /no cohort manifest at the path given/],
       [empty, /the cohort manifest lists no cases/],
     ] as const) {
       const failed = run(['cohort', input, '--with-workers']);
