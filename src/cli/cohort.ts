@@ -98,6 +98,13 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
       const { workflowId } = await startCohort(session.client, store, { cohortId, cases, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize }, log);
       if (values.detach) {
         process.stdout.write(`cohort ${cohortId} running as workflow ${workflowId}; follow it with: mewm status ${workflowId}\n`);
+        // The server and workers this command started stop with it: the cohort waits for others.
+        if (session.startedServer || values['with-workers']) {
+          process.stderr.write(
+            `note: ${session.startedServer ? 'the embedded Temporal server' : 'the workers'} started by this command stop${session.startedServer ? 's' : ''} when it exits; ` +
+              'the cohort goes on once `mewm server` and `mewm worker --queue all` run (or `mewm cohort` again without --detach)\n',
+          );
+        }
         return 0;
       }
       const result = await awaitCohort(session.client, workflowId, `cohort ${cohortId}`);

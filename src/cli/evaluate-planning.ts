@@ -322,8 +322,12 @@ export async function runPlanningMethods(options: {
         if (!done) throw new MewmError('Internal', `${r.method.id}: cohort workflow ${workflowId} did not complete`);
       }
       const result: CohortResult = done!.result;
-      // Case order, not completion order: the same patients get risk figures on every run.
-      const outcomes = (await readCohortOutcomes(stores, result)).filter((o) => options.caseIds.has(o.caseId)).sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0));
+      // Case order, not completion order: the same patients get risk figures on every run. A `skipped`
+      // patient was planned by an earlier run of this cohort workflow (a re-run after failures): its plan counts.
+      const outcomes = (await readCohortOutcomes(stores, result))
+        .filter((o) => options.caseIds.has(o.caseId))
+        .map((o) => (o.status === 'skipped' && o.protocol !== undefined ? { ...o, status: 'completed' as const } : o))
+        .sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0));
       const { candidates, mismatch } = await auditedCandidates(session.client, stores, outcomes, r, options.riskBarCases);
       if (mismatch) {
         skipped.push(`${r.method.id}: ${mismatch}`);

@@ -18,8 +18,11 @@
  *   METHOD/beams-N; --ablation-models ID=DIR adds mewm-onnx with another model folder. A re-run
  *   reuses the completed cohort workflows; their plan audits give the risk-by-protocol figures.
  * Rows from elsewhere: each --mewm / --ablation FILE is JSON Lines of cohort case outcomes
- * `{ caseId, status: completed|failed|skipped, protocol?: { drugs, embolics }, risk? }` (as
- * `mewm cohort --out` writes them), and --llm FILE is the output of `mewm baseline`.
+ * `{ caseId, status: completed|failed|skipped, protocol?: { drugs, embolics }, risk?, workflowId? }`
+ * (as `mewm cohort --out` writes them; `skipped` is a plan of an earlier run, and counts), and
+ * --llm FILE is the output of `mewm baseline`. Lines that name their plan workflow get
+ * risk-by-protocol figures from its audit while the configured Temporal server has it.
+ * Errors name these files by their role, never by path (docs/architecture.md, Privacy).
  * Writes every table (Markdown, CSV, figure), the Kaplan–Meier plots, per-patient predictions,
  * the risk-by-protocol figures, planning.json (how each planned row was planned), summary.json and
  * a README into --out (default DIR/evaluation).
