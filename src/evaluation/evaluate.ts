@@ -281,7 +281,8 @@ export function methodFromCohortOutcomes(
     ...(extras.ablationOf !== undefined ? { ablationOf: extras.ablationOf } : {}),
     predictions: outcomes.map((o) => ({
       caseId: o.caseId,
-      protocol: o.status === 'completed' && o.protocol ? o.protocol : null,
+      // 'skipped' = planned by an earlier run of the same cohort, whose protocol the line carries.
+      protocol: o.status !== 'failed' && o.protocol ? o.protocol : null,
       ...(o.risk !== undefined ? { predictedRisk: o.risk } : {}),
       ...(extras.candidates?.[o.caseId] ? { candidates: extras.candidates[o.caseId] } : {}),
     })),
