@@ -51,6 +51,7 @@ import {
   type CohortOutcomeLike,
   type MethodPredictions,
   type RealismSample,
+  type SurvivalScore,
 } from '../evaluation/evaluate';
 import { clipped, compositionError, psnr, ssim, tumourComposition } from '../evaluation/image-metrics';
 import { loadConfig } from '../config/load';
@@ -380,24 +381,40 @@ function gitCommit(): string | undefined {
 }
 
 /**
- * Simulation realism: for each case, the physician's protocol (what the true post-CT shows) is
- * simulated with the configured world model on the planner's ROI and compared with the true
- * post-treatment CT resampled to that ROI: tumour composition error, and SSIM/PSNR inside the
- * pre-treatment tumour region on the paper's HU window [−175, 600].
+ * What the configured world model is measured on, per case on the planner's ROI:
+ * - simulation realism (first `realismCases` cases, T = `realismReplicas`; none when 0): the
+ *   physician's protocol (what the true post-CT shows) is simulated and compared with the true
+ *   post-treatment CT: tumour composition error, SSIM/PSNR inside the pre-treatment tumour region
+ *   on the paper's HU window [−175, 600], and the feature distance in our own encoder;
+ * - the learned survival heuristic (ONNX backend only; every case): H_surv on the pre-CT and the
+ *   true post-CT with its true mask, a risk score for the survival table (the oracle's own risk
+ *   is already the world-expected-risk row).
  */
-async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log: (line: string) => void, env: Readonly<Record<string, string | undefined>>): Promise<RealismSample[]> {
+async function worldModelMeasurements(
+  args: EvaluateArguments,
+  cohort: LoadedCohort,
+  log: (line: string) => void,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<{ realism: RealismSample[]; heuristic: SurvivalScore | null }> {
   const config = loadConfig({ env });
+  const scoreHeuristic = config.worldModel.backend === 'onnx';
+  if (args.realismReplicas === 0 && !scoreHeuristic) return { realism: [], heuristic: null };
   const worldConfig = config.worldModel.backend === 'oracle' ? { ...config.worldModel, oracleCohortDir: args.cohortDir } : config.worldModel;
   const world = await createWorldModel(worldConfig);
-  const encoderDir = join(config.worldModel.modelDir ?? BUNDLED_MODEL_DIR, 'dynamics');
-  const encoder = await loadFeatureEncoder(encoderDir).catch((error: unknown) => {
-    log(`realism: no feature distance (${toMewmError(error).message})`);
-    return null;
-  });
+  const encoder =
+    args.realismReplicas === 0
+      ? null
+      : await loadFeatureEncoder(join(config.worldModel.modelDir ?? BUNDLED_MODEL_DIR, 'dynamics')).catch((error: unknown) => {
+          log(`realism: no feature distance (${toMewmError(error).message})`);
+          return null;
+        });
   const samples: RealismSample[] = [];
+  const risks: Record<string, number> = {};
   const [lo, hi] = REALISM_WINDOW_HU;
   try {
-    for (const t of cohort.truth.slice(0, args.realismCases)) {
+    for (const [index, t] of cohort.truth.entries()) {
+      const withRealism = args.realismReplicas > 0 && index < args.realismCases;
+      if (!withRealism && !scoreHeuristic) break;
       const row = cohort.manifest.get(t.caseId)!;
       const source = await readPreTreatment(args.cohortDir, row);
       const trueCt = await readNifti(join(args.cohortDir, row.postCt));
@@ -406,20 +423,21 @@ async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log
       const linear = (v: Volume) => resampleToGrid(v, grid.shape, grid.affine, 'linear', { outside: -1024 });
       const nearest = <T extends VoxelArray>(v: Volume<T>) => resampleToGrid(v, grid.shape, grid.affine, 'nearest', { outside: 0 });
       const pre: LabelledCt = { ct: linear(source.ct), labels: nearest(source.labels) };
-      const truePost = { ct: linear(trueCt).data, labels: nearest(trueLabels).data };
+      const truePost: LabelledCt = { ct: linear(trueCt), labels: nearest(trueLabels) as Volume<Uint8Array> };
       const region = Uint8Array.from(pre.labels.data, (l) => (l === Label.tumour ? 1 : 0));
       if (!region.includes(1)) continue;
+      if (scoreHeuristic) risks[t.caseId] = await world.heuristic.risk({ caseId: t.caseId, pre, post: truePost });
+      if (!withRealism) continue;
       const isTumour = (labels: ArrayLike<number>) => Uint8Array.from({ length: labels.length }, (_, i) => (labels[i] === Label.tumour ? 1 : 0));
-      const truth = tumourComposition(region, truePost.ct, isTumour(truePost.labels), POST_TUMOUR_HU);
+      const truth = tumourComposition(region, truePost.ct.data, isTumour(truePost.labels.data), POST_TUMOUR_HU);
       const seeds = Array.from({ length: args.realismReplicas }, (_, r) => deriveSeed(args.seed, 'realism', t.caseId, r));
       const [posts] = await world.dynamics.simulate([{ caseId: t.caseId, pre, protocol: t.physicianProtocol, seeds }]);
       const centre = centroidOf(pre.labels, Label.tumour)!;
-      const trueCtOnGrid = makeVolume(truePost.ct, grid.shape, grid.affine);
       for (const ct of posts ?? []) {
         const labels = await world.assistant.segment({ caseId: t.caseId, ct });
         const simulated = tumourComposition(region, ct.data, isTumour(labels.data), POST_TUMOUR_HU);
-        const images = { shape: grid.shape, reference: clipped(truePost.ct, lo, hi), test: clipped(ct.data, lo, hi), region, dataRange: hi - lo };
-        const features = encoder ? await featureDistance(encoder, [{ reference: trueCtOnGrid, simulated: ct, centre }]) : null;
+        const images = { shape: grid.shape, reference: clipped(truePost.ct.data, lo, hi), test: clipped(ct.data, lo, hi), region, dataRange: hi - lo };
+        const features = encoder ? await featureDistance(encoder, [{ reference: truePost.ct, simulated: ct, centre }]) : null;
         samples.push({
           caseId: t.caseId,
           protocolKey: protocolKey(t.physicianProtocol),
@@ -434,9 +452,14 @@ async function realismSamples(args: EvaluateArguments, cohort: LoadedCohort, log
     await world.close();
     await encoder?.close();
   }
-  const encoderNote = encoder ? `; feature distance: latent Fréchet distance in the encoder of ${encoder.identity.name} ${encoder.identity.version} (sha256 ${encoder.identity.sha256.slice(0, 12)}), our own model, not the paper's FID` : '';
-  log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model${encoderNote})`);
-  return samples;
+  if (args.realismReplicas > 0) {
+    const encoderNote = encoder ? `; feature distance: latent Fréchet distance in the encoder of ${encoder.identity.name} ${encoder.identity.version} (sha256 ${encoder.identity.sha256.slice(0, 12)}), our own model, not the paper's FID` : '';
+    log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model${encoderNote})`);
+  }
+  const h = world.heuristic.identity;
+  const heuristic = scoreHeuristic ? { name: 'heuristic-onnx', label: `learned heuristic ${h.name} ${h.version} on pre-CT + true post-CT (sha256 ${h.sha256.slice(0, 12)})`, risk: risks } : null;
+  if (heuristic) log(`survival: ${Object.keys(risks).length} cases scored by the learned heuristic ${h.name} ${h.version}`);
+  return { realism: samples, heuristic };
 }
 
 /** The paper's intensity window for TACE response, HU. */
@@ -505,7 +528,7 @@ export async function runEvaluation(
   for (const a of args.ablations) methods.push(fileRow(a.id, a.id, 'ablation', { ablationOf: a.of }));
   methods.push(...planned.methods.filter((m) => m.kind === 'ablation'));
 
-  const realism = args.realismReplicas > 0 ? await realismSamples(args, cohort, log, env) : [];
+  const { realism, heuristic } = await worldModelMeasurements(args, cohort, log, env);
   // The Cox baseline learns from the training split when the evaluated split is another one.
   const coxTraining = args.split === 'all' ? [] : (await loadCohortTruth(args.cohortDir, 'train').catch(() => ({ truth: [] as CaseTruth[] }))).truth;
   const commit = gitCommit();
@@ -519,6 +542,7 @@ export async function runEvaluation(
         label: "world's expected risk of the given protocol (oracle)",
         risk: Object.fromEntries(truth.map((t) => [t.caseId, t.expectedRisk[protocolKey(t.physicianProtocol)]!])),
       },
+      ...(heuristic ? [heuristic] : []),
     ],
     realism,
     coxTraining,

@@ -55,6 +55,9 @@ describe('mewm evaluate', () => {
     expect(regret).toBeLessThan(physicianRegret);
     expect(summary.outcome.find((r: { method: string }) => r.method === 'guideline').scored).toBe(14);
     expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('mewm evaluate');
+    // The default (ONNX) world model's survival heuristic is scored on every case's true pre/post pair.
+    const survival = readFileSync(join(out, 'tables', 'survival.md'), 'utf8');
+    expect(survival).toMatch(/\| learned heuristic mewm-heuristic-demo \S+ on pre-CT \+ true post-CT \(sha256 [0-9a-f]{12}\) \| 14 \|/);
     const realism = readFileSync(join(out, 'tables', 'realism.csv'), 'utf8').trim().split('\n');
     // 3 cases × 2 replicas, grouped by protocol; SSIM in (−1, 1], composition error in [0, 1].
     const header = realism[0]!.split(',');
