@@ -31,11 +31,21 @@ class CommonConfig:
 @dataclass(frozen=True)
 class DynamicsConfig:
     common: CommonConfig = field(default_factory=CommonConfig)
-    latent_channels: int = 4
+    latent_channels: int = 8
     downsample: int = 4
     ae_channels: int = 16
-    ae_steps: int = 600
+    ae_steps: int = 800
     ae_kl_weight: float = 1e-4
+    # Reconstruction L1 weight inside the (1-voxel dilated) pre-treatment tumour, relative to 1
+    # elsewhere: the tumour is ~3% of a patch, and its viable / Lipiodol / necrosis texture is
+    # what the dynamics must reproduce (0 = plain L1).
+    ae_tumour_weight: float = 20.0
+    # Weight of the tumour intensity-distribution term (1-D Wasserstein, `tumour_distribution_loss`).
+    ae_distribution_weight: float = 1.0
+    # Share of post-treatment patches in the autoencoder's batches (the decoder renders posts).
+    ae_post_share: float = 0.75
+    # One-cycle learning-rate schedule (warm-up then cosine decay) for the autoencoder.
+    ae_one_cycle: bool = True
     denoiser_channels: int = 32
     action_dim: int = 32
     text_dim: int = 64
@@ -44,7 +54,10 @@ class DynamicsConfig:
     beta_schedule: str = "linear"
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    denoiser_steps: int = 1500
+    denoiser_steps: int = 2000
+    # ε-loss weight on latent voxels that overlap the pre-treatment tumour, relative to 1 elsewhere
+    # (4 was tried on the demo cohort: the denoiser then ignored the action, ratio 0.04).
+    denoiser_tumour_weight: float = 0.0
     batch_size: int = 8
     lr: float = 1e-3
     attenuation: bool = True

@@ -3,15 +3,23 @@
  * TypeScript sampler), on the val/test cases of a cohort written by `mewm synth`:
  *
  *   npx tsx training/evaluate-onnx.ts --cohort DIR [--models models/demo] [--cases 12] [--seeds 3]
+ *                                     [--parts dynamics,assistant,heuristic]
  *
  * Each case's CT is resampled to 1.5 mm and cut to a 96³ ROI around the tumour (the planning
  * grid of the default configuration). Prints one JSON object:
  * - dynamics: action-effect ratio (mean |x(a) − x(a')| between protocols over mean |x(a)_s −
  *   x(a)_s'| between replicas, inside the pre-treatment tumour), Spearman of the simulated viable
  *   share vs the world's true viable ratio and vs the true post-CT's, and the error of simulated
- *   vs true post-CT viable/lipiodol/necrosis shares for the fast sampler and for DDPM-200;
+ *   vs true post-CT viable/lipiodol/necrosis shares for the fast sampler and for DDPM-200. Two
+ *   measurements of the viable share: by HU band alone over the pre-treatment tumour region
+ *   (vacated tumour bed rendered as liver can fall in the band), and as the application measures
+ *   it (`tumourComposition`: band and tumour label, labels from the assistant's segmentation of
+ *   the simulated CT, of the true post-CT for the reference);
  * - assistant: tumour and liver Dice on the true post-CT;
- * - heuristic: C-index of risk(pre, true post) vs overall survival, log-rank p of a median split.
+ * - heuristic: C-index of risk(pre, true post) vs overall survival, log-rank p of a median split,
+ *   and the ceiling of this noisy world on the same cases: the C-index of the world's own expected
+ *   risk of the given protocol (truth.jsonl `physicianExpectedRisk`) and of the realised risk
+ *   after the drawn response (`realisedRisk`), also over the whole cohort.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,12 +29,14 @@ import { DRUGS, EMBOLICS, type Protocol } from '../src/core/vocabulary';
 import { cropAround } from '../src/core/volume/crop';
 import { resampleToSpacing } from '../src/core/volume/resample';
 import { Label, type LabelledCt, type Volume } from '../src/core/volume/volume';
+import { tumourComposition } from '../src/evaluation/image-metrics';
 import { riskConcordanceIndex } from '../src/evaluation/survival/concordance';
 import { logRankTest } from '../src/evaluation/survival/log-rank';
 import { readNifti } from '../src/io/nifti';
 import { spearman } from '../src/evaluation/rank-correlation';
 import { centroidOf } from '../src/models/onnx/resample';
 import { createOnnxWorldModel, type SamplerSettings } from '../src/models/onnx/world-model';
+import { POST_TUMOUR_HU } from '../src/world/response';
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +45,7 @@ const { values } = parseArgs({
     cases: { type: 'string', default: '12' },
     seeds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1' },
+    parts: { type: 'string', default: 'dynamics,assistant,heuristic' },
   },
 });
 if (!values.cohort) {
@@ -44,6 +55,8 @@ if (!values.cohort) {
 const cohort = values.cohort;
 const maxCases = Number(values.cases);
 const seedCount = Number(values.seeds);
+const parts = new Set(values.parts!.split(','));
+for (const p of parts) if (!['dynamics', 'assistant', 'heuristic'].includes(p)) throw new Error(`--parts: unknown part ${p}`);
 
 interface Row {
   caseId: string;
@@ -56,15 +69,21 @@ interface Row {
   osMonths: number;
   event: 0 | 1;
 }
-const rows = (await readFile(join(cohort, 'manifest.jsonl'), 'utf8'))
+const allRows = (await readFile(join(cohort, 'manifest.jsonl'), 'utf8'))
   .split('\n')
   .filter((l) => l.trim())
-  .map((l) => JSON.parse(l) as Row)
-  .filter((r) => r.split !== 'train');
-const truth = new Map<string, { response: { viableRatio: number } }>();
+  .map((l) => JSON.parse(l) as Row);
+const rows = allRows.filter((r) => r.split !== 'train');
+interface Truth {
+  caseId: string;
+  physicianExpectedRisk: number;
+  realisedRisk: number;
+  response: { viableRatio: number };
+}
+const truth = new Map<string, Truth>();
 for (const line of (await readFile(join(cohort, 'truth.jsonl'), 'utf8')).split('\n')) {
   if (!line.trim()) continue;
-  const t = JSON.parse(line) as { caseId: string; response: { viableRatio: number } };
+  const t = JSON.parse(line) as Truth;
   truth.set(t.caseId, t);
 }
 
@@ -117,6 +136,8 @@ const within: number[] = [];
 const between: number[] = [];
 const simViable: number[] = [];
 const trueViable: number[] = [];
+const simViableLabelled: number[] = [];
+const trueViableLabelled: number[] = [];
 const worldViable: number[] = [];
 const errFast = { viable: [] as number[], lipiodol: [] as number[], necrosis: [] as number[] };
 const errDdpm = { viable: [] as number[], lipiodol: [] as number[], necrosis: [] as number[] };
@@ -140,8 +161,19 @@ const dice = (a: Uint8Array, b: Uint8Array, f: (v: number) => boolean) => {
 };
 
 const started = Date.now();
+const isTumour = (labels: Uint8Array) => Uint8Array.from(labels, (l) => (l === Label.tumour ? 1 : 0));
 for (const row of rows.slice(0, maxCases)) {
   const { pre, post } = await roiOf(row);
+  times.push(row.osMonths);
+  events.push(row.event);
+  worldViable.push(truth.get(row.caseId)?.response.viableRatio ?? NaN);
+  if (parts.has('heuristic')) risks.push(await worldFast.heuristic.risk({ caseId: row.caseId, pre, post }));
+  if (parts.has('assistant')) {
+    const seg = await worldFast.assistant.segment({ caseId: row.caseId, ct: post.ct });
+    tumourDice.push(dice(seg.data, post.labels.data, (v) => v === Label.tumour));
+    liverDice.push(dice(seg.data, post.labels.data, (v) => v >= 1));
+  }
+  if (!parts.has('dynamics')) continue;
   const protocol = row.protocol as unknown as Protocol;
   const other: Protocol = {
     drugs: [rng.pick(DRUGS.filter((d) => !row.protocol.drugs.includes(d)))],
@@ -167,19 +199,20 @@ for (const row of rows.slice(0, maxCases)) {
   }
   simViable.push(simShares.viable);
   trueViable.push(truthShares.viable);
-  worldViable.push(truth.get(row.caseId)?.response.viableRatio ?? NaN);
-  const seg = await worldFast.assistant.segment({ caseId: row.caseId, ct: post.ct });
-  tumourDice.push(dice(seg.data, post.labels.data, (v) => v === Label.tumour));
-  liverDice.push(dice(seg.data, post.labels.data, (v) => v >= 1));
-  risks.push(await worldFast.heuristic.risk({ caseId: row.caseId, pre, post }));
-  times.push(row.osMonths);
-  events.push(row.event);
+  const regionBinary = isTumour(region);
+  const trueSeg = await worldFast.assistant.segment({ caseId: row.caseId, ct: post.ct });
+  const simSeg = await worldFast.assistant.segment({ caseId: row.caseId, ct: same![0]! });
+  trueViableLabelled.push(tumourComposition(regionBinary, post.ct.data, isTumour(trueSeg.data), POST_TUMOUR_HU).viable);
+  simViableLabelled.push(tumourComposition(regionBinary, same![0]!.data, isTumour(simSeg.data), POST_TUMOUR_HU).viable);
   console.error(`${row.caseId}: done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 await worldFast.close();
 await worldDdpm.close();
 
 const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / Math.max(1, x.length);
+const cIndexOf = (rs: readonly Row[], risk: (t: Truth) => number) =>
+  Number(riskConcordanceIndex({ times: rs.map((r) => r.osMonths), events: rs.map((r) => r.event) }, rs.map((r) => risk(truth.get(r.caseId)!))).toFixed(4));
+const evaluated = rows.slice(0, maxCases);
 const median = [...risks].sort((a, b) => a - b)[Math.floor(risks.length / 2)]!;
 const high = risks.map((r) => r >= median);
 const pick = (want: boolean) => ({ times: times.filter((_, i) => high[i] === want), events: events.filter((_, i) => high[i] === want) });
@@ -190,20 +223,30 @@ console.log(
       models: values.models,
       cases: times.length,
       runtime: 'onnxruntime-node + TypeScript sampler',
-      dynamics: {
+      dynamics: parts.has('dynamics') && {
         fastSampler: fast,
         actionEffectRatio: Number((mean(between) / mean(within)).toFixed(3)),
         meanAbsHuBetweenProtocols: Number(mean(between).toFixed(2)),
         meanAbsHuBetweenReplicas: Number(mean(within).toFixed(2)),
         viableSpearmanVsWorldTruthViableRatio: Number(spearman(simViable, worldViable).toFixed(3)),
         viableSpearmanVsTruePostCt: Number(spearman(simViable, trueViable).toFixed(3)),
+        viableShareNote: 'HU band [55, 250) over the pre-treatment tumour region, no labels',
+        labelledViableSpearmanVsWorldTruthViableRatio: Number(spearman(simViableLabelled, worldViable).toFixed(3)),
+        labelledViableSpearmanVsTruePostCt: Number(spearman(simViableLabelled, trueViableLabelled).toFixed(3)),
+        labelledViableMean: { simulated: Number(mean(simViableLabelled).toFixed(4)), truePostCt: Number(mean(trueViableLabelled).toFixed(4)) },
+        labelledViableNote: 'tumourComposition as the application measures it: HU band and tumour label from the assistant segmentation of each CT',
         shareMeanAbsErrorFast: avg(errFast),
         shareMeanAbsErrorDdpm200: avg(errDdpm),
       },
-      assistant: { postTumourDice: Number(mean(tumourDice).toFixed(4)), postLiverDice: Number(mean(liverDice).toFixed(4)) },
-      heuristic: {
+      assistant: parts.has('assistant') && { postTumourDice: Number(mean(tumourDice).toFixed(4)), postLiverDice: Number(mean(liverDice).toFixed(4)) },
+      heuristic: parts.has('heuristic') && {
         cIndex: Number(riskConcordanceIndex({ times, events }, risks).toFixed(4)),
         logRankPMedianSplit: Number(logRankTest(pick(true), pick(false)).pValue.toFixed(4)),
+      },
+      heuristicCeiling: {
+        note: "C-index of the world's own risks on the same cases (the best a risk model can do on this noisy world) and over the whole cohort",
+        sameCases: { expectedRiskOfGivenProtocol: cIndexOf(evaluated, (t) => t.physicianExpectedRisk), realisedRisk: cIndexOf(evaluated, (t) => t.realisedRisk) },
+        wholeCohort: { cases: allRows.length, expectedRiskOfGivenProtocol: cIndexOf(allRows, (t) => t.physicianExpectedRisk), realisedRisk: cIndexOf(allRows, (t) => t.realisedRisk) },
       },
     },
     null,

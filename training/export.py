@@ -61,6 +61,8 @@ def export_graph(module: torch.nn.Module, inputs: dict[str, torch.Tensor], outpu
 def write_model(out_dir: Path, *, role: str, name: str, version: str, description: str, common: CommonConfig,
                 graphs: dict[str, dict], parity: dict[str, dict], training: dict, quality: dict, extra: dict) -> Path:
     """`graphs[g] = {"file", "inputs": [spec], "outputs": [spec]}`; hashes are computed here."""
+    if common.patch < 96:
+        description = "DEMO model, trained for minutes on one CPU thread: " + description
     for g in graphs.values():
         g["sha256"] = sha256_file(out_dir / g["file"])
     (out_dir / "parity.json").write_text(json.dumps({"graphs": parity}))

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import metrics
-from .attenuation import attenuate
+from .attenuation import attenuate, dilate
 from .config import AssistantConfig, CommonConfig, DynamicsConfig, HeuristicConfig, paper_size, to_dict
 from .data import PreparedCase, load_cohort, prepare, random_patch, split, synthetic_standin_cohort
 from .export import export_graph, sha256_file, spec, write_model
@@ -47,6 +47,11 @@ class Logger:
         print(line, flush=True)
         self.file.write(line + "\n")
         self.file.flush()
+
+
+def finite(x: float, digits: int = 3) -> float | None:
+    """Rounded, or None where undefined (JSON has no NaN)."""
+    return round(x, digits) if math.isfinite(x) else None
 
 
 def seed_everything(seed: int, threads: int):
@@ -112,26 +117,47 @@ def centre(a: np.ndarray, patch: int) -> np.ndarray:
     return a[s : s + patch, s : s + patch, s : s + patch]
 
 
+def tumour_distribution_loss(recon: torch.Tensor, x: torch.Tensor, tumour: torch.Tensor) -> torch.Tensor:
+    """1-D Wasserstein distance between the intensity distributions of recon and input inside each
+    sample's tumour (mean |sorted − sorted|): a blurred mix of Lipiodol and necrosis lands in the
+    viable HU band, so pixelwise L1 alone lets the decoder report the wrong composition."""
+    terms = []
+    for r, v, m in zip(recon, x, tumour):
+        inside = m > 0.5
+        if inside.any():
+            terms.append((torch.sort(r[inside]).values - torch.sort(v[inside]).values).abs().mean())
+    return torch.stack(terms).mean() if terms else recon.sum() * 0
+
+
 def train_autoencoder(cfg: DynamicsConfig, train: list[PreparedCase], log: Logger, rng) -> KLAutoencoder:
     c = cfg.common
     ae = KLAutoencoder(cfg.ae_channels, cfg.latent_channels, cfg.downsample)
     opt = torch.optim.Adam(ae.parameters(), lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.ae_steps, pct_start=0.1) if cfg.ae_one_cycle else None
     for step in range(cfg.ae_steps):
-        patches = []
+        patches, tumours = [], []
         for _ in range(4):
             case = train[rng.integers(len(train))]
-            pre, _, post, _ = random_patch(case, c.patch, rng, 6)
-            patches.append(post if rng.uniform() < 0.5 else pre)
+            pre, pre_labels, post, _ = random_patch(case, c.patch, rng, 6)
+            patches.append(post if rng.uniform() < cfg.ae_post_share else pre)
+            tumours.append(tumour_mask(pre_labels))
         x = torch.from_numpy(np.stack(patches)[:, None])
+        weight = 1 + cfg.ae_tumour_weight * dilate(torch.from_numpy(np.stack(tumours)[:, None]), 1)
         recon, mean, logvar = ae(x)
-        rec = F.l1_loss(recon, x)
+        rec = ((recon - x).abs() * weight).sum() / weight.sum()
         kl = 0.5 * torch.mean(mean**2 + logvar.exp() - 1 - logvar)
         loss = rec + cfg.ae_kl_weight * kl
+        dist = torch.zeros(())
+        if cfg.ae_distribution_weight > 0:
+            dist = tumour_distribution_loss(recon, x, torch.from_numpy(np.stack(tumours)[:, None]))
+            loss = loss + cfg.ae_distribution_weight * dist
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if schedule:
+            schedule.step()
         if step % 50 == 0 or step == cfg.ae_steps - 1:
-            log(model="dynamics", stage="autoencoder", step=step, l1=round(rec.item(), 4), kl=round(kl.item(), 3))
+            log(model="dynamics", stage="autoencoder", step=step, l1=round(rec.item(), 4), kl=round(kl.item(), 3), tumourDistribution=round(dist.item(), 4))
     with torch.no_grad():
         means = [ae.encoder(torch.from_numpy(centre(cs.post, c.patch))[None, None])[0] for cs in train[:32]]
         ae.scale.fill_(1.0 / float(torch.cat(means).std()))
@@ -196,7 +222,11 @@ def train_denoiser(cfg: DynamicsConfig, latents: list[LatentCase], coder: Action
         zt = a.sqrt() * z1 + (1 - a).sqrt() * noise
         concepts, text, tmask = coder.batch([b.agents for b in batch])
         eps = net(zt, t.float(), zm, m, concepts, text, tmask)
-        mse = F.mse_loss(eps, noise)
+        # ε-loss weighted up where the pre-treatment tumour lies on the latent grid (the only part
+        # the action changes and the runtime pastes back), from the unattenuated mask.
+        tumour = F.max_pool3d(torch.stack([b.masked[0][1] for b in batch]), cfg.downsample)
+        weight = 1 + cfg.denoiser_tumour_weight * tumour
+        mse = (((eps - noise) ** 2) * weight).sum() / (weight.sum() * eps.shape[1])
         loss = mse
         cl_value = 0.0
         if cfg.contrastive:
@@ -311,9 +341,9 @@ def evaluate_dynamics(ae, net, cfg, val: list[PreparedCase], latents: list[Laten
         "autoencoderReconstructionL1": round(float(np.mean(recon_l1)), 4),
         "actionEffectRatio": round(float(np.mean(between) / max(np.mean(within), 1e-8)), 3),
         "actionEffectNote": "mean |x(a) − x(a')| / mean |x(a) − x(a)'| inside the pre-treatment tumour, different vs same protocol",
-        "viableFractionSpearman": round(metrics.spearman(sim_viable, true_viable), 3),
+        "viableFractionSpearman": finite(metrics.spearman(sim_viable, true_viable)),
         "viableFractionNote": "share of the pre-treatment tumour region with viable HU [55, 250) in the simulated vs the true post-CT",
-        "viableVsWorldViableRatioSpearman": round(metrics.spearman(sim_for_world, world_ratio), 3) if world_ratio else None,
+        "viableVsWorldViableRatioSpearman": finite(metrics.spearman(sim_for_world, world_ratio)) if world_ratio else None,
         "fractionMeanAbsError": {k: round(float(np.mean(v)), 4) for k, v in errors.items()},
         "fractionMeanAbsErrorDdpm200": {k: round(float(np.mean(v)), 4) for k, v in ddpm_errors.items()},
     }
@@ -321,16 +351,57 @@ def evaluate_dynamics(ae, net, cfg, val: list[PreparedCase], latents: list[Laten
     return quality
 
 
-def run_dynamics(cfg: DynamicsConfig, cases: list[PreparedCase], out: Path, data_note: str, log: Logger) -> Path:
+AUTOENCODER_FIELDS = ("latent_channels", "downsample", "ae_channels", "ae_steps", "ae_kl_weight", "ae_tumour_weight", "ae_distribution_weight", "ae_post_share", "ae_one_cycle", "lr")
+
+
+@torch.no_grad()
+def autoencoder_composition(ae: KLAutoencoder, val: list[PreparedCase], common: CommonConfig) -> dict:
+    """How well decode(encode(true post-CT)) keeps the tumour's viable / Lipiodol / necrosis shares:
+    the ceiling of what the dynamics can show through this decoder."""
+    enc, dec = ScaledEncoder(ae).eval(), ScaledDecoder(ae).eval()
+    rec_shares, true_shares = [], []
+    for cs in val:
+        post = centre(cs.post, common.patch)
+        region = tumour_mask(centre(cs.pre_labels, common.patch))
+        recon = dec(enc(torch.from_numpy(post)[None, None])).numpy()[0, 0]
+        rec_shares.append(fractions(recon, region, common))
+        true_shares.append(fractions(post, region, common))
+    keys = ("viable", "lipiodol", "necrosis")
+    return {
+        "shareSpearman": {k: finite(metrics.spearman([r[k] for r in rec_shares], [t[k] for t in true_shares])) for k in keys},
+        "shareMeanAbsError": {k: round(float(np.mean([abs(r[k] - t[k]) for r, t in zip(rec_shares, true_shares)])), 4) for k in keys},
+    }
+
+
+def reused_autoencoder(cfg: DynamicsConfig, checkpoint: Path, log: Logger) -> KLAutoencoder:
+    """The autoencoder of an earlier dynamics run with the same autoencoder configuration (denoiser
+    ablations share it, so they differ in the denoiser only)."""
+    saved = torch.load(checkpoint, weights_only=False)
+    mismatched = [k for k in AUTOENCODER_FIELDS if saved["config"].get(k) != getattr(cfg, k)]
+    if mismatched or saved["config"]["common"] != to_dict(cfg.common):
+        raise ValueError(f"{checkpoint}: autoencoder configuration differs ({', '.join(mismatched) or 'common'})")
+    ae = KLAutoencoder(cfg.ae_channels, cfg.latent_channels, cfg.downsample)
+    ae.load_state_dict(saved["autoencoder"])
+    log(model="dynamics", stage="autoencoder", reusedFrom=str(checkpoint), scale=float(ae.scale))
+    return ae
+
+
+def run_dynamics(cfg: DynamicsConfig, cases: list[PreparedCase], out: Path, data_note: str, log: Logger, reuse_autoencoder: Path | None = None) -> Path:
     seed_everything(cfg.common.seed, cfg.common.threads)
     rng = np.random.default_rng(cfg.common.seed)
     train, val = split(cases, cfg.common.val_fraction, cfg.common.seed)
     coder = ActionCoder(cfg.text_dim, cfg.max_agents)
-    ae = train_autoencoder(cfg, train, log, rng)
+    ae = reused_autoencoder(cfg, reuse_autoencoder, log) if reuse_autoencoder else train_autoencoder(cfg, train, log, rng)
+    ae_quality = autoencoder_composition(ae, val, cfg.common)
+    log(model="dynamics", stage="autoencoder-evaluation", **ae_quality)
+    # The denoiser's randomness does not depend on how the autoencoder was obtained.
+    torch.manual_seed(cfg.common.seed + 11)
+    rng = np.random.default_rng(cfg.common.seed + 11)
     latents = encode_cases(ae, train, cfg.common.patch)
     net = train_denoiser(cfg, latents, coder, log, rng)
     val_latents = encode_cases(ae, val, cfg.common.patch)
     quality = evaluate_dynamics(ae, net, cfg, val, val_latents, coder, log)
+    quality["autoencoderTumourComposition"] = ae_quality
     torch.save({"config": to_dict(cfg), "autoencoder": ae.state_dict(), "denoiser": net.state_dict()}, out / "checkpoint.pt")
 
     P = cfg.common.patch
@@ -608,6 +679,9 @@ def main(argv=None):
     ap.add_argument("--no-attenuation", action="store_true")
     ap.add_argument("--no-contrastive", action="store_true")
     ap.add_argument("--no-action-text", action="store_true")
+    ap.add_argument("--reuse-autoencoder", type=Path, help="dynamics: take the autoencoder of this earlier checkpoint.pt (same autoencoder config) and train the denoiser only")
+    ap.add_argument("--set", action="append", default=[], metavar="ROLE.FIELD=VALUE", help="override a config field, e.g. dynamics.contrastive_weight=0.05 (recorded in the manifest)")
+    ap.add_argument("--data-note", help="what the cohort is (written into each manifest's training.data)")
     args = ap.parse_args(argv)
     if not args.cohort and not args.standin:
         ap.error("give --cohort DIR (or --standin N for a smoke run)")
@@ -620,9 +694,17 @@ def main(argv=None):
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
 
+    overrides: dict[str, dict] = {"dynamics": {}, "assistant": {}, "heuristic": {}}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        role, _, name = key.partition(".")
+        if role not in overrides or not value:
+            ap.error(f"--set {item}: expected ROLE.FIELD=VALUE with ROLE dynamics, assistant or heuristic")
+        overrides[role][name] = json.loads(value)
+
     if args.cohort:
         raw = load_cohort(args.cohort, args.limit)
-        data_note = f"mewm synthetic cohort ({len(raw)} cases) from {Path(args.cohort).name}: {'synthetic data, not for clinical use'}"
+        data_note = args.data_note or f"mewm synthetic cohort ({len(raw)} cases) from {Path(args.cohort).name}: {'synthetic data, not for clinical use'}"
     else:
         raw = synthetic_standin_cohort(args.standin, args.seed)
         data_note = f"training/data.py stand-in phantoms ({len(raw)} cases), smoke test only"
@@ -634,17 +716,17 @@ def main(argv=None):
         out.mkdir(parents=True, exist_ok=True)
         log = Logger(out / "train-log.jsonl")
         if role == "dynamics":
-            d = DynamicsConfig()
+            d = dataclasses.replace(DynamicsConfig(), **overrides["dynamics"])
             cfg = dataclasses.replace(
                 d, common=common, ae_steps=s(d.ae_steps), denoiser_steps=s(d.denoiser_steps),
                 attenuation=not args.no_attenuation, contrastive=not args.no_contrastive, action_text=not args.no_action_text,
             )
-            path = run_dynamics(cfg, cases, out, data_note, log)
+            path = run_dynamics(cfg, cases, out, data_note, log, args.reuse_autoencoder)
         elif role == "assistant":
-            a = AssistantConfig()
+            a = dataclasses.replace(AssistantConfig(), **overrides["assistant"])
             path = run_assistant(dataclasses.replace(a, common=common, pretrain_steps=s(a.pretrain_steps), finetune_steps=s(a.finetune_steps)), cases, out, data_note, log)
         else:
-            h = HeuristicConfig()
+            h = dataclasses.replace(HeuristicConfig(), **overrides["heuristic"])
             path = run_heuristic(dataclasses.replace(h, common=common, steps=s(h.steps)), cases, out, data_note, log)
         log(model=role, stage="exported", manifest=str(path))
 
