@@ -5,24 +5,19 @@
  * --mewm` reads the outcome file and the plan audits; bad input gets one line that names no path
  * of the user's.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isValidProtocol } from '../../src/core/vocabulary';
-import { freePort } from '../../workers/dev-server';
 import type { CohortCaseOutcome } from '../../workflows/types';
+import { cliTestEnv, runMewm } from '../support/cli';
 import { tempDir } from '../support/temporal';
 
-const mewm = resolve(import.meta.dirname, '..', '..', 'bin', 'mewm');
 const PATIENTS = 3;
 let dir: string;
 let env: Record<string, string>;
 
-function run(args: string[]) {
-  const result = spawnSync(mewm, args, { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const run = (args: string[]) => runMewm(dir, env, args, 120_000);
 
 const outcomes = (file: string): CohortCaseOutcome[] =>
   readFileSync(join(dir, file), 'utf8')
@@ -38,22 +33,7 @@ const caseIds = (): string[] =>
 
 beforeAll(async () => {
   dir = tempDir('cohort-cli');
-  env = {
-    ...(process.env as Record<string, string>),
-    MEWM_DATA_DIR: join(dir, 'data'),
-    MEWM_TEMPORAL_PORT: String(await freePort()),
-    MEWM_LOG_LEVEL: 'warn',
-    MEWM_WORLD_MODEL: 'oracle',
-    MEWM_ROI_SIZE: '32,32,24',
-    MEWM_ROI_SPACING_MM: '3',
-    MEWM_BEAMS: '2',
-    MEWM_DRUG_CANDIDATES: '3',
-    MEWM_EMBOLIC_CANDIDATES: '2',
-    MEWM_REPLICAS: '2',
-    MEWM_DRUG_HORIZON: '1',
-    MEWM_EMBOLIC_HORIZON: '1',
-  };
-  for (const name of ['TEMPORAL_ADDRESS', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'MEWM_POLICY', 'MEWM_ORACLE_COHORT', 'MEWM_CONFIG']) delete env[name];
+  env = await cliTestEnv(dir, { MEWM_WORLD_MODEL: 'oracle' });
   expect(run(['synth', '--patients', String(PATIENTS), '--seed', '3', '--out', 'demo', '--size', 'small']).code).toBe(0);
 }, 60_000);
 

@@ -5,18 +5,16 @@
  * table and figure; a second `mewm evaluate` reuses the completed cohort workflows. Then
  * `mewm plan` → `mewm report`.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStores } from '../../src/artifacts';
 import { loadPlanAudit } from '../../src/cli/audit';
 import { runReport } from '../../src/cli/report';
 import type { PlanningRecord } from '../../src/cli/evaluate-planning';
-import { freePort } from '../../workers/dev-server';
+import { cliTestEnv, runMewm } from '../support/cli';
 import { connectClient, startTestServer, tempDir } from '../support/temporal';
 
-const mewm = resolve(import.meta.dirname, '..', '..', 'bin', 'mewm');
 const PATIENTS = 4;
 const METHODS = 'optimal,physician,guideline,random-valid,mewm-oracle,mewm-llm,mewm-oracle/no-assistant,mewm-oracle/replicas-1';
 const PLANNED = ['mewm-oracle', 'mewm-oracle-no-assistant', 'mewm-oracle-replicas-1'];
@@ -24,10 +22,7 @@ let dir: string;
 let env: Record<string, string>;
 const stores = new ArtifactStores({});
 
-function run(args: string[]) {
-  const result = spawnSync(mewm, args, { cwd: dir, env, encoding: 'utf8', timeout: 400_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const run = (args: string[]) => runMewm(dir, env, args, 400_000);
 
 function evaluate(out: string) {
   return run(['evaluate', '--cohort', 'demo', '--split', 'all', '--seed', '1', '--resamples', '100', '--realism-cases', '1', '--methods', METHODS, '--out', out]);
@@ -37,23 +32,7 @@ const planning = (out: string): PlanningRecord[] => JSON.parse(readFileSync(join
 
 beforeAll(async () => {
   dir = tempDir('evaluate-e2e');
-  env = {
-    ...(process.env as Record<string, string>),
-    MEWM_DATA_DIR: join(dir, 'data'),
-    MEWM_TEMPORAL_PORT: String(await freePort()),
-    MEWM_LOG_LEVEL: 'warn',
-    MEWM_WORLD_MODEL: 'oracle',
-    MEWM_ROI_SIZE: '32,32,24',
-    MEWM_ROI_SPACING_MM: '3',
-    MEWM_BEAMS: '2',
-    MEWM_DRUG_CANDIDATES: '3',
-    MEWM_EMBOLIC_CANDIDATES: '2',
-    MEWM_REPLICAS: '2',
-    MEWM_DRUG_HORIZON: '1',
-    MEWM_EMBOLIC_HORIZON: '1',
-    MEWM_ORACLE_COHORT: join(dir, 'demo'),
-  };
-  for (const name of ['TEMPORAL_ADDRESS', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'MEWM_POLICY']) delete env[name];
+  env = await cliTestEnv(dir, { MEWM_WORLD_MODEL: 'oracle', MEWM_ORACLE_COHORT: join(dir, 'demo') });
   expect(run(['synth', '--patients', String(PATIENTS), '--seed', '3', '--out', 'demo', '--size', 'small']).code).toBe(0);
 }, 120_000);
 

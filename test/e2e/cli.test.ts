@@ -5,37 +5,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../workers/dev-server';
+import { MEWM_BIN, cliTestEnv, runMewm } from '../support/cli';
 import { tempDir } from '../support/temporal';
 
-const mewm = resolve(import.meta.dirname, '..', '..', 'bin', 'mewm');
 let dir: string;
 let env: Record<string, string>;
 
-function run(args: string[]) {
-  const result = spawnSync(mewm, args, { cwd: dir, env, encoding: 'utf8', timeout: 240_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const run = (args: string[]) => runMewm(dir, env, args, 240_000);
 
 beforeAll(async () => {
   dir = tempDir('cli');
-  env = {
-    ...(process.env as Record<string, string>),
-    MEWM_DATA_DIR: join(dir, 'data'),
-    MEWM_TEMPORAL_PORT: String(await freePort()),
-    MEWM_LOG_LEVEL: 'warn',
-    MEWM_ROI_SIZE: '32,32,24',
-    MEWM_ROI_SPACING_MM: '3',
-    MEWM_BEAMS: '2',
-    MEWM_DRUG_CANDIDATES: '3',
-    MEWM_EMBOLIC_CANDIDATES: '2',
-    MEWM_REPLICAS: '2',
-    MEWM_DRUG_HORIZON: '1',
-    MEWM_EMBOLIC_HORIZON: '1',
-  };
-  for (const inherited of ['TEMPORAL_ADDRESS', 'MEWM_ORACLE_COHORT', 'MEWM_WORLD_MODEL', 'MEWM_MODEL_DIR', 'MEWM_CONFIG']) delete env[inherited];
+  env = await cliTestEnv(dir);
   expect(run(['synth', '--patients', '1', '--seed', '2', '--out', 'demo', '--size', 'small']).code).toBe(0);
 });
 
@@ -45,7 +27,7 @@ describe('mewm CLI', () => {
     const plan = run(['plan', join('demo', 'cases', caseId), '--seed', '7']);
     expect(plan.stderr).not.toMatch(/mewm: /);
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toMatch(/^Protocol: .+ \(mean risk \d+\.\d{4}, beam b\d\)$/m);
+    expect(plan.stdout).toMatch(/^Protocol: .+ \(mean risk -?\d+\.\d{4}, beam b\d\)$/m);
     expect(plan.stdout).toMatch(/^step\s+beam\s+protocol\s+mean risk/m);
     expect(plan.stdout).toMatch(/^drug-1\s+b0 /m);
     expect(plan.stdout).toMatch(/^embolic-1\s+b1 /m);
@@ -93,7 +75,7 @@ describe('mewm CLI', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe('mewm: InvalidInput: the case path given does not exist');
     expect(run(['frobnicate']).code).toBe(2);
-    const badEnv = spawnSync(mewm, ['plan', 'demo'], { cwd: dir, env: { ...env, MEWM_BEAMS: 'many' }, encoding: 'utf8' });
+    const badEnv = spawnSync(MEWM_BIN, ['plan', 'demo'], { cwd: dir, env: { ...env, MEWM_BEAMS: 'many' }, encoding: 'utf8' });
     expect(badEnv.status).toBe(1);
     expect(badEnv.stderr).toMatch(/mewm: InvalidConfig: MEWM_BEAMS must be an integer/);
   });
