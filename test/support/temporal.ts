@@ -19,7 +19,7 @@ import { bundleWorkflows } from '../../workers/create-workers';
 import type { DependencyOverrides } from '../../workers/dependencies';
 import { freePort, startDevServer, type DevServer } from '../../workers/dev-server';
 import { createLogger } from '../../workers/logging';
-import { runWorkerProcess } from '../../workers/run';
+import { startInProcessWorkers, type InProcessWorkers } from '../../src/cli/server';
 import type { QueueRole } from '../../workflows/task-queues';
 
 export function tempDir(prefix: string): string {
@@ -106,10 +106,7 @@ export function workflowBundle(): Promise<{ code: string }> {
   return bundlePromise;
 }
 
-export interface RunningWorkers {
-  stop(): Promise<void>;
-  readonly done: Promise<void>;
-}
+export type RunningWorkers = InProcessWorkers;
 
 /** A dev server with its SQLite file in `dir`, a client and in-process workers for `config`. */
 export interface TemporalStack {
@@ -144,30 +141,17 @@ export async function startTemporalStack(dir: string, config: MewmConfig, overri
   }
 }
 
-/** Workers for `roles` in this process, until `stop()`. */
+/** Workers for `roles` in this process, until `stop()` (production's startInProcessWorkers with the test bundle). */
 export async function startWorkers(options: { address: string; config: MewmConfig; roles?: readonly QueueRole[]; overrides?: DependencyOverrides; identity?: string }): Promise<RunningWorkers> {
-  const abort = new AbortController();
   const roles = options.roles ?? ['gpu', 'llm', 'cpu'];
   const bundle = roles.includes('cpu') ? await workflowBundle() : undefined;
-  let ready!: () => void;
-  const readyPromise = new Promise<void>((r) => (ready = r));
-  const done = runWorkerProcess({
+  return startInProcessWorkers({
     config: options.config,
     address: options.address,
     roles,
     log: createLogger(options.config.log, 'test-worker'),
-    signal: abort.signal,
     ...(options.overrides ? { overrides: options.overrides } : {}),
     ...(bundle ? { workflowBundle: bundle } : {}),
     identity: options.identity ?? 'test',
-    onReady: ready,
   });
-  await Promise.race([readyPromise, done]);
-  return {
-    done,
-    async stop() {
-      abort.abort();
-      await done;
-    },
-  };
 }
