@@ -9,7 +9,8 @@
  * grid of the default configuration). Prints one JSON object:
  * - dynamics: action-effect ratio (mean |x(a) − x(a')| between protocols over mean |x(a)_s −
  *   x(a)_s'| between replicas, inside the pre-treatment tumour), Spearman of the simulated viable
- *   share vs the world's true viable ratio and vs the true post-CT's, and the error of simulated
+ *   share (mean over the replicas of the case's own protocol) vs the world's true viable ratio and
+ *   vs the true post-CT's, and the error of simulated
  *   vs true post-CT viable/lipiodol/necrosis shares for the fast sampler and for DDPM-200. Two
  *   measurements of the viable share: by HU band alone over the pre-treatment tumour region
  *   (vacated tumour bed rendered as liver can fall in the band), and as the application measures
@@ -160,6 +161,7 @@ const dice = (a: Uint8Array, b: Uint8Array, f: (v: number) => boolean) => {
   return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
 };
 
+const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / Math.max(1, x.length);
 const started = Date.now();
 const isTumour = (labels: Uint8Array) => Uint8Array.from(labels, (l) => (l === Label.tumour ? 1 : 0));
 for (const row of rows.slice(0, maxCases)) {
@@ -190,7 +192,9 @@ for (const row of rows.slice(0, maxCases)) {
     for (let j = i + 1; j < seedCount; j++) within.push(meanAbs(same![i]!.data, same![j]!.data, region));
   }
   const truthShares = shares(post.ct.data, region);
-  const simShares = shares(same![0]!.data, region);
+  // the simulated share of a case: mean over its replicas (one replica alone is mostly sampler noise)
+  const replicaShares = same!.map((v) => shares(v.data, region));
+  const simShares = { viable: mean(replicaShares.map((r) => r.viable)), lipiodol: mean(replicaShares.map((r) => r.lipiodol)), necrosis: mean(replicaShares.map((r) => r.necrosis)) };
   const [ddpmSim] = await worldDdpm.dynamics.simulate([{ caseId: row.caseId, pre, protocol, seeds: [seeds[0]!] }]);
   const ddpmShares = shares(ddpmSim![0]!.data, region);
   for (const k of ['viable', 'lipiodol', 'necrosis'] as const) {
@@ -201,15 +205,15 @@ for (const row of rows.slice(0, maxCases)) {
   trueViable.push(truthShares.viable);
   const regionBinary = isTumour(region);
   const trueSeg = await worldFast.assistant.segment({ caseId: row.caseId, ct: post.ct });
-  const simSeg = await worldFast.assistant.segment({ caseId: row.caseId, ct: same![0]! });
   trueViableLabelled.push(tumourComposition(regionBinary, post.ct.data, isTumour(trueSeg.data), POST_TUMOUR_HU).viable);
-  simViableLabelled.push(tumourComposition(regionBinary, same![0]!.data, isTumour(simSeg.data), POST_TUMOUR_HU).viable);
+  const labelled: number[] = [];
+  for (const sim of same!) labelled.push(tumourComposition(regionBinary, sim.data, isTumour((await worldFast.assistant.segment({ caseId: row.caseId, ct: sim })).data), POST_TUMOUR_HU).viable);
+  simViableLabelled.push(mean(labelled));
   console.error(`${row.caseId}: done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 await worldFast.close();
 await worldDdpm.close();
 
-const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / Math.max(1, x.length);
 const cIndexOf = (rs: readonly Row[], risk: (t: Truth) => number) =>
   Number(riskConcordanceIndex({ times: rs.map((r) => r.osMonths), events: rs.map((r) => r.event) }, rs.map((r) => risk(truth.get(r.caseId)!))).toFixed(4));
 const evaluated = rows.slice(0, maxCases);
