@@ -9,7 +9,7 @@
  *   with the model's `samplePatch` at the manifest's spacing around `centre` (planning voxels,
  *   e.g. the pre-treatment tumour centroid), HU mapped by `normaliseHu` to the manifest window;
  *   voxels outside the volume get (window low − 1000) HU, as in simulation.
- * - Features: the encoder's latent `[C, p, p, p]` of that patch (demo model: C = 4, p = 8).
+ * - Features: the encoder's latent `[C, p, p, p]` of that patch (the demo model: C = 8 channels, p = 8).
  *   Each latent position is one C-dimensional feature vector, so one patch gives p³ vectors.
  * - Fréchet distance between two sets of patches: the p³·N position vectors of each set are
  *   pooled (over cases and positions) into one C-dimensional Gaussian (mean μ, sample
