@@ -450,7 +450,7 @@ def run_dynamics(cfg: DynamicsConfig, cases: list[PreparedCase], out: Path, data
         out,
         role="dynamics",
         name="mewm-dynamics-demo" + ("-" + "-".join(ablations) if ablations else ""),
-        version="0.1.0",
+        version="0.2.0",
         description=f"Action-conditioned latent diffusion (KL autoencoder ×{cfg.downsample}, {C}-channel latent, small 3D U-Net denoiser with FiLM + self-attention). Demo size, trained on CPU for minutes; see quality.",
         common=cfg.common,
         graphs=graphs,
