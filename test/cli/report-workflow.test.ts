@@ -16,19 +16,18 @@ import type { MewmConfig } from '../../src/config/config';
 import { protocolLabel } from '../../src/core/vocabulary';
 import { escapeHtml, SYNTHETIC_BANNER } from '../../src/evaluation/report-html';
 import { createPolicy, llmEndpointConfig } from '../../src/policy/index';
-import { freePort, type DevServer } from '../../workers/dev-server';
+import { freePort } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
 import { json, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
-import { caseOf, connectClient, stageCase, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let dir: string;
 let cohortDir: string;
 let caseId: string;
 let fake: FakeOpenAi;
-let server: DevServer;
+let stack: TemporalStack;
 let client: Client;
-let workers: RunningWorkers;
 let config: MewmConfig;
 /** What `mewm report --config` reads: the test server and the test artifact store. */
 let configFile: string;
@@ -42,17 +41,14 @@ beforeAll(async () => {
   fake = await startFakeOpenAi();
   const policy = createPolicy({ llm: llmEndpointConfig({ baseURL: fake.baseURL, apiKey: 'test-key', model: 'gpt-4o', maxRetries: 0, timeoutMs: 10_000 }) });
   config = testConfig(dir, cohortDir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
-  server = await startTestServer(join(dir, 'temporal.sqlite'));
-  client = await connectClient(server.address);
-  workers = await startWorkers({ address: server.address, config, overrides: { policy } });
+  stack = await startTemporalStack(dir, config, { policy });
+  client = stack.client;
   configFile = join(dir, 'mewm.json');
-  writeFileSync(configFile, JSON.stringify({ dataDir: config.dataDir, temporal: { address: server.address }, artifacts: { location: config.artifacts.location }, log: { level: 'warn' } }));
+  writeFileSync(configFile, JSON.stringify({ dataDir: config.dataDir, temporal: { address: stack.server.address }, artifacts: { location: config.artifacts.location }, log: { level: 'warn' } }));
 });
 
 afterAll(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await server?.stop();
+  await stack?.stop();
   await fake?.close();
   stores.close();
 });
