@@ -218,6 +218,11 @@ export interface PlanningOutcome {
   readonly skipped: readonly string[];
 }
 
+/** Case order (code-unit order of the pseudonymous ids): the risk figures go to the same patients on every run. */
+function byCaseId(a: { readonly caseId: string }, b: { readonly caseId: string }): number {
+  return a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0;
+}
+
 /** Explored complete protocols of a plan (embolic-phase candidates) with their replica spread (min and max risk over T). */
 export function candidatesFromAudit(audit: PlanAudit): CandidateRisk[] {
   const byKey = new Map<string, CandidateRisk>();
@@ -323,11 +328,8 @@ export async function runPlanningMethods(options: {
       }
       const result: CohortResult = done!.result;
       // Case order, not completion order: the same patients get risk figures on every run. A `skipped`
-      // patient was planned by an earlier run of this cohort workflow (a re-run after failures): its plan counts.
-      const outcomes = (await readCohortOutcomes(stores, result))
-        .filter((o) => options.caseIds.has(o.caseId))
-        .map((o) => (o.status === 'skipped' && o.protocol !== undefined ? { ...o, status: 'completed' as const } : o))
-        .sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0));
+      // patient (planned by an earlier run of this cohort workflow) counts as planned in methodFromCohortOutcomes.
+      const outcomes = (await readCohortOutcomes(stores, result)).filter((o) => options.caseIds.has(o.caseId)).sort(byCaseId);
       const { candidates, mismatch } = await auditedCandidates(session.client, stores, outcomes, r, options.riskBarCases);
       if (mismatch) {
         skipped.push(`${r.method.id}: ${mismatch}`);
@@ -428,7 +430,7 @@ export async function candidatesFromOutcomeFiles(
     id: row.id,
     plans: row.outcomes
       .filter((o) => o.status !== 'failed' && o.protocol !== undefined && o.workflowId !== undefined)
-      .sort((a, b) => (a.caseId < b.caseId ? -1 : a.caseId > b.caseId ? 1 : 0))
+      .sort(byCaseId)
       .slice(0, limit),
   }));
   for (const w of wanted) if (w.plans.length === 0) skipped.push(`${w.id}: risk-by-protocol figures: its outcome lines name no plan workflows (\`mewm cohort --out\` writes them)`);

@@ -204,6 +204,16 @@ describe('evaluate', () => {
     expect(() => evaluate({ ...input, methods: [...input.methods, orphan] })).toThrow(invalid);
   });
 
+  it('counts a resumed (skipped) cohort outcome that carries its protocol as planned, a failed one as no prediction', () => {
+    const [a, b, c] = toyCohort(3, 5).truth;
+    const row = methodFromCohortOutcomes('m', 'M', 'mewm', [
+      { caseId: a!.caseId, status: 'skipped', protocol: a!.optimalProtocol, risk: 0.5 },
+      { caseId: b!.caseId, status: 'failed' },
+      { caseId: c!.caseId, status: 'skipped' },
+    ]);
+    expect(row.predictions.map((p) => p.protocol)).toEqual([a!.optimalProtocol, null, null]);
+  });
+
   it('draws the random baseline reproducibly per case', () => {
     const { truth } = toyCohort(5, 1);
     const a = randomValidMethod(truth, 7, { maxDrugs: 2, maxEmbolics: 2 });
