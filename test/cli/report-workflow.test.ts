@@ -15,11 +15,10 @@ import { runReport } from '../../src/cli/report';
 import type { MewmConfig } from '../../src/config/config';
 import { protocolLabel } from '../../src/core/vocabulary';
 import { escapeHtml, SYNTHETIC_BANNER } from '../../src/evaluation/report-html';
-import { createPolicy, llmEndpointConfig } from '../../src/policy/index';
 import { freePort } from '../../workers/dev-server';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
-import { json, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
+import { fakeLlmPolicy, json, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
 import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let dir: string;
@@ -39,9 +38,8 @@ beforeAll(async () => {
   cohortDir = cohort.dir;
   caseId = cohort.patients[0]!.caseId;
   fake = await startFakeOpenAi();
-  const policy = createPolicy({ llm: llmEndpointConfig({ baseURL: fake.baseURL, apiKey: 'test-key', model: 'gpt-4o', maxRetries: 0, timeoutMs: 10_000 }) });
   config = testConfig(dir, cohortDir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
-  stack = await startTemporalStack(dir, config, { policy });
+  stack = await startTemporalStack(dir, config, { policy: fakeLlmPolicy(fake) });
   client = stack.client;
   configFile = join(dir, 'mewm.json');
   writeFileSync(configFile, JSON.stringify({ dataDir: config.dataDir, temporal: { address: stack.server.address }, artifacts: { location: config.artifacts.location }, log: { level: 'warn' } }));

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createPolicy, llmEndpointConfig } from '../../src/policy/index';
 
 export type ScriptedReply =
   /** 200 with a chat completion whose message content is `content`. */
@@ -134,4 +135,9 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The LLM policy on `fake` as workers run it: model gpt-4o, no client retries (Temporal retries), 10 s timeout. */
+export function fakeLlmPolicy(fake: FakeOpenAi) {
+  return createPolicy({ llm: llmEndpointConfig({ baseURL: fake.baseURL, apiKey: 'test-key', model: 'gpt-4o', maxRetries: 0, timeoutMs: 10_000 }) });
 }

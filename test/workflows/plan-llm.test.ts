@@ -8,10 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import type { MewmConfig } from '../../src/config/config';
 import { isValidProtocol } from '../../src/core/vocabulary';
-import { createPolicy, llmEndpointConfig } from '../../src/policy/index';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
-import { json, startFakeOpenAi, status, type FakeOpenAi } from '../support/fake-openai';
+import { fakeLlmPolicy, json, startFakeOpenAi, status, type FakeOpenAi } from '../support/fake-openai';
 import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let fake: FakeOpenAi;
@@ -27,9 +26,8 @@ beforeAll(async () => {
   cohortDir = cohort.dir;
   caseId = cohort.patients[0]!.caseId;
   fake = await startFakeOpenAi();
-  const policy = createPolicy({ llm: llmEndpointConfig({ baseURL: fake.baseURL, apiKey: 'test-key', model: 'gpt-4o', maxRetries: 0, timeoutMs: 10_000 }) });
   config = testConfig(dir, cohortDir, { planning: { drugHorizon: 2, embolicHorizon: 1 } });
-  stack = await startTemporalStack(dir, config, { policy });
+  stack = await startTemporalStack(dir, config, { policy: fakeLlmPolicy(fake) });
   client = stack.client;
 });
 
