@@ -1,6 +1,6 @@
 /**
  * Why does MeWM with the oracle world model not reach the optimal protocol? Runs Algorithm 1
- * (`runSearch`, the reference sequencing of the pure beam functions) in-process, no Temporal,
+ * (`exploreProtocols`, the one sequencer of the pure beam functions) in-process, no Temporal,
  * on the test cases of a synthetic cohort, with several candidate sets and risk evaluators, and
  * prints one table of regrets (true expected risk of the chosen protocol minus the optimum's).
  *
@@ -17,8 +17,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { runSearch, type CandidateEvaluator } from '../src/core/planning/search';
-import type { SearchOptions } from '../src/core/planning/beam-search';
+import { beamStepRunner, exploreProtocols } from '../src/core/planning/exploration';
+import type { CandidateSpec, SearchOptions } from '../src/core/planning/beam-search';
 import { DRUGS, EMBOLICS, protocolKey, validProtocols, type DrugId, type EmbolicId, type Protocol } from '../src/core/vocabulary';
 import type { LabelledCt, Volume } from '../src/core/volume/volume';
 import { resampleToGrid } from '../src/core/volume/resample';
@@ -74,6 +74,15 @@ async function roiOf(caseId: string, preCt: string, preLabels: string): Promise<
     ct: resampleToGrid({ data: Float32Array.from(ct.data as ArrayLike<number>), shape: ct.shape, affine: ct.affine }, grid.shape, grid.affine, 'linear', { outside: -1024 }) as unknown as Volume<Float32Array>,
     labels: resampleToGrid(labels, grid.shape, grid.affine, 'nearest', { outside: 0 }),
   } as LabelledCt;
+}
+
+/** The T risks of each spec, in seed order. */
+type CandidateEvaluator = (specs: readonly CandidateSpec[]) => Promise<number[][]>;
+
+/** Algorithm 1 in-process over a risk evaluator. */
+function runSearch(input: { options: SearchOptions; planSeed: number; drugs: readonly DrugId[]; embolics: readonly EmbolicId[]; evaluate: CandidateEvaluator }) {
+  const evaluate = async (specs: readonly CandidateSpec[]) => (await input.evaluate(specs)).map((risks) => ({ risks, replicas: null }));
+  return exploreProtocols({ ...input, runStep: beamStepRunner({ ...input.options, planSeed: input.planSeed }, evaluate) });
 }
 
 function exactEvaluator(phenotype: Phenotype): CandidateEvaluator {

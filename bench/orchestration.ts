@@ -1,110 +1,128 @@
 /**
  * Orchestration overhead: wall time of one plan through Temporal (embedded dev server, all-in-one
- * workers in this process, one child workflow per beam step) divided by the same plan as a plain
- * in-process loop over the same activity functions, on the oracle backend. Both runs must choose
- * the same protocol with the same risk (checked).
+ * workers in this process, one child workflow per beam step) divided by the same plan in-process:
+ * the same sequencer (`exploreProtocols`) and the same beam-step body (`beamStepWith`) over the
+ * same activity functions, without Temporal, on the oracle backend. Both runs must end with the
+ * same beams, protocol and risk (checked).
  *
  *   node --import tsx bench/orchestration.ts [--preset small|default] [--repeats N]
  *
  * small:   ROI 32x32x24 at 3 mm, B=2 D=3 E=2 T=2 Hd=2 He=1 (the test preset: overhead dominates)
  * default: mewm's defaults, ROI 96^3 at 1.5 mm, B=4 D=5 E=3 T=4 Hd=2 He=2 (compute dominates)
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appendLipiodol, advanceBeams, chooseFinalBeam, expandBeams, initBeams, phaseSteps, scoreCandidate, type Beam } from '../src/core/planning/beam-search';
-import { resolveConfig, type MewmConfig } from '../src/config/config';
-import { protocolKey } from '../src/core/vocabulary';
-import { activitiesFor } from '../workers/activities';
-import { createWorkerDependencies } from '../workers/dependencies';
-import { createLogger } from '../workers/logging';
-import { TASK_QUEUES } from '../workflows/task-queues';
-import type { PlanInput, PlanResult } from '../workflows/types';
+import { writeCaseSource } from '../activities/case-source';
 import type { AuditActivities } from '../activities/audit';
 import type { CaseActivities } from '../activities/case';
 import type { PolicyActivities } from '../activities/policy';
 import type { SimulationActivities } from '../activities/simulation';
-import { TEST_PLAN_OVERRIDES, caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, writeTestCohort } from '../test/support/temporal';
+import { openTemporal } from '../src/cli/server';
+import { createArtifactStore, parseArtifactLocation } from '../src/artifacts';
+import { resolveConfig, type ConfigOverrides, type MewmConfig } from '../src/config/config';
+import { exploreProtocols } from '../src/core/planning/exploration';
+import { protocolKey } from '../src/core/vocabulary';
+import { writeCohort } from '../src/world/cohort';
+import { activitiesFor } from '../workers/activities';
+import { createWorkerDependencies } from '../workers/dependencies';
+import { freePort } from '../workers/dev-server';
+import { createLogger } from '../workers/logging';
+import { beamStepWith, stepReport } from '../workflows/beam-step';
+import { beamStepWorkflowId } from '../workflows/ids';
+import { TASK_QUEUES } from '../workflows/task-queues';
+import type { PlanInput, PlanResult, ReplicaRecord } from '../workflows/types';
 
 const { values } = parseArgs({ options: { preset: { type: 'string', default: 'small' }, repeats: { type: 'string', default: '2' } } });
 const preset = values.preset === 'default' ? 'default' : 'small';
 const repeats = Math.max(1, Number(values.repeats));
 
-const dir = tempDir('bench-orchestration');
-const cohort = await writeTestCohort(dir, 1, 3);
-const caseId = cohort.patients[0]!.caseId;
+/** The test suite's small plan (test/support/temporal.ts TEST_PLAN_OVERRIDES). */
+const SMALL_PLAN: ConfigOverrides['planning'] = {
+  beams: 2,
+  drugCandidates: 3,
+  embolicCandidates: 2,
+  replicas: 2,
+  drugHorizon: 2,
+  embolicHorizon: 1,
+  roiSize: [32, 32, 24],
+  roiSpacingMm: 3,
+  simulateBatchReplicas: 4,
+  seed: 1234,
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'mewm-bench-orchestration-'));
+const cohortDir = join(dir, 'cohort');
+const [patient] = await writeCohort({ outDir: cohortDir, seed: 3, patients: 1, gridPreset: 'small' });
+const caseId = patient!.caseId;
 const config: MewmConfig = resolveConfig({
   cwd: dir,
   env: {},
   overrides: {
+    dataDir: join(dir, 'data'),
     artifacts: { location: join(dir, 'artifacts') },
-    worldModel: { backend: 'oracle', oracleCohortDir: cohort.dir },
-    ...(preset === 'small' ? { planning: TEST_PLAN_OVERRIDES } : {}),
+    temporal: { port: await freePort() },
+    worldModel: { backend: 'oracle', oracleCohortDir: cohortDir },
+    ...(preset === 'small' ? { planning: SMALL_PLAN } : {}),
     log: { level: 'error', pretty: false },
   },
 });
-const input: PlanInput = { case: await stageCase(config, caseOf(cohort.dir, caseId)), settings: config.planning };
+const caseRef = await writeCaseSource(createArtifactStore(parseArtifactLocation(config.artifacts.location)), {
+  caseId,
+  ct: join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz'),
+  mask: join(cohortDir, 'cases', caseId, 'pre-labels.nii.gz'),
+});
+const input: PlanInput = { case: caseRef, settings: config.planning };
 const log = createLogger(config.log, 'bench');
 
-/** The plan as a plain loop: the workflow's sequence of activity calls, no Temporal. */
-async function planInProcess(): Promise<{ protocol: string; risk: number }> {
+/** What both runs must agree on. */
+const outcomeOf = (beams: unknown, protocol: Parameters<typeof protocolKey>[0], risk: number) => JSON.stringify({ protocol: protocolKey(protocol), risk, beams });
+
+/** planTreatment without Temporal: its activity calls, in its order, as plain function calls. */
+async function planInProcess(planId: string): Promise<string> {
   const deps = await createWorkerDependencies(config, ['gpu', 'llm', 'cpu'], log);
   try {
     const cpu = activitiesFor('cpu', deps) as unknown as CaseActivities & AuditActivities;
     const gpu = activitiesFor('gpu', deps) as unknown as SimulationActivities;
     const llm = activitiesFor('llm', deps) as unknown as PolicyActivities;
-    const s = input.settings;
-    const ingest = await cpu.prepareCase({ case: input.case, roiSize: s.roiSize, roiSpacingMm: s.roiSpacingMm });
+    const settings = input.settings;
+    const ingest = await cpu.prepareCase({ case: input.case, roiSize: settings.roiSize, roiSpacingMm: settings.roiSpacingMm });
     if (ingest.kind !== 'prepared') throw new Error('bench cases carry masks');
     const { roi, observation, keySlices } = ingest.prepared;
-    const proposal = await llm.proposeActions({ caseId, observation, goal: s.goal, drugCount: s.drugCandidates, embolicCount: s.embolicCandidates, keySlices });
-    let beams: Beam[] = initBeams(s.beams);
-    let appended = false;
-    for (const { phase, step } of phaseSteps(s)) {
-      if (phase === 'embolic' && s.appendLipiodolAfterDrugs && !appended) {
-        beams = appendLipiodol(beams, s.drugHorizon);
-        appended = true;
-      }
-      const { specs } = expandBeams(beams, phase === 'drug' ? proposal.drugs : proposal.embolics, { planSeed: s.seed, phase, step, replicas: s.replicas });
-      const sim = await gpu.simulateCandidates({ caseId, roi, candidates: specs.map((x) => ({ key: x.key, protocol: x.protocol, seeds: x.seeds })), batchReplicas: s.simulateBatchReplicas });
-      const cts = sim.cts.flat();
-      const seg = await gpu.segmentReplicas({ caseId, cts, batch: s.simulateBatchReplicas });
-      const scored = await gpu.scoreReplicas({ caseId, roi, posts: cts.map((ct, i) => ({ ct, labels: seg.labels[i]! })) });
-      let flat = 0;
-      const scores = specs.map((spec) => scoreCandidate(spec, spec.seeds.map(() => scored.risks[flat++]!)));
-      const outcome = advanceBeams(beams, scores, s);
-      await cpu.writeAuditRecord({
-        schema: 'mewm.beam-step/1', planId: 'in-process', caseId, phase, step, planSeed: s.seed, candidatesOffered: [], beamsBefore: outcome.beamsBefore, beamsAfter: outcome.beamsAfter,
-        candidates: [], pruned: [], extensions: [], replacement: outcome.replacement, models: [sim.model, seg.model, scored.model],
-        simulation: { computedReplicas: sim.computedReplicas, resumedReplicas: 0, attempts: 1 }, timings: { simulateMs: sim.elapsedMs, segmentMs: seg.elapsedMs, scoreMs: scored.elapsedMs, totalMs: 0 },
-      });
-      beams = [...outcome.beamsAfter];
+    const proposal = await llm.proposeActions({ caseId, observation, goal: settings.goal, drugCount: settings.drugCandidates, embolicCount: settings.embolicCandidates, keySlices });
+    const { chosen, beams, chosenReplicas } = await exploreProtocols<readonly ReplicaRecord[]>({
+      options: settings,
+      drugs: proposal.drugs,
+      embolics: proposal.embolics,
+      runStep: async (request) =>
+        stepReport(await beamStepWith({ planId, caseId, ...request, roi, settings }, { gpu, cpu, workflowId: beamStepWorkflowId(planId, request.phase, request.step) })),
+    });
+    if (settings.previews && chosenReplicas !== undefined && chosenReplicas.length > 0) {
+      await cpu.renderPreviews({ caseId, roi, posts: chosenReplicas.map((r) => ({ ct: r.ct, labels: r.labels })) });
     }
-    const chosen = chooseFinalBeam(beams);
-    return { protocol: protocolKey(chosen.protocol), risk: chosen.risk! };
+    return outcomeOf(beams, chosen.protocol, chosen.risk!);
   } finally {
     await deps.close();
   }
 }
 
-const server = await startTestServer(join(dir, 'temporal.sqlite'));
-const client = await connectClient(server.address);
-const workers = await startWorkers({ address: server.address, config });
+const temporal = await openTemporal(config, log, { workers: ['gpu', 'llm', 'cpu'] });
 const timings = { temporal: [] as number[], inProcess: [] as number[] };
 let agreed = true;
 try {
   for (let r = 0; r < repeats; r++) {
+    const planId = `bench-${r}`;
     let t = performance.now();
-    const viaTemporal = (await client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: `bench-${r}`, args: [input] })) as PlanResult;
+    const viaTemporal = (await temporal.client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [input] })) as PlanResult;
     timings.temporal.push(performance.now() - t);
     t = performance.now();
-    const direct = await planInProcess();
+    const direct = await planInProcess(`${planId}-in-process`);
     timings.inProcess.push(performance.now() - t);
-    agreed &&= direct.protocol === protocolKey(viaTemporal.protocol) && direct.risk === viaTemporal.risk;
+    agreed &&= direct === outcomeOf(viaTemporal.beams, viaTemporal.protocol, viaTemporal.risk);
   }
 } finally {
-  await workers.stop();
-  await client.connection.close();
-  await server.stop();
+  await temporal.close();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const s = config.planning;
@@ -113,6 +131,6 @@ process.stdout.write(
     `  through Temporal (dev server, 1 child workflow per beam step): ${(median(timings.temporal) / 1000).toFixed(2)} s  [${timings.temporal.map((x) => (x / 1000).toFixed(2)).join(', ')}]\n` +
     `  plain in-process loop, same activities:                        ${(median(timings.inProcess) / 1000).toFixed(2)} s  [${timings.inProcess.map((x) => (x / 1000).toFixed(2)).join(', ')}]\n` +
     `  ratio Temporal / in-process: ${(median(timings.temporal) / median(timings.inProcess)).toFixed(2)}\n` +
-    `  same protocol and risk in both: ${agreed ? 'yes' : 'NO'}\n`,
+    `  same beams, protocol and risk in both: ${agreed ? 'yes' : 'NO'}\n`,
 );
 if (!agreed) process.exitCode = 1;

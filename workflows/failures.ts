@@ -28,15 +28,32 @@ export function failureType(error: unknown): { type: string; message: string } {
   return { type: failure?.name === 'CancelledFailure' ? 'Cancelled' : 'Internal', message: failure?.message ?? String(error) };
 }
 
+/** A MewmError as a non-retryable ApplicationFailure of the same type; anything else unchanged. */
+function asWorkflowFailure(error: unknown): unknown {
+  const failure = error as MaybeFailure;
+  if (failure?.name === 'MewmError' && typeof failure.code === 'string') {
+    return ApplicationFailure.create({ type: failure.code, message: failure.message ?? failure.code, nonRetryable: true });
+  }
+  return error;
+}
+
 /** Runs pure planning code; a MewmError becomes a non-retryable workflow failure of the same type. */
 export function runPure<T>(fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    const failure = error as MaybeFailure;
-    if (failure?.name === 'MewmError' && typeof failure.code === 'string') {
-      throw ApplicationFailure.create({ type: failure.code, message: failure.message ?? failure.code, nonRetryable: true });
-    }
-    throw error;
+    throw asWorkflowFailure(error);
+  }
+}
+
+/**
+ * `runPure` for the planning sequencer (src/core/planning/exploration.ts), which awaits activities
+ * and child workflows between pure decisions: their failures pass through unchanged.
+ */
+export async function runPureAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw asWorkflowFailure(error);
   }
 }

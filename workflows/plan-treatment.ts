@@ -2,21 +2,22 @@
  * planTreatment: Algorithm 1 of the MeWM paper for one patient, durable.
  *
  *   ingest      pre-CT (+ mask, or the assistant segments it) → tumour-centred ROI     (cpu, gpu)
- *   line 4      B empty beams
  *   line 5      π_VLM proposes D drugs and E embolics (the clinical rules prune later)  (llm)
- *   lines 6-13  drug horizon: Hd beam steps, one child workflow each
- *   lines 14-21 embolic horizon: He beam steps, one child workflow each
- *   line 22     the beam with the lowest risk is the protocol
+ *   lines 4-22  exploreProtocols (src/core/planning/exploration.ts): B empty beams, the drug
+ *               horizon (Hd beam steps), the embolism horizon (He beam steps), the beam with
+ *               the lowest risk; each beam step is one beamStep child workflow
+ *   previews    PNG montages of the chosen protocol's simulated CTs                     (cpu)
  *
  * Every replica seed derives from `settings.seed` inside the pure planning code, so the same input
  * gives the same plan bit for bit, however often activities are retried or workers die.
  */
 import { ApplicationFailure, executeChild, isCancellation, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
-import { appendLipiodol, chooseFinalBeam, initBeams, phaseSteps, type Beam } from '../src/core/planning/beam-search';
+import { phaseSteps } from '../src/core/planning/beam-search';
+import { exploreProtocols, type StepRequest } from '../src/core/planning/exploration';
 import type { ActionProposal } from '../src/policy/policy';
 import { activityProfiles } from './activity-profiles';
-import { beamStep } from './beam-step';
-import { failureType, runPure } from './failures';
+import { beamStep, stepReport } from './beam-step';
+import { failureType, runPure, runPureAsync } from './failures';
 import { beamStepWorkflowId } from './ids';
 import { planAuditQuery, planProgressQuery } from './queries';
 import { MewmCaseId, MewmCohortId, MewmStatus, type MewmStatusValue } from './search-attributes';
@@ -68,37 +69,24 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
     });
     proposal = proposed;
 
-    let beams: Beam[] = runPure(() => initBeams(settings.beams));
-    let replicasBySlot: Record<number, readonly ReplicaRecord[]> = {};
-    let lipiodolAppended = false;
-    for (const { phase, step } of schedule) {
-      if (phase === 'embolic' && settings.appendLipiodolAfterDrugs && !lipiodolAppended) {
-        beams = appendLipiodol(beams, settings.drugHorizon);
-        lipiodolAppended = true;
-      }
+    // One beam step: a child workflow (lines 7-12 / 15-20), reported to the sequencer as it asks.
+    const runStep = async ({ phase, step, beams, candidates }: StepRequest) => {
       progress = { ...progress, stage: phase === 'drug' ? 'drug-horizon' : 'embolic-horizon' };
       const result = await executeChild(beamStep, {
         workflowId: beamStepWorkflowId(planId, phase, step),
-        args: [{ planId, caseId, phase, step, beams, candidates: phase === 'drug' ? proposed.drugs : proposed.embolics, roi: preparedCase.roi, settings }],
+        args: [{ planId, caseId, phase, step, beams, candidates, roi: preparedCase.roi, settings }],
       });
-      const replacement = result.summary.replacement;
-      const carried: Record<number, readonly ReplicaRecord[]> = {};
-      for (const beam of result.beams) {
-        const source = replacement?.worst === beam.slot ? replacement.best : beam.slot;
-        const replicas = result.chosenReplicas[beam.slot] ?? replicasBySlot[source];
-        if (replicas) carried[beam.slot] = replicas;
-      }
-      replicasBySlot = carried;
-      beams = [...result.beams];
       steps.push(result.summary);
-      const risks = beams.map((b) => b.risk).filter((r): r is number => r !== null);
+      const risks = result.beams.map((b) => b.risk).filter((r): r is number => r !== null);
       progress = { ...progress, stepsDone: steps.length, bestRisk: risks.length > 0 ? Math.min(...risks) : null };
-    }
-    if (settings.appendLipiodolAfterDrugs && !lipiodolAppended) beams = appendLipiodol(beams, settings.drugHorizon);
+      return stepReport(result);
+    };
+    const { chosen, beams, chosenReplicas: replicas } = await runPureAsync(() =>
+      exploreProtocols<readonly ReplicaRecord[]>({ options: settings, drugs: proposed.drugs, embolics: proposed.embolics, runStep }),
+    );
 
-    const chosen = runPure(() => chooseFinalBeam(beams));
     let previews: ArtifactRef[] = [];
-    const chosenReplicas = replicasBySlot[chosen.slot] ?? [];
+    const chosenReplicas = replicas ?? [];
     if (settings.previews && chosenReplicas.length > 0) {
       progress = { ...progress, stage: 'previews' };
       previews = await cpu.renderPreviews({ caseId, roi: preparedCase.roi, posts: chosenReplicas.map((r) => ({ ct: r.ct, labels: r.labels })) });

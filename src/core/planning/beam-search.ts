@@ -1,8 +1,8 @@
 /**
  * Algorithm 1 of the MeWM paper ("TACE Protocol Exploration with MeWM") as pure functions.
  *
- * The workflow (workflows/plan-treatment.ts) and the in-process loop (src/core/planning/run-in-process.ts)
- * only sequence these functions with the world model; every decision of the search lives here:
+ * One sequencer (exploration.ts: `exploreProtocols`, `runBeamStep`) runs them in the paper's order,
+ * in the workflows and in-process alike; every decision of the search lives here:
  *   line 4      initBeams            B identical empty protocol beams
  *   line 8      expandBeams          beam × candidate (pruned by the clinical rules) × T seeds
  *   line 9/17   chooseExtensions     per beam, the candidate with the lowest mean risk over T replicas
@@ -49,8 +49,6 @@ export interface SearchOptions {
    */
   readonly requireImprovement: boolean;
 }
-
-export const PAPER_BEHAVIOUR = { appendLipiodolAfterDrugs: false, requireImprovement: false } as const;
 
 /** One agent appended to a beam, with the evidence that chose it. */
 export interface BeamMove {
@@ -262,19 +260,12 @@ export function replaceWorstBeam(beams: readonly Beam[]): { beams: Beam[]; repla
   return { beams: next, replacement: { worst: worstBeam.slot, best: bestBeam.slot } };
 }
 
-/** The outcome of one beam step: extension of all beams, then replacement. */
+/** The outcome of one beam step (exploration.ts `runBeamStep`): extension of all beams, then replacement. */
 export interface StepOutcome {
   readonly beamsBefore: readonly Beam[];
   readonly beamsAfter: readonly Beam[];
   readonly extensions: readonly BeamExtension[];
   readonly replacement: Replacement | null;
-}
-
-/** Lines 7-12 (or 15-20) once the candidates have been simulated and scored. */
-export function advanceBeams(beams: readonly Beam[], scores: readonly CandidateScore[], options: Pick<SearchOptions, 'requireImprovement'>): StepOutcome {
-  const extended = chooseExtensions(beams, scores, options);
-  const replaced = replaceWorstBeam(extended.beams);
-  return { beamsBefore: beams, beamsAfter: replaced.beams, extensions: extended.extensions, replacement: replaced.replacement };
 }
 
 /**

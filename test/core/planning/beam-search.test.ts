@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  advanceBeams,
   appendLipiodol,
   bestBeamIndex,
   chooseExtensions,
@@ -174,17 +173,6 @@ describe('replaceWorstBeam (lines 11-12/19-20)', () => {
     const beams = [beam(0, 0.5), beam(1, 0.1), beam(2, 0.1), beam(3, 0.5)];
     expect(bestBeamIndex(beams)).toBe(1);
     expect(worstBeamIndex(beams)).toBe(3);
-  });
-});
-
-describe('advanceBeams', () => {
-  it('extends every beam, then replaces the worst by the best', () => {
-    const beams = initBeams(2);
-    const scores = [scoreCandidate(spec(0, 'cisplatin', 0), [0.9, 0.9]), scoreCandidate(spec(1, 'epirubicin', 0), [0.1, 0.1])];
-    const outcome = advanceBeams(beams, scores, { requireImprovement: false });
-    expect(outcome.replacement).toEqual({ worst: 0, best: 1 });
-    expect(outcome.beamsAfter.map((b) => b.protocol.drugs)).toEqual([['epirubicin'], ['epirubicin']]);
-    expect(outcome.beamsBefore).toBe(beams);
   });
 });
 
