@@ -18,12 +18,12 @@
  * and, when present, `cases/<caseId>/pre-labels.nii.gz`) are parsed here, on the starting side.
  */
 import { access, stat } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
 import { getJson, putJson } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
+import { readRegularFile } from '../src/io/bounded-read';
 import { inputLabel } from '../src/io/input-label';
 import type { CaseRef } from '../workflows/types';
 import type { ArtifactResolver } from './deps';
@@ -71,12 +71,19 @@ export async function writeCaseSource(store: ArtifactStore, input: CaseInput): P
   }
   const ct = input.ct.startsWith('file://') ? input.ct : resolve(input.ct);
   const mask = input.mask === undefined ? undefined : input.mask.startsWith('file://') ? input.mask : resolve(input.mask);
-  let sourceKind: CaseSource['sourceKind'];
+  let sourceKind: CaseSource['sourceKind'] = 'nifti';
+  let stats;
   try {
-    sourceKind = (await stat(localPath(ct))).isDirectory() ? 'dicom' : 'nifti';
+    stats = await stat(localPath(ct));
   } catch {
     // Nothing to read yet is the ingest activity's call to make (it fails the plan with InvalidInput).
-    sourceKind = 'nifti';
+  }
+  if (stats !== undefined) {
+    sourceKind = stats.isDirectory() ? 'dicom' : 'nifti';
+    // Refused before any workflow starts: a FIFO would block ingest, a device never ends (the ingest activity refuses them too).
+    if (!stats.isDirectory() && !stats.isFile()) {
+      throw new MewmError('InvalidVolume', `case ${input.caseId} CT: is not a regular file or a folder (a FIFO, device or socket); give a NIfTI file or a DICOM series folder`, { caseId: input.caseId });
+    }
   }
   const source: CaseSource = { schema: 'mewm.case-source/1', caseId: input.caseId, ct, ...(mask === undefined ? {} : { mask }), sourceKind };
   return { caseId: input.caseId, source: await putJson(store, source) };
@@ -118,16 +125,19 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+const maxManifestBytes = 64 * 1024 ** 2;
+
 /** Parses a cohort manifest into cases (all of them, in file order), keeping lines whose `split` equals `split` when given. */
 export async function readCohortManifest(manifest: string, split?: string): Promise<CaseInput[]> {
   const path = manifest.startsWith('file://') ? localPath(manifest) : resolve(manifest);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Regular files of at most 64 MiB only: a FIFO or a device named manifest.jsonl must not hang the CLI.
+    text = new TextDecoder().decode(await readRegularFile(path, 'the cohort manifest', maxManifestBytes));
   } catch (error) {
     // No cause: a file-system error's message holds the full path, which may name the patient or the site.
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new MewmError('InvalidInput', `cannot read the cohort manifest ${inputLabel(path, 'given')} (${code}): give the path of a JSON Lines file (e.g. the manifest.jsonl of mewm synth)`, { file: inputLabel(path, 'given') });
+    const problem = (error as { details?: { problem?: string } }).details?.problem ?? 'cannot be read';
+    throw new MewmError('InvalidInput', `cannot read the cohort manifest ${inputLabel(path, 'given')}: it ${problem}; give the path of a JSON Lines file (e.g. the manifest.jsonl of mewm synth)`, { file: inputLabel(path, 'given') });
   }
   const root = dirname(path);
   const at = (p: string) => (isAbsolute(p) ? p : join(root, p));

@@ -32,6 +32,7 @@ export function activitiesFor(role: QueueRole, deps: WorkerDependencies): Activi
           ...io,
           observe: deps.observe ?? missing(role, 'the tumour observation (src/policy/observation)'),
           ...(deps.readDicomSeries ? { readDicomSeries: deps.readDicomSeries } : {}),
+          ...(deps.ingestLimits ? { limits: deps.ingestLimits } : {}),
         }),
         ...createAuditActivities(io),
         ...createCohortActivities({ log, artifacts: deps.artifacts }),

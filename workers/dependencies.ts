@@ -8,6 +8,7 @@ import { ArtifactStores, parseArtifactLocation } from '../src/artifacts';
 import type { ArtifactStore } from '../src/artifacts/store';
 import type { MewmConfig } from '../src/config/config';
 import type { LabelledCt, Volume } from '../src/core/volume/volume';
+import type { IngestLimits } from '../src/io/bounded-read';
 import type { WorldModel } from '../src/models/world-model';
 import type { ActionPolicy, TumourObservation } from '../src/policy/policy';
 import type { QueueRole } from '../workflows/task-queues';
@@ -22,7 +23,9 @@ export interface WorkerDependencies {
   readonly world?: WorldModel;
   readonly policy?: ActionPolicy;
   readonly observe?: (roi: LabelledCt) => TumourObservation;
-  readonly readDicomSeries?: (folder: string, options?: { name?: string }) => Promise<Volume>;
+  readonly readDicomSeries?: (folder: string, options?: { name?: string; limits?: IngestLimits }) => Promise<Volume>;
+  /** What one input CT may cost (config `ingest`, src/io/bounded-read.ts). */
+  readonly ingestLimits?: IngestLimits;
   /** Releases what was opened here (world model sessions, S3 pools). */
   close(): Promise<void>;
 }
@@ -60,6 +63,7 @@ export async function createWorkerDependencies(config: MewmConfig, roles: readon
     ...(policy ? { policy } : {}),
     ...(observe ? { observe } : {}),
     ...(readDicomSeries ? { readDicomSeries } : {}),
+    ingestLimits: overrides.ingestLimits ?? config.ingest,
     async close() {
       if (ownsWorld) await world?.close();
       if (!overrides.artifacts) artifacts.close();

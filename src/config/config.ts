@@ -29,6 +29,9 @@
  *   MEWM_GPU_SLOTS, MEWM_LLM_SLOTS, MEWM_CPU_SLOTS, MEWM_MAX_CACHED_WORKFLOWS (workers.*)
  *   MEWM_SHUTDOWN_GRACE_S (workers.shutdownGraceS)  seconds in-flight activities get to finish when a worker stops (default 10)
  *   MEWM_LOG_LEVEL, MEWM_LOG_PRETTY (log.*)
+ *   MEWM_INGEST_MAX_VOXELS, MEWM_INGEST_MAX_BYTES, MEWM_INGEST_MAX_FILES, MEWM_INGEST_MAX_SLICE_BYTES (ingest.*)
+ *                                                what one input CT may cost, checked before reading or inflating (src/io/bounded-read.ts)
+ *   MEWM_ARTIFACT_FILE_MODE, MEWM_ARTIFACT_DIR_MODE (artifacts.fileMode / dirMode)  octal permissions of local artifacts (default 600 / 700)
  */
 import { MewmError } from '../core/errors';
 import { validateSearchOptions } from '../core/planning/beam-search';
@@ -78,6 +81,8 @@ export interface MewmConfig {
     readonly shutdownGraceS: number;
   };
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
+  /** What one input may cost (src/io/bounded-read.ts IngestLimits); checked before anything is read or inflated. */
+  readonly ingest: { readonly maxVoxels: number; readonly maxBytes: number; readonly maxFiles: number; readonly maxSliceBytes: number };
 }
 
 export const DEFAULT_GOAL =
@@ -130,6 +135,8 @@ export function defaultConfig(cwd: string): MewmConfig {
     cohort: { concurrency: 4, pageSize: 50 },
     workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200, shutdownGraceS: 10 },
     log: { level: 'info', pretty: false },
+    // The same numbers as src/io/bounded-read.ts DEFAULT_INGEST_LIMITS (config may not import io).
+    ingest: { maxVoxels: 512 * 512 * 1024, maxBytes: 2 * 1024 ** 3, maxFiles: 4096, maxSliceBytes: 64 * 1024 ** 2 },
   };
 }
 
@@ -203,6 +210,10 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['workers', 'shutdownGraceS'], num('MEWM_SHUTDOWN_GRACE_S'));
   set(['log', 'level'], v('MEWM_LOG_LEVEL') as LogLevel | undefined);
   set(['log', 'pretty'], bool('MEWM_LOG_PRETTY'));
+  set(['ingest', 'maxVoxels'], int('MEWM_INGEST_MAX_VOXELS'));
+  set(['ingest', 'maxBytes'], int('MEWM_INGEST_MAX_BYTES'));
+  set(['ingest', 'maxFiles'], int('MEWM_INGEST_MAX_FILES'));
+  set(['ingest', 'maxSliceBytes'], int('MEWM_INGEST_MAX_SLICE_BYTES'));
   return out;
 }
 
@@ -283,6 +294,10 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   positive(config.workers.cpuSlots, 'workers.cpuSlots', 'MEWM_CPU_SLOTS');
   positive(config.workers.maxCachedWorkflows, 'workers.maxCachedWorkflows', 'MEWM_MAX_CACHED_WORKFLOWS');
   if (!(config.workers.shutdownGraceS >= 0 && config.workers.shutdownGraceS <= 3600)) fail(`workers.shutdownGraceS must be in [0, 3600] seconds, got ${config.workers.shutdownGraceS}: set MEWM_SHUTDOWN_GRACE_S`, 'MEWM_SHUTDOWN_GRACE_S');
+  positive(config.ingest.maxVoxels, 'ingest.maxVoxels', 'MEWM_INGEST_MAX_VOXELS');
+  positive(config.ingest.maxBytes, 'ingest.maxBytes', 'MEWM_INGEST_MAX_BYTES');
+  positive(config.ingest.maxFiles, 'ingest.maxFiles', 'MEWM_INGEST_MAX_FILES');
+  positive(config.ingest.maxSliceBytes, 'ingest.maxSliceBytes', 'MEWM_INGEST_MAX_SLICE_BYTES');
   const levels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(config.log.level)) fail(`MEWM_LOG_LEVEL must be one of ${levels.join(', ')}, got "${config.log.level}"`, 'MEWM_LOG_LEVEL');
   return config;

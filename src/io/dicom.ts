@@ -17,14 +17,14 @@
  * Errors name `options.name` (e.g. `case X CT series`), else the folder's base name only if mewm
  * wrote it, else "DICOM folder"; files inside by position; never patient fields, file names or UIDs.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
 import * as dicomParserModule from 'dicom-parser';
 import type { DataSet } from 'dicom-parser';
 import { MewmError } from '../core/errors';
 import { assertPlausibleVolume, invalidVolume } from '../core/volume/validate';
 import { makeVolume, type Volume } from '../core/volume/volume';
+import { assertVoxelBudget, boundedInflateRaw, DEFAULT_INGEST_LIMITS, readRegularFile, type IngestLimits } from './bounded-read';
 import { inputLabel, opaqueKey } from './input-label';
 
 // dicom-parser ships a UMD bundle: under ESM its functions sit on the default export.
@@ -37,6 +37,8 @@ export interface ReadDicomSeriesOptions {
   readonly name?: string;
   /** Largest relative deviation of a slice gap from the median gap (default 0.1). */
   readonly sliceGapTolerance?: number;
+  /** What the folder may cost (src/io/bounded-read.ts): files, bytes read + inflated across all files, voxels; default `DEFAULT_INGEST_LIMITS`. */
+  readonly limits?: IngestLimits;
 }
 
 export interface DicomSeriesSummary {
@@ -106,7 +108,7 @@ function isPart10(bytes: Uint8Array): boolean {
   return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 
-async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]; skipped: number }> {
+async function parseFolder(dir: string, name: string, limits: IngestLimits = DEFAULT_INGEST_LIMITS): Promise<{ slices: Slice[]; skipped: number }> {
   let entries: string[];
   try {
     entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
@@ -114,8 +116,18 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
     // No cause: a file-system error's message holds the full path.
     throw invalidVolume(name, `cannot be listed as a folder (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
+  if (entries.length > limits.maxFiles) {
+    throw invalidVolume(name, `holds ${entries.length} files, above the ingest limit of ${limits.maxFiles} (raise MEWM_INGEST_MAX_FILES if this is one real CT series)`, { files: entries.length, maxFiles: limits.maxFiles });
+  }
   const slices: Slice[] = [];
   let skipped = 0;
+  // One byte budget for the whole folder: file bytes read plus bytes inflated.
+  let budget = limits.maxBytes;
+  const spend = (bytes: number) => {
+    budget -= bytes;
+  };
+  // One file may cost at most maxSliceBytes (read or inflated), and never more than the folder has left.
+  const fileBudget = () => Math.max(0, Math.min(budget, limits.maxSliceBytes));
   for (const [index, entry] of entries.entries()) {
     if (entry.toUpperCase() === 'DICOMDIR') {
       skipped++;
@@ -123,7 +135,8 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
     }
     // Entries are named by position: file names may hold patient names or UIDs (src/io/input-label.ts).
     const file = `file #${index + 1} of ${entries.length} (sorted by name)`;
-    const bytes = await readFile(join(dir, entry));
+    const bytes = await readRegularFile(join(dir, entry), `${name} ${file}`, fileBudget());
+    spend(bytes.length);
     if (!isPart10(bytes)) {
       skipped++;
       continue;
@@ -135,11 +148,20 @@ async function parseFolder(dir: string, name: string): Promise<{ slices: Slice[]
       if (meta?.transferSyntax === deflatedSyntax) {
         // Inflate ourselves: dicom-parser peeks at the first element after the meta header,
         // which in a deflated file is compressed bytes that can look like a broken sequence.
-        dataSet = dicomParser.parseDicom(inflateRawSync(bytes.subarray(meta.end)), { TransferSyntaxUID: explicitLittleEndian });
+        const inflated = boundedInflateRaw(bytes.subarray(meta.end), fileBudget(), `${name} ${file}`, 'the ingest byte limit for one DICOM file');
+        spend(inflated.length);
+        dataSet = dicomParser.parseDicom(inflated, { TransferSyntaxUID: explicitLittleEndian });
       } else {
-        dataSet = dicomParser.parseDicom(bytes, { inflater: inflate });
+        dataSet = dicomParser.parseDicom(bytes, {
+          inflater: (all: Uint8Array, position: number) => {
+            const out = inflate(all, position, fileBudget(), `${name} ${file}`);
+            spend(out.length);
+            return out;
+          },
+        });
       }
     } catch (error) {
+      if ((error as { name?: string }).name === 'MewmError') throw error;
       throw invalidVolume(name, `${file} is not readable DICOM (${describeParseError(error)})`, { entry: file }, error);
     }
     const syntax = meta?.transferSyntax ?? dataSet.string(tags.transferSyntax) ?? '1.2.840.10008.1.2';
@@ -193,9 +215,9 @@ function readMetaHeader(bytes: Uint8Array): { transferSyntax: string; end: numbe
   return undefined;
 }
 
-/** Deflated transfer syntax: dicom-parser hands over the deflated remainder of the file. */
-function inflate(bytes: Uint8Array, position: number): Uint8Array {
-  const inflated = inflateRawSync(bytes.subarray(position));
+/** Deflated transfer syntax: dicom-parser hands over the deflated remainder of the file; inflation stops at `maxOutput` bytes. */
+function inflate(bytes: Uint8Array, position: number, maxOutput: number, name: string): Uint8Array {
+  const inflated = boundedInflateRaw(bytes.subarray(position), maxOutput, name, 'the ingest byte limit for one DICOM file');
   const out = new Uint8Array(position + inflated.length);
   out.set(bytes.subarray(0, position));
   out.set(inflated, position);
@@ -311,7 +333,8 @@ function chooseSeries(slices: readonly Slice[], options: ReadDicomSeriesOptions,
  */
 export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptions = {}): Promise<Volume<Float32Array>> {
   const name = options.name ?? inputLabel(dir, 'DICOM folder');
-  const { slices: all, skipped } = await parseFolder(dir, name);
+  const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
+  const { slices: all, skipped } = await parseFolder(dir, name, limits);
   if (all.length === 0) throw invalidVolume(name, `holds no DICOM image files (${skipped} other files skipped)`);
   const slices = chooseSeries(all, options, name);
   const modality = slices[0]!.dataSet.string(tags.modality);
@@ -351,6 +374,7 @@ export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptio
   }
 
   const [nx, ny, nz] = [first.columns, first.rows, slices.length];
+  assertVoxelBudget([nx, ny, nz], limits, name);
   const data = new Float32Array(nx * ny * nz);
   order.forEach(({ index }, k) => readPixels(slices[index]!, geometries[index]!, data.subarray(k * nx * ny, (k + 1) * nx * ny), name));
 

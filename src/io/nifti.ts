@@ -12,11 +12,12 @@
  * volume's affine (code 1, scanner anatomical), `xyzt_units` = mm, no scaling, and gzip when
  * asked (the gzip header carries no timestamp: the same volume gives the same bytes).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { rename, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { MewmError } from '../core/errors';
 import { assertPlausibleSpacing, assertPlausibleVolume, invalidVolume } from '../core/volume/validate';
 import { makeVolume, type Affine, type Volume, type VoxelArray } from '../core/volume/volume';
+import { assertVoxelBudget, boundedGunzip, DEFAULT_INGEST_LIMITS, gunzipPrefix, readRegularFile, type IngestLimits } from './bounded-read';
 import { inputLabel } from './input-label';
 
 const headerSize = 348;
@@ -39,7 +40,12 @@ type DatatypeCode = keyof typeof datatypes;
 export interface DecodeNiftiOptions {
   /** Shown in error messages: a role and pseudonymous case id (`case X CT`), never a user's file name (src/io/input-label.ts). */
   readonly name?: string;
+  /** What one input may cost (src/io/bounded-read.ts); default `DEFAULT_INGEST_LIMITS`. */
+  readonly limits?: IngestLimits;
 }
+
+/** Bytes a decompressed stream may hold past the voxels its header declares (then it is refused as corrupt or a bomb). */
+const trailingAllowance = 1024 ** 2;
 
 export interface EncodeNiftiOptions {
   readonly gzip?: boolean;
@@ -212,6 +218,40 @@ function readVoxels(bytes: Uint8Array, offset: number, count: number, code: Data
   }
 }
 
+interface NiftiLayout {
+  readonly shape: readonly [number, number, number];
+  readonly count: number;
+  readonly code: DatatypeCode;
+  readonly offset: number;
+  /** Bytes the file must hold: vox_offset + voxels · bytes per voxel. */
+  readonly needed: number;
+}
+
+/** What a header declares, checked (rank, sizes, datatype, offset) and held to the ingest limits before any voxel is read or inflated. */
+function niftiLayout(header: NiftiHeader, name: string, limits: IngestLimits): NiftiLayout {
+  const { dim } = header;
+  const rank = dim[0]!;
+  if (rank < 1 || rank > 7) throw invalidVolume(name, `has an invalid dim[0] = ${rank}`);
+  const sizes = dim.slice(1, rank + 1);
+  if (!sizes.every((n) => Number.isSafeInteger(n) && n >= 1)) throw invalidVolume(name, `has non-positive dimensions ${sizes.join('x')}`);
+  if (rank < 3 || dim[3]! < 2) throw invalidVolume(name, `is 2D (dimensions ${sizes.join('x')}); mewm needs a 3D volume with at least two slices`);
+  const extra = sizes.slice(3).reduce((product, n) => product * n, 1);
+  if (extra > 1) throw invalidVolume(name, `is ${rank}D (dimensions ${sizes.join('x')}); mewm reads 3D volumes only`);
+  if (!(header.datatype in datatypes)) throw invalidVolume(name, `has NIfTI datatype ${header.datatype}, which mewm does not read (uint8, int8, int16, uint16, int32, uint32, float32, float64)`);
+  const code = header.datatype as DatatypeCode;
+  const shape = [dim[1]!, dim[2]!, dim[3]!] as const;
+  assertVoxelBudget(shape, limits, name);
+  const count = shape[0] * shape[1] * shape[2];
+  const offset = Math.floor(header.voxOffset);
+  const minimumOffset = header.magic === 'n+2' ? nifti2HeaderSize : headerSize;
+  if (!(offset >= minimumOffset)) throw invalidVolume(name, `has an invalid vox_offset ${header.voxOffset}`);
+  const needed = offset + count * datatypes[code].bytes;
+  if (!(needed <= limits.maxBytes)) {
+    throw invalidVolume(name, `declares ${needed} bytes (vox_offset ${offset} + ${count} voxels of ${datatypes[code].name}), above the ingest limit of ${limits.maxBytes} bytes (raise MEWM_INGEST_MAX_BYTES if this is a real CT)`, { bytes: needed, maxBytes: limits.maxBytes });
+  }
+  return { shape, count, code, offset, needed };
+}
+
 /**
  * Decodes a .nii or .nii.gz byte buffer (gzip is detected from its magic bytes).
  * Returns the voxels in their stored type, or Float32Array when scl_slope/scl_inter apply.
@@ -219,37 +259,36 @@ function readVoxels(bytes: Uint8Array, offset: number, count: number, code: Data
  * use `data.byteOffset`/`byteLength` (or `data.slice()`), never the bare `data.buffer`.
  * Throws `MewmError('InvalidVolume')` naming `options.name` and the problem for truncated or
  * corrupt gzip, wrong magic, 2D or 4D+ data, unsupported datatypes, absurd spacing, short data
- * and volumes with no finite voxel.
+ * and volumes with no finite voxel; also for headers that declare more voxels or bytes than
+ * `options.limits` allow (checked before inflating) and gzip streams that inflate past the size
+ * their header declares (inflation stops there).
  */
 export function decodeNifti(input: Uint8Array, options: DecodeNiftiOptions = {}): Volume {
   const name = options.name ?? '<bytes>';
+  const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
   let bytes = input;
   let owned = false;
+  let header: NiftiHeader;
+  let layout: NiftiLayout;
   if (isGzip(input)) {
+    // The header first, from a small prefix: how much to inflate is decided by what it declares.
+    let head: Uint8Array;
     try {
-      bytes = gunzipSync(input);
-      owned = true;
+      head = gunzipPrefix(input, nifti2HeaderSize);
     } catch (error) {
-      throw invalidVolume(name, `is a truncated or corrupt gzip stream (${(error as Error).message})`, {}, error);
+      throw invalidVolume(name, `is a truncated or corrupt gzip stream (${(error as Error).message})`);
     }
+    if (head.length < nifti2HeaderSize) head = boundedGunzip(input, Math.min(limits.maxBytes, nifti2HeaderSize + trailingAllowance), name, 'the size of a small NIfTI');
+    header = parseNiftiHeader(head, name);
+    layout = niftiLayout(header, name, limits);
+    // The whole stream is inflated (CRC checked), stopping at the declared size plus a small allowance.
+    bytes = boundedGunzip(input, layout.needed + trailingAllowance, name, `the ${layout.needed} bytes its header declares`);
+    owned = true;
+  } else {
+    header = parseNiftiHeader(bytes, name);
+    layout = niftiLayout(header, name, limits);
   }
-  const header = parseNiftiHeader(bytes, name);
-  const { dim } = header;
-  const rank = dim[0]!;
-  if (rank < 1 || rank > 7) throw invalidVolume(name, `has an invalid dim[0] = ${rank}`);
-  const sizes = dim.slice(1, rank + 1);
-  if (!sizes.every((n) => n >= 1)) throw invalidVolume(name, `has non-positive dimensions ${sizes.join('x')}`);
-  if (rank < 3 || dim[3]! < 2) throw invalidVolume(name, `is 2D (dimensions ${sizes.join('x')}); mewm needs a 3D volume with at least two slices`);
-  const extra = sizes.slice(3).reduce((product, n) => product * n, 1);
-  if (extra > 1) throw invalidVolume(name, `is ${rank}D (dimensions ${sizes.join('x')}); mewm reads 3D volumes only`);
-  if (!(header.datatype in datatypes)) throw invalidVolume(name, `has NIfTI datatype ${header.datatype}, which mewm does not read (uint8, int8, int16, uint16, int32, uint32, float32, float64)`);
-  const code = header.datatype as DatatypeCode;
-  const shape = [dim[1]!, dim[2]!, dim[3]!] as const;
-  const count = shape[0] * shape[1] * shape[2];
-  const offset = Math.floor(header.voxOffset);
-  const minimumOffset = header.magic === 'n+2' ? nifti2HeaderSize : headerSize;
-  if (!(offset >= minimumOffset)) throw invalidVolume(name, `has an invalid vox_offset ${header.voxOffset}`);
-  const needed = offset + count * datatypes[code].bytes;
+  const { shape, count, code, offset, needed } = layout;
   if (bytes.length < needed) throw invalidVolume(name, `is truncated: ${bytes.length} bytes, the header promises ${needed}`);
   const { affine } = niftiAffine(header, name);
   let data = readVoxels(bytes, offset, count, code, header.littleEndian, owned);
@@ -378,14 +417,10 @@ function compressionFor(path: string): boolean {
  */
 export async function readNifti(path: string, options: DecodeNiftiOptions = {}): Promise<Volume> {
   const name = options.name ?? inputLabel(path, 'NIfTI input');
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    // No cause: a file-system error's message holds the full path.
-    throw invalidVolume(name, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
-  return decodeNifti(bytes, { name });
+  const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
+  // Regular files only (a FIFO or /dev/zero is refused at once), at most maxBytes (src/io/bounded-read.ts).
+  const bytes = await readRegularFile(path, name, limits.maxBytes);
+  return decodeNifti(bytes, { name, limits });
 }
 
 /**
