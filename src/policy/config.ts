@@ -14,12 +14,14 @@
  * - `MEWM_POLICY_TIMEOUT_MS`     per-request timeout (default 60000)
  * - `MEWM_POLICY_MAX_RETRIES`    the client's own retries on 429/5xx/timeouts (default 2)
  * - `MEWM_POLICY_REPAIR_ATTEMPTS` re-asks after an invalid answer (default 2)
- * - `MEWM_POLICY_OUTPUT`         `json_schema` (default) | `json_object` | `none`
+ * - `MEWM_POLICY_OUTPUT`         `auto` (default: the strongest structured output the endpoint accepts) |
+ *                                `json_schema` | `json_object_schema` (llama-cpp-python) | `json_object` | `none`
  * - `MEWM_POLICY_IMAGES`         `1` (default) sends key-slice PNGs; `0` for text-only models
  */
 import { MewmError } from '../core/errors';
+import { OUTPUT_MODES, type OutputMode } from './structured-output';
 
-export type OutputMode = 'json_schema' | 'json_object' | 'none';
+export type { OutputMode } from './structured-output';
 
 export interface LlmEndpointConfig {
   readonly baseURL: string;
@@ -62,8 +64,8 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 function outputMode(env: Env, name: string, fallback: OutputMode): OutputMode {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (raw === 'json_schema' || raw === 'json_object' || raw === 'none') return raw;
-  throw new MewmError('InvalidConfig', `${name} must be json_schema, json_object or none, got "${raw}"`, { variable: name });
+  if ((OUTPUT_MODES as readonly string[]).includes(raw)) return raw as OutputMode;
+  throw new MewmError('InvalidConfig', `${name} must be one of ${OUTPUT_MODES.join(', ')}, got "${raw}"`, { variable: name });
 }
 
 /** Fills defaults and validates an explicit endpoint configuration. */
@@ -83,7 +85,7 @@ export function llmEndpointConfig(partial: Partial<LlmEndpointConfig> & { baseUR
     timeoutMs: partial.timeoutMs ?? 60_000,
     maxRetries: partial.maxRetries ?? 2,
     repairAttempts: partial.repairAttempts ?? 2,
-    outputMode: partial.outputMode ?? 'json_schema',
+    outputMode: partial.outputMode ?? 'auto',
     refineOutputMode: partial.refineOutputMode ?? 'none',
     sendImages: partial.sendImages ?? true,
     ...(partial.refineModel ? { refineModel: partial.refineModel } : {}),
@@ -121,7 +123,7 @@ export function policyConfigFromEnv(env: Env = process.env): PolicyConfig {
       timeoutMs: integer(env, 'MEWM_POLICY_TIMEOUT_MS', 60_000, 1, 3_600_000),
       maxRetries: integer(env, 'MEWM_POLICY_MAX_RETRIES', 2, 0, 10),
       repairAttempts: integer(env, 'MEWM_POLICY_REPAIR_ATTEMPTS', 2, 0, 10),
-      outputMode: outputMode(env, 'MEWM_POLICY_OUTPUT', 'json_schema'),
+      outputMode: outputMode(env, 'MEWM_POLICY_OUTPUT', 'auto'),
       refineOutputMode: outputMode(env, 'MEWM_REFINE_OUTPUT', 'none'),
       sendImages: (env.MEWM_POLICY_IMAGES?.trim() ?? '1') !== '0',
     }),

@@ -13,11 +13,12 @@ import { z } from 'zod';
 import { MewmError } from '../core/errors';
 import { canonicalProtocol, protocolKey, protocolLabel, type Protocol } from '../core/vocabulary';
 import { mapAgentNames } from './agent-names';
+import { baselineSchemas } from './answer-schemas';
 import type { LlmEndpointConfig } from './config';
 import { GuidelinePolicy } from './guideline';
-import { completeJson, createLlmClient, type Validation } from './llm-json';
+import { completeJson, createLlmClient, exchangeRecord, type Validation } from './llm-json';
 import { formatZodIssues, imageNote, multimodalUser, observationText } from './llm-policy';
-import type { PolicyIdentity, RuleRemoval, TumourObservation } from './policy';
+import type { LlmExchangeRecord, PolicyIdentity, RuleRemoval, TumourObservation } from './policy';
 import { loadPrompt, renderPrompt } from './prompts';
 import { assertValidProtocol, drugListForPrompt, embolicListForPrompt, enforceClinicalRules } from './refine';
 
@@ -42,6 +43,8 @@ export interface BaselinePrediction {
   readonly baseline: PolicyIdentity;
   /** Chat requests that returned an answer (1 + re-asks); 0 for the guideline baseline. */
   readonly attempts: number;
+  /** The LLM exchange behind it, for the audit (LLM baseline only). */
+  readonly exchange?: LlmExchangeRecord;
 }
 
 export interface ProtocolBaseline {
@@ -55,16 +58,7 @@ const baselineAnswer = z.object({
   rationale: z.string().optional(),
 });
 
-const BASELINE_JSON_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['chemotherapy_drugs', 'embolization_materials', 'rationale'],
-  properties: {
-    chemotherapy_drugs: { type: 'array', items: { type: 'string' } },
-    embolization_materials: { type: 'array', items: { type: 'string' } },
-    rationale: { type: 'string' },
-  },
-} as const;
+const BASELINE_SCHEMAS = baselineSchemas();
 
 function validateBaselineAnswer(value: unknown): Validation<{ drugs: Protocol['drugs']; embolics: Protocol['embolics']; rationale: string }> {
   const parsed = baselineAnswer.safeParse(value);
@@ -110,7 +104,8 @@ export class LlmProtocolBaseline implements ProtocolBaseline {
       user: multimodalUser(prompt.user, images, this.config.sendImages),
       outputMode: this.config.outputMode,
       schemaName: 'tace_protocol',
-      jsonSchema: BASELINE_JSON_SCHEMA,
+      jsonSchema: BASELINE_SCHEMAS.strict,
+      grammarSchema: BASELINE_SCHEMAS.grammar,
       validate: validateBaselineAnswer,
       repairAttempts: this.config.repairAttempts,
       caseId: request.caseId,
@@ -118,7 +113,10 @@ export class LlmProtocolBaseline implements ProtocolBaseline {
       temperature: 0,
     });
     const identity: PolicyIdentity = { ...this.identity, models: [answer.model], promptVersions: { baseline: prompt.key } };
-    return prediction(request.caseId, answer.value.drugs, answer.value.embolics, answer.value.rationale, identity, answer.attempts);
+    return {
+      ...prediction(request.caseId, answer.value.drugs, answer.value.embolics, answer.value.rationale, identity, answer.attempts),
+      exchange: exchangeRecord('baseline', prompt.key, answer),
+    };
   }
 }
 

@@ -6,11 +6,18 @@
  *   retries → `LlmUnavailable` (retryable, e.g. by the Temporal activity);
  * - answers that stay invalid after the re-asks → `PolicyOutputInvalid` (not retryable);
  * - 400/401/403/404 → `InvalidConfig` (wrong key, model or unsupported option).
+ * Upstream error bodies never travel on: `llm-errors.ts` keeps the status and a redacted message.
+ * The response-format dialect (`structured-output.ts`) is found per endpoint when `auto`.
  */
 import OpenAI from 'openai';
 import type { ChatCompletionContentPart, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { MewmError } from '../core/errors';
-import type { LlmEndpointConfig, OutputMode } from './config';
+import type { LlmEndpointConfig } from './config';
+import type { LlmExchangeRecord } from './policy';
+import { toLlmError } from './llm-errors';
+import { isResponseFormatRejection, modesToTry, rememberOutputMode, responseFormatFor, type ConcreteOutputMode, type OutputMode } from './structured-output';
+
+export { toLlmError } from './llm-errors';
 
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
@@ -22,6 +29,8 @@ export interface JsonExchange<T> {
   readonly schemaName: string;
   /** JSON Schema of the answer, for `json_schema` structured output (strict subset). */
   readonly jsonSchema: Record<string, unknown>;
+  /** The same schema with keywords grammar-constrained servers enforce (minItems, maxLength); default `jsonSchema`. */
+  readonly grammarSchema?: Record<string, unknown>;
   /** Validates the parsed JSON and maps it onto the domain; the error text is fed back to the model. */
   readonly validate: (value: unknown) => Validation<T>;
   readonly repairAttempts: number;
@@ -40,6 +49,26 @@ export interface JsonAnswer<T> {
   readonly raw: string;
   /** The model name the endpoint reported. */
   readonly model: string;
+  /** The response format the answer was asked with (what `auto` settled on). */
+  readonly outputMode: ConcreteOutputMode;
+  /** The validation problems of the answers that were re-asked, in order. */
+  readonly problems: readonly string[];
+}
+
+/** The longest raw answer kept for the audit (characters). */
+export const MAX_RAW_ANSWER = 4_000;
+
+/** The audit record of an answered exchange (`LlmExchangeRecord`). */
+export function exchangeRecord(purpose: string, promptVersion: string, answer: JsonAnswer<unknown>): LlmExchangeRecord {
+  return {
+    purpose,
+    model: answer.model,
+    promptVersion,
+    outputMode: answer.outputMode,
+    attempts: answer.attempts,
+    problems: answer.problems.map((p) => (p.length > 300 ? `${p.slice(0, 300)}…` : p)),
+    rawAnswer: answer.raw,
+  };
 }
 
 export function createLlmClient(config: LlmEndpointConfig): OpenAI {
@@ -75,41 +104,47 @@ export function parseJsonAnswer(text: string): Validation<unknown> {
   return { ok: false, error: `the answer is not valid JSON (${lastError})` };
 }
 
-function responseFormat(mode: OutputMode, name: string, schema: Record<string, unknown>): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming['response_format'] {
-  switch (mode) {
-    case 'json_schema':
-      return { type: 'json_schema', json_schema: { name, schema, strict: true } };
-    case 'json_object':
-      return { type: 'json_object' };
-    case 'none':
-      return undefined;
-  }
-}
-
-/** Converts a client failure into the mewm error that says whether retrying can help. */
-export function toLlmError(error: unknown, caseId: string, purpose: string): MewmError {
-  if (error instanceof MewmError) return error;
-  const where = `${purpose} for case ${caseId}`;
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new MewmError('LlmUnavailable', `LLM endpoint timed out (${where})`, { caseId, purpose }, { cause: error });
-  }
-  if (error instanceof OpenAI.APIConnectionError) {
-    return new MewmError('LlmUnavailable', `LLM endpoint unreachable (${where}): ${error.message}`, { caseId, purpose }, { cause: error });
-  }
-  if (error instanceof OpenAI.APIError) {
-    const status = error.status;
-    if (status === 408 || status === 409 || status === 429 || (status !== undefined && status >= 500)) {
-      return new MewmError('LlmUnavailable', `LLM endpoint answered HTTP ${status} (${where})`, { caseId, purpose, status }, { cause: error });
+/**
+ * One chat request in the first output mode the endpoint accepts (see `structured-output.ts`).
+ * Under `auto`, until a mode has worked, a mode is probed without the client's retries, so a
+ * rejected option costs one request; a probe that fails for any other reason is sent again with
+ * what is left of the client's bounded retries.
+ */
+async function createCompletion(
+  client: OpenAI,
+  exchange: JsonExchange<unknown>,
+  messages: readonly ChatCompletionMessageParam[],
+): Promise<{ completion: OpenAI.Chat.Completions.ChatCompletion; mode: ConcreteOutputMode }> {
+  const modes = modesToTry(exchange.outputMode, client.baseURL, exchange.model);
+  const secrets = [client.apiKey];
+  for (let i = 0; i < modes.length; i++) {
+    const mode = modes[i]!;
+    const format = responseFormatFor(mode, exchange.schemaName, exchange.jsonSchema, exchange.grammarSchema);
+    const params: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = {
+      model: exchange.model,
+      messages: [...messages],
+      ...(exchange.temperature !== undefined ? { temperature: exchange.temperature } : {}),
+      ...(format ? { response_format: format } : {}),
+    };
+    const probing = modes.length > 1 && i < modes.length - 1;
+    try {
+      const completion = await client.chat.completions.create(params, probing ? { maxRetries: 0 } : {});
+      rememberOutputMode(exchange.outputMode, client.baseURL, exchange.model, mode);
+      return { completion, mode };
+    } catch (error) {
+      if (probing && isResponseFormatRejection(error)) continue;
+      // The probe was the first try: what is left of the client's retry budget follows.
+      if (!probing || client.maxRetries < 1) throw toLlmError(error, exchange.caseId, exchange.purpose, secrets);
+      try {
+        const completion = await client.chat.completions.create(params, { maxRetries: client.maxRetries - 1 });
+        rememberOutputMode(exchange.outputMode, client.baseURL, exchange.model, mode);
+        return { completion, mode };
+      } catch (retryError) {
+        throw toLlmError(retryError, exchange.caseId, exchange.purpose, secrets);
+      }
     }
-    const hint =
-      status === 401 || status === 403
-        ? 'check OPENAI_API_KEY'
-        : status === 404
-          ? 'check OPENAI_BASE_URL and MEWM_POLICY_MODEL'
-          : 'the endpoint rejected the request; if it lacks structured outputs set MEWM_POLICY_OUTPUT=json_object or none';
-    return new MewmError('InvalidConfig', `LLM endpoint answered HTTP ${status ?? '?'} (${where}): ${hint}`, { caseId, purpose, status }, { cause: error });
   }
-  return new MewmError('Internal', `LLM call failed (${where}): ${error instanceof Error ? error.message : String(error)}`, { caseId, purpose }, { cause: error });
+  throw new MewmError('InvalidConfig', `${exchange.purpose} for case ${exchange.caseId}: no output mode to try`, { caseId: exchange.caseId });
 }
 
 /** Asks for a JSON answer, validates it, and re-asks with the validation error up to `repairAttempts` times. */
@@ -118,26 +153,17 @@ export async function completeJson<T>(client: OpenAI, exchange: JsonExchange<T>)
     { role: 'system', content: exchange.system },
     { role: 'user', content: typeof exchange.user === 'string' ? exchange.user : [...exchange.user] },
   ];
-  const format = responseFormat(exchange.outputMode, exchange.schemaName, exchange.jsonSchema);
   const errors: string[] = [];
   for (let attempt = 1; attempt <= exchange.repairAttempts + 1; attempt++) {
-    let completion: OpenAI.Chat.Completions.ChatCompletion;
-    try {
-      completion = await client.chat.completions.create({
-        model: exchange.model,
-        messages,
-        ...(exchange.temperature !== undefined ? { temperature: exchange.temperature } : {}),
-        ...(format ? { response_format: format } : {}),
-      });
-    } catch (error) {
-      throw toLlmError(error, exchange.caseId, exchange.purpose);
-    }
+    const { completion, mode } = await createCompletion(client, exchange as JsonExchange<unknown>, messages);
     const choice = completion.choices?.[0];
     const content = choice?.message?.content ?? '';
     const refusal = choice?.message?.refusal;
     const parsed: Validation<unknown> = refusal ? { ok: false, error: `the model refused: ${refusal}` } : parseJsonAnswer(content);
     const checked = parsed.ok ? exchange.validate(parsed.value) : parsed;
-    if (checked.ok) return { value: checked.value, attempts: attempt, raw: stripThinking(content), model: completion.model ?? exchange.model };
+    if (checked.ok) {
+      return { value: checked.value, attempts: attempt, raw: stripThinking(content).slice(0, MAX_RAW_ANSWER), model: completion.model ?? exchange.model, outputMode: mode, problems: errors };
+    }
     errors.push(checked.error);
     messages.push({ role: 'assistant', content: content.length > 0 ? content : '(empty answer)' });
     messages.push({

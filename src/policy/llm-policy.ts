@@ -11,9 +11,10 @@ import { z } from 'zod';
 import { MewmError } from '../core/errors';
 import type { DrugId, EmbolicId } from '../core/vocabulary';
 import { mapAgentNames } from './agent-names';
+import { proposalSchemas } from './answer-schemas';
 import type { LlmEndpointConfig } from './config';
-import { completeJson, createLlmClient, type Validation } from './llm-json';
-import type { ActionPolicy, ActionProposal, PolicyIdentity, ProposalRequest, TumourObservation } from './policy';
+import { completeJson, createLlmClient, exchangeRecord, type Validation } from './llm-json';
+import type { ActionPolicy, ActionProposal, LlmExchangeRecord, PolicyIdentity, ProposalRequest, TumourObservation } from './policy';
 import { CURRENT_PROMPT_VERSIONS, loadPrompt, renderPrompt } from './prompts';
 import { drugListForPrompt, embolicListForPrompt, enforceClinicalRules, refineWithReasoningModel, rulesForPrompt } from './refine';
 
@@ -29,17 +30,8 @@ const proposalAnswer = z.object({
   rationale: z.string().min(1, 'give a rationale'),
 });
 
-export const PROPOSAL_JSON_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['observation', 'drugs', 'embolics', 'rationale'],
-  properties: {
-    observation: { type: 'string' },
-    drugs: { type: 'array', items: { type: 'string' } },
-    embolics: { type: 'array', items: { type: 'string' } },
-    rationale: { type: 'string' },
-  },
-} as const;
+/** The answer's schemas for structured output (strict and grammar forms). */
+export const PROPOSAL_SCHEMAS = proposalSchemas();
 
 export interface MappedProposal {
   readonly drugs: readonly DrugId[];
@@ -131,7 +123,8 @@ export class LlmPolicy implements ActionPolicy {
       user: multimodalUser(prompt.user, images, this.config.sendImages),
       outputMode: this.config.outputMode,
       schemaName: 'tace_candidates',
-      jsonSchema: PROPOSAL_JSON_SCHEMA,
+      jsonSchema: PROPOSAL_SCHEMAS.strict,
+      grammarSchema: PROPOSAL_SCHEMAS.grammar,
       validate: validateProposalAnswer,
       repairAttempts: this.config.repairAttempts,
       caseId: request.caseId,
@@ -143,6 +136,7 @@ export class LlmPolicy implements ActionPolicy {
     let rationale = answer.value.rationale;
     const models = [answer.model];
     const promptVersions: Record<string, string> = { propose: prompt.key };
+    const exchanges: LlmExchangeRecord[] = [exchangeRecord('propose', prompt.key, answer)];
     let refinerRemovals: ActionProposal['refinerRemovals'];
     if (this.config.refineModel) {
       const refined = await refineWithReasoningModel(this.client, this.config, {
@@ -158,6 +152,7 @@ export class LlmPolicy implements ActionPolicy {
       if (refined.rationale) rationale = `${rationale} Refinement: ${refined.rationale}`;
       models.push(refined.model);
       promptVersions.refine = refined.promptKey;
+      exchanges.push(refined.exchange);
     }
     const enforced = enforceClinicalRules(drugs, embolics);
     return {
@@ -167,6 +162,7 @@ export class LlmPolicy implements ActionPolicy {
       removals: enforced.removals,
       ...(refinerRemovals ? { refinerRemovals } : {}),
       policy: { ...this.identity, models, promptVersions },
+      exchanges,
     };
   }
 }

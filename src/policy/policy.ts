@@ -60,6 +60,28 @@ export interface PolicyIdentity {
   readonly promptVersions?: Readonly<Record<string, string>>;
 }
 
+/**
+ * One LLM exchange behind a proposal, kept for the audit (it travels in the activity result, so
+ * in the Temporal history): what answered, to which prompt, in which output mode, after how many
+ * re-asks, and what it said. Never holds the key or the request (images, observation).
+ */
+export interface LlmExchangeRecord {
+  /** `propose`, `refine`, `baseline` or `extract`. */
+  readonly purpose: string;
+  /** The model name the endpoint reported. */
+  readonly model: string;
+  /** Prompt template key, e.g. `propose.v1`. */
+  readonly promptVersion: string;
+  /** The response format used (`json_schema`, `json_object_schema`, `json_object`, `none`). */
+  readonly outputMode: string;
+  /** Chat requests that returned an answer: 1 + re-asks. */
+  readonly attempts: number;
+  /** Why each re-asked answer was refused (shortened). */
+  readonly problems: readonly string[];
+  /** The accepted answer as the model wrote it (reasoning blocks removed, at most 4,000 characters). */
+  readonly rawAnswer: string;
+}
+
 export interface ActionProposal {
   readonly drugs: readonly DrugId[];
   readonly embolics: readonly EmbolicId[];
@@ -68,6 +90,8 @@ export interface ActionProposal {
   /** Removals by the optional reasoning-model refinement, with its stated reason. */
   readonly refinerRemovals?: readonly RefinerRemoval[];
   readonly policy: PolicyIdentity;
+  /** The LLM exchanges behind the proposal (LLM policies only). */
+  readonly exchanges?: readonly LlmExchangeRecord[];
 }
 
 export interface ActionPolicy {

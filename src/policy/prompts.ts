@@ -15,7 +15,7 @@ export const CURRENT_PROMPT_VERSIONS: Readonly<Record<PromptId, string>> = {
   propose: 'v1',
   refine: 'v1',
   'protocol-baseline': 'v1',
-  'extract-report': 'v1',
+  'extract-report': 'v2',
 };
 
 export interface PromptTemplate {

@@ -27,8 +27,8 @@ import {
 } from '../core/vocabulary';
 import { mapAgentNames } from './agent-names';
 import type { LlmEndpointConfig } from './config';
-import { completeJson, type Validation } from './llm-json';
-import type { RefinerRemoval, RuleRemoval, TumourObservation } from './policy';
+import { completeJson, exchangeRecord, type Validation } from './llm-json';
+import type { LlmExchangeRecord, RefinerRemoval, RuleRemoval, TumourObservation } from './policy';
 import { loadPrompt, renderPrompt } from './prompts';
 
 export interface RuleEnforcement {
@@ -119,9 +119,10 @@ export interface RefinementResult {
   readonly rationale: string;
   readonly model: string;
   readonly promptKey: string;
+  readonly exchange: LlmExchangeRecord;
 }
 
-function validateRefinement(input: RefinementInput, value: unknown): Validation<Omit<RefinementResult, 'model' | 'promptKey'>> {
+function validateRefinement(input: RefinementInput, value: unknown): Validation<Omit<RefinementResult, 'model' | 'promptKey' | 'exchange'>> {
   const parsed = refinementAnswer.safeParse(value);
   if (!parsed.success) return { ok: false, error: `the JSON does not match the format: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
   const drugs = mapAgentNames(parsed.data.drugs, 'drug');
@@ -174,5 +175,5 @@ export async function refineWithReasoningModel(client: OpenAI, config: LlmEndpoi
     caseId: input.caseId,
     purpose: 'candidate refinement',
   });
-  return { ...answer.value, model: answer.model, promptKey: prompt.key };
+  return { ...answer.value, model: answer.model, promptKey: prompt.key, exchange: exchangeRecord('refine', prompt.key, answer) };
 }

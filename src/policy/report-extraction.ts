@@ -13,11 +13,14 @@ import type OpenAI from 'openai';
 import { z } from 'zod';
 import { isDrug, type AgentId, type DrugId, type EmbolicId } from '../core/vocabulary';
 import { mapAgentNames, matchAgentName } from './agent-names';
+import { extractionSchemas } from './answer-schemas';
 import type { LlmEndpointConfig } from './config';
-import { completeJson, type Validation } from './llm-json';
+import { completeJson, exchangeRecord, type Validation } from './llm-json';
 import { formatZodIssues } from './llm-policy';
 import { loadPrompt, renderPrompt } from './prompts';
 import { drugListForPrompt, embolicListForPrompt } from './refine';
+import { mentionContexts, negatedAt, type MentionStatus } from './mention-context';
+import type { LlmExchangeRecord } from './policy';
 
 export type AttenuationLevel = 1 | 2 | 3 | 4;
 export type DoseUnit = 'mg' | 'ml' | 'vial';
@@ -38,9 +41,23 @@ export interface ReportExtraction {
   /** Undefined when the report states no outcome. */
   readonly attenuationLevel?: AttenuationLevel;
   readonly outcomeText?: string;
+  /**
+   * Mentions that do not say the agent was given in this procedure (negated, uncertain or
+   * historical), with the cue that decided; they are not in `drugs` / `embolics`. Rules only.
+   */
+  readonly notGiven?: readonly NotGivenMention[];
   /** Prompt template key, for the LLM extractor. */
   readonly promptKey?: string;
   readonly model?: string;
+  /** The LLM exchange behind it, for the audit (LLM extractor only). */
+  readonly exchange?: LlmExchangeRecord;
+}
+
+export interface NotGivenMention {
+  readonly agent: AgentId;
+  readonly surface: string;
+  readonly status: Exclude<MentionStatus, 'given'>;
+  readonly cue: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,7 +147,11 @@ export function attenuationFromOutcome(text: string): { level: AttenuationLevel;
   for (let i = clauses.length - 1; i >= 0; i--) {
     const clause = clauses[i]!;
     const t = clause.toLowerCase().replace(/tumour/g, 'tumor');
-    for (const [pattern, level] of OUTCOME_RULES) if (pattern.test(t)) return { level, sentence: clause };
+    for (const [pattern, level] of OUTCOME_RULES) {
+      const m = pattern.exec(t);
+      // "staining was not markedly reduced" states no level 2: a negated phrase is skipped.
+      if (m && !negatedAt(t, m.index)) return { level, sentence: clause };
+    }
   }
   return undefined;
 }
@@ -149,19 +170,30 @@ function collect(mentions: readonly (Mention & { amount?: { dose: number; unit: 
   return [...byAgent.entries()].map(([agent, e]) => ({ agent, surfaces: e.surfaces, ...(e.dose !== undefined ? { dose: e.dose, unit: e.unit! } : {}) }));
 }
 
+/**
+ * Agents given (with summed doses) and the outcome level. Mentions that are negated, uncertain or
+ * historical (`mention-context.ts`) do not count as given; they are listed in `notGiven`.
+ */
 export function extractReportByRules(text: string): ReportExtraction {
   const mentions = findAgentMentions(text);
-  const withAmounts = mentions.map((m, i) => {
+  const contexts = mentionContexts(text, mentions);
+  const given = mentions.flatMap((m, i) => {
+    if (contexts[i]!.status !== 'given') return [];
     const amount = amountNear(text, m, i > 0 ? mentions[i - 1]!.end : 0);
-    return amount ? { ...m, amount } : m;
+    return [amount ? { ...m, amount } : m];
   });
-  const agents = collect(withAmounts);
+  const notGiven = mentions.flatMap((m, i): NotGivenMention[] => {
+    const c = contexts[i]!;
+    return c.status === 'given' ? [] : [{ agent: m.agent, surface: m.surface, status: c.status, cue: c.cue ?? '' }];
+  });
+  const agents = collect(given);
   const outcome = attenuationFromOutcome(text);
   return {
     source: 'rules',
     drugs: agents.filter((a): a is ExtractedAgent<DrugId> => isDrug(a.agent)),
     embolics: agents.filter((a): a is ExtractedAgent<EmbolicId> => !isDrug(a.agent)),
     ...(outcome ? { attenuationLevel: outcome.level, outcomeText: outcome.sentence } : {}),
+    ...(notGiven.length > 0 ? { notGiven } : {}),
   };
 }
 
@@ -176,23 +208,7 @@ const extractionAnswer = z.object({
   outcomeText: z.string().nullable().optional(),
 });
 
-const EXTRACTION_JSON_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['drugs', 'embolics', 'attenuationLevel', 'outcomeText'],
-  properties: {
-    drugs: {
-      type: 'array',
-      items: { type: 'object', additionalProperties: false, required: ['name', 'dose', 'unit'], properties: { name: { type: 'string' }, dose: { type: ['number', 'null'] }, unit: { type: ['string', 'null'] } } },
-    },
-    embolics: {
-      type: 'array',
-      items: { type: 'object', additionalProperties: false, required: ['name', 'amount', 'unit'], properties: { name: { type: 'string' }, amount: { type: ['number', 'null'] }, unit: { type: ['string', 'null'] } } },
-    },
-    attenuationLevel: { type: ['integer', 'null'], enum: [1, 2, 3, 4, null] },
-    outcomeText: { type: ['string', 'null'] },
-  },
-} as const;
+const EXTRACTION_SCHEMAS = extractionSchemas();
 
 function unitOf(raw: string | null | undefined): DoseUnit | undefined {
   const u = raw?.trim().toLowerCase();
@@ -201,7 +217,7 @@ function unitOf(raw: string | null | undefined): DoseUnit | undefined {
   return undefined;
 }
 
-function validateExtraction(value: unknown): Validation<Omit<ReportExtraction, 'source' | 'promptKey' | 'model'>> {
+function validateExtraction(value: unknown): Validation<Omit<ReportExtraction, 'source' | 'promptKey' | 'model' | 'exchange'>> {
   const parsed = extractionAnswer.safeParse(value);
   if (!parsed.success) return { ok: false, error: formatZodIssues(parsed.error) };
   const drugs = mapAgentNames(parsed.data.drugs.map((d) => d.name), 'drug');
@@ -238,14 +254,15 @@ export async function extractReportWithLlm(client: OpenAI, config: LlmEndpointCo
     user: prompt.user,
     outputMode: config.outputMode,
     schemaName: 'tace_report_extraction',
-    jsonSchema: EXTRACTION_JSON_SCHEMA,
+    jsonSchema: EXTRACTION_SCHEMAS.strict,
+    grammarSchema: EXTRACTION_SCHEMAS.grammar,
     validate: validateExtraction,
     repairAttempts: config.repairAttempts,
     caseId,
     purpose: 'report extraction',
-      temperature: 0,
+    temperature: 0,
   });
-  return { source: 'llm', ...answer.value, promptKey: prompt.key, model: answer.model };
+  return { source: 'llm', ...answer.value, promptKey: prompt.key, model: answer.model, exchange: exchangeRecord('extract', prompt.key, answer) };
 }
 
 // ---------------------------------------------------------------------------------------------

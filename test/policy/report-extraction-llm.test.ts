@@ -46,7 +46,7 @@ describe('extractReport with an LLM over HTTP and the rules as cross-check', () 
     const result = await extractReport(REPORT, { caseId: 'case-1', llm: llm() });
     expect(server.requests[0]!.model).toBe('fake-extractor');
     expect(String(server.requests[0]!.messages[1]!.content)).toContain('Oxaliplatin 100 mg');
-    expect(result.llm).toMatchObject({ source: 'llm', attenuationLevel: 4, promptKey: 'extract-report.v1' });
+    expect(result.llm).toMatchObject({ source: 'llm', attenuationLevel: 4, promptKey: 'extract-report.v2' });
     expect(result.disagreements).toEqual([]);
     expect(result.flagged).toBe(false);
   });
