@@ -6,24 +6,44 @@
  */
 import type { Xyz } from './resample';
 
-/** Labels each 26-connected component of `mask`; returns component ids (0 = outside) and sizes. */
+/**
+ * Labels each 26-connected component of `mask`; returns component ids (0 = outside) and sizes.
+ * Ids are given in raster order of each component's first voxel. Depth-first flood fill with a
+ * typed stack; voxels off the volume's faces use precomputed neighbour offsets, the rest check
+ * bounds.
+ */
 export function connectedComponents(mask: Uint8Array, shape: Xyz): { ids: Int32Array; sizes: number[] } {
   const [nx, ny, nz] = shape;
   const ids = new Int32Array(mask.length);
   const sizes: number[] = [0];
-  const stack: number[] = [];
+  const stack = new Int32Array(mask.length);
+  const offsets: number[] = [];
+  for (let dz = -1; dz <= 1; dz++) for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (dx || dy || dz) offsets.push(dx + nx * (dy + ny * dz));
+  const plane = nx * ny;
   for (let start = 0; start < mask.length; start++) {
     if (!mask[start] || ids[start]) continue;
     const id = sizes.length;
     let size = 0;
+    let top = 0;
     ids[start] = id;
-    stack.push(start);
-    while (stack.length > 0) {
-      const idx = stack.pop()!;
+    stack[top++] = start;
+    while (top > 0) {
+      const idx = stack[--top]!;
       size++;
-      const x = idx % nx;
-      const y = Math.floor(idx / nx) % ny;
-      const z = Math.floor(idx / (nx * ny));
+      const z = (idx / plane) | 0;
+      const rest = idx - z * plane;
+      const y = (rest / nx) | 0;
+      const x = rest - y * nx;
+      if (x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1) {
+        for (let k = 0; k < 26; k++) {
+          const n = idx + offsets[k]!;
+          if (mask[n] && !ids[n]) {
+            ids[n] = id;
+            stack[top++] = n;
+          }
+        }
+        continue;
+      }
       for (let dz = -1; dz <= 1; dz++) {
         const zz = z + dz;
         if (zz < 0 || zz >= nz) continue;
@@ -36,7 +56,7 @@ export function connectedComponents(mask: Uint8Array, shape: Xyz): { ids: Int32A
             const n = xx + nx * (yy + ny * zz);
             if (mask[n] && !ids[n]) {
               ids[n] = id;
-              stack.push(n);
+              stack[top++] = n;
             }
           }
         }

@@ -54,21 +54,96 @@ export function stepRatio(volume: Volume, modelSpacingMm: number): Xyz {
   return [modelSpacingMm / s[0], modelSpacingMm / s[1], modelSpacingMm / s[2]];
 }
 
-/** Samples a `P`³ patch `[Z, Y, X]` centred at `centre` (planning voxels), mapped by `map`. */
-export function samplePatch(volume: Volume<VoxelArray>, centre: Xyz, patch: number, ratio: Xyz, fill: number, map: (v: number) => number = (v) => v): Float32Array {
-  const out = new Float32Array(patch * patch * patch);
-  const half = patch / 2;
-  for (let k = 0; k < patch; k++) {
-    const z = centre[2] + (k - half) * ratio[2];
-    for (let j = 0; j < patch; j++) {
-      const y = centre[1] + (j - half) * ratio[1];
-      for (let i = 0; i < patch; i++) {
-        const x = centre[0] + (i - half) * ratio[0];
-        out[(k * patch + j) * patch + i] = map(trilinear(volume.data, volume.shape, x, y, z, fill));
+/**
+ * Trilinear taps of one axis for a list of continuous positions, with exactly the arithmetic of
+ * `trilinear` (clamp, floor, neighbour, fraction), so that separable loops give the same bits:
+ * `inside` is 0 where `trilinear` would return `fill`.
+ */
+export interface AxisTaps {
+  readonly i0: Int32Array;
+  readonly i1: Int32Array;
+  readonly f: Float64Array;
+  readonly inside: Uint8Array;
+}
+
+export function axisTaps(n: number, positions: ArrayLike<number>): AxisTaps {
+  const m = positions.length;
+  const taps = { i0: new Int32Array(m), i1: new Int32Array(m), f: new Float64Array(m), inside: new Uint8Array(m) };
+  for (let i = 0; i < m; i++) {
+    const x = positions[i]!;
+    if (x < -0.5 || x > n - 0.5) continue;
+    const c = Math.min(Math.max(x, 0), n - 1);
+    const x0 = Math.floor(c);
+    taps.i0[i] = x0;
+    taps.i1[i] = Math.min(x0 + 1, n - 1);
+    taps.f[i] = c - x0;
+    taps.inside[i] = 1;
+  }
+  return taps;
+}
+
+function positionsOf(count: number, at: (i: number) => number): Float64Array {
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) out[i] = at(i);
+  return out;
+}
+
+/**
+ * Trilinear resampling on a separable grid of positions (`xs`, `ys`, `zs` in voxels of `data`,
+ * shape `[nx, ny, nz]`), written x fastest into `out`; the value of `trilinear` at every point,
+ * bit for bit, without a call per voxel.
+ */
+export function resampleSeparable(data: ArrayLike<number>, shape: Xyz, xs: AxisTaps, ys: AxisTaps, zs: AxisTaps, fill: number, out: Float32Array, map?: (v: number) => number): Float32Array {
+  const [nx, ny] = shape;
+  const mx = xs.i0.length;
+  const my = ys.i0.length;
+  const mz = zs.i0.length;
+  let o = 0;
+  for (let k = 0; k < mz; k++) {
+    const insideZ = zs.inside[k] === 1;
+    const z0 = zs.i0[k]!;
+    const z1 = zs.i1[k]!;
+    const fz = zs.f[k]!;
+    for (let j = 0; j < my; j++) {
+      if (!insideZ || ys.inside[j] !== 1) {
+        const v = map ? map(fill) : fill;
+        out.fill(v, o, o + mx);
+        o += mx;
+        continue;
+      }
+      const y0 = ys.i0[j]!;
+      const y1 = ys.i1[j]!;
+      const fy = ys.f[j]!;
+      const r00 = nx * (y0 + ny * z0);
+      const r10 = nx * (y1 + ny * z0);
+      const r01 = nx * (y0 + ny * z1);
+      const r11 = nx * (y1 + ny * z1);
+      for (let i = 0; i < mx; i++, o++) {
+        let v: number;
+        if (xs.inside[i] !== 1) v = fill;
+        else {
+          const x0 = xs.i0[i]!;
+          const x1 = xs.i1[i]!;
+          const fx = xs.f[i]!;
+          const c00 = data[x0 + r00]! * (1 - fx) + data[x1 + r00]! * fx;
+          const c10 = data[x0 + r10]! * (1 - fx) + data[x1 + r10]! * fx;
+          const c01 = data[x0 + r01]! * (1 - fx) + data[x1 + r01]! * fx;
+          const c11 = data[x0 + r11]! * (1 - fx) + data[x1 + r11]! * fx;
+          v = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+        }
+        out[o] = map ? map(v) : v;
       }
     }
   }
   return out;
+}
+
+/** Samples a `P`³ patch `[Z, Y, X]` centred at `centre` (planning voxels), mapped by `map`. */
+export function samplePatch(volume: Volume<VoxelArray>, centre: Xyz, patch: number, ratio: Xyz, fill: number, map?: (v: number) => number): Float32Array {
+  const half = patch / 2;
+  const [nx, ny, nz] = volume.shape;
+  const taps = [0, 1, 2].map((a) => axisTaps([nx, ny, nz][a]!, positionsOf(patch, (i) => centre[a]! + (i - half) * ratio[a]!)));
+  return resampleSeparable(volume.data, volume.shape, taps[0]!, taps[1]!, taps[2]!, fill, new Float32Array(patch * patch * patch), map);
 }
 
 /**
@@ -79,32 +154,63 @@ export function pastePatch(base: Volume<Float32Array>, patchData: Float32Array, 
   const [nx, ny, nz] = base.shape;
   const out = Float32Array.from(base.data);
   const half = patch / 2;
-  const pshape: Xyz = [patch, patch, patch];
   const lo = (a: 0 | 1 | 2) => Math.max(0, Math.floor(centre[a] - half * ratio[a]));
   const hi = (a: 0 | 1 | 2, n: number) => Math.min(n - 1, Math.ceil(centre[a] + (half - 1) * ratio[a]));
-  for (let z = lo(2); z <= hi(2, nz); z++)
-    for (let y = lo(1); y <= hi(1, ny); y++)
-      for (let x = lo(0); x <= hi(0, nx); x++) {
-        const idx = x + nx * (y + ny * z);
+  // Patch coordinates of the planning voxels in range, per axis; outside [0, P−1] nothing is pasted.
+  const axis = (a: 0 | 1 | 2, n: number) => {
+    const first = lo(a);
+    const count = Math.max(0, hi(a, n) - first + 1);
+    const at = positionsOf(count, (i) => (first + i - centre[a]) / ratio[a] + half);
+    const ok = Uint8Array.from(at, (u) => (u < 0 || u > patch - 1 ? 0 : 1));
+    return { first, count, ok, taps: axisTaps(patch, at) };
+  };
+  const X = axis(0, nx);
+  const Y = axis(1, ny);
+  const Z = axis(2, nz);
+  const P = patch;
+  for (let k = 0; k < Z.count; k++) {
+    if (Z.ok[k] !== 1) continue;
+    const z = Z.first + k;
+    const t0 = Z.taps.i0[k]!;
+    const t1 = Z.taps.i1[k]!;
+    const fz = Z.taps.f[k]!;
+    for (let j = 0; j < Y.count; j++) {
+      if (Y.ok[j] !== 1) continue;
+      const y = Y.first + j;
+      const v0 = Y.taps.i0[j]!;
+      const v1 = Y.taps.i1[j]!;
+      const fy = Y.taps.f[j]!;
+      const r00 = P * (v0 + P * t0);
+      const r10 = P * (v1 + P * t0);
+      const r01 = P * (v0 + P * t1);
+      const r11 = P * (v1 + P * t1);
+      const row = nx * (y + ny * z);
+      for (let i = 0; i < X.count; i++) {
+        if (X.ok[i] !== 1) continue;
+        const idx = X.first + i + row;
         const w = weight[idx]!;
         if (w <= 0) continue;
-        const u = (x - centre[0]) / ratio[0] + half;
-        const v = (y - centre[1]) / ratio[1] + half;
-        const t = (z - centre[2]) / ratio[2] + half;
-        if (u < 0 || v < 0 || t < 0 || u > patch - 1 || v > patch - 1 || t > patch - 1) continue;
-        out[idx] = w * trilinear(patchData, pshape, u, v, t, 0) + (1 - w) * out[idx]!;
+        const u0 = X.taps.i0[i]!;
+        const u1 = X.taps.i1[i]!;
+        const fx = X.taps.f[i]!;
+        const c00 = patchData[u0 + r00]! * (1 - fx) + patchData[u1 + r00]! * fx;
+        const c10 = patchData[u0 + r10]! * (1 - fx) + patchData[u1 + r10]! * fx;
+        const c01 = patchData[u0 + r01]! * (1 - fx) + patchData[u1 + r01]! * fx;
+        const c11 = patchData[u0 + r11]! * (1 - fx) + patchData[u1 + r11]! * fx;
+        const value = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+        out[idx] = w * value + (1 - w) * out[idx]!;
       }
+    }
+  }
   return out;
 }
 
 /** Resamples a whole volume onto the model grid: `[Z, Y, X]` of size `floor((n−1)/ratio)+1` per axis. */
-export function resampleToModelGrid(volume: Volume<VoxelArray>, ratio: Xyz, map: (v: number) => number): { data: Float32Array; shapeZyx: [number, number, number] } {
+export function resampleToModelGrid(volume: Volume<VoxelArray>, ratio: Xyz, map?: (v: number) => number): { data: Float32Array; shapeZyx: [number, number, number] } {
   const size = volume.shape.map((n, a) => Math.floor((n - 1) / ratio[a]!) + 1) as [number, number, number];
   const [mx, my, mz] = size;
-  const data = new Float32Array(mx * my * mz);
-  for (let k = 0; k < mz; k++)
-    for (let j = 0; j < my; j++)
-      for (let i = 0; i < mx; i++) data[(k * my + j) * mx + i] = map(trilinear(volume.data, volume.shape, i * ratio[0], j * ratio[1], k * ratio[2], 0));
+  const taps = [0, 1, 2].map((a) => axisTaps(volume.shape[a]!, positionsOf(size[a]!, (i) => i * ratio[a]!)));
+  const data = resampleSeparable(volume.data, volume.shape, taps[0]!, taps[1]!, taps[2]!, 0, new Float32Array(mx * my * mz), map);
   return { data, shapeZyx: [mz, my, mx] };
 }
 
@@ -127,7 +233,7 @@ export function centroidOf(labels: Volume<Uint8Array>, label: number): Xyz | und
   return n === 0 ? undefined : [sx / n, sy / n, sz / n];
 }
 
-/** Binary mask of `label`, dilated by a cube of `radius` voxels, as 0/1 floats. */
+/** Binary mask of `label`, dilated by a cube of `radius` voxels, as 0/1 floats (separable, a running count per line). */
 export function dilatedMask(labels: Volume<Uint8Array>, label: number, radius: number): Float32Array {
   const [nx, ny, nz] = labels.shape;
   let cur = binaryMask(labels.data, label);
@@ -137,15 +243,21 @@ export function dilatedMask(labels: Volume<Uint8Array>, label: number, radius: n
     const next = new Float32Array(cur.length);
     const stride = strides[axis]!;
     const n = sizes[axis]!;
-    for (let idx = 0; idx < cur.length; idx++) {
-      const pos = Math.floor(idx / stride) % n;
-      let m = 0;
-      for (let d = -radius; d <= radius && m === 0; d++) {
-        const p = pos + d;
-        if (p >= 0 && p < n && cur[idx + d * stride]! > 0) m = 1;
+    const block = stride * n;
+    for (let outer = 0; outer < cur.length; outer += block)
+      for (let inner = 0; inner < stride; inner++) {
+        const line = outer + inner;
+        // ones = how many of cur[p − radius … p + radius] (inside the line) are set
+        let ones = 0;
+        for (let p = 0; p < Math.min(radius, n); p++) if (cur[line + p * stride]! > 0) ones++;
+        for (let p = 0; p < n; p++) {
+          const enter = p + radius;
+          if (enter < n && cur[line + enter * stride]! > 0) ones++;
+          const leave = p - radius - 1;
+          if (leave >= 0 && cur[line + leave * stride]! > 0) ones--;
+          if (ones > 0) next[line + p * stride] = 1;
+        }
       }
-      next[idx] = m;
-    }
     cur = next;
   }
   return cur;

@@ -38,6 +38,11 @@ export interface LoadedGraph {
   readonly outputNames: readonly string[];
 }
 
+export interface RunOptions {
+  /** Hand the input buffers to the worker thread instead of copying them (they are detached here). */
+  readonly transfer?: boolean;
+}
+
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Pending = { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => void };
 
@@ -98,14 +103,19 @@ export class OnnxSessionHost {
     return { key, provider: reply.provider, inputNames: reply.inputNames, outputNames: reply.outputNames };
   }
 
-  /** Runs a loaded graph. Input arrays are copied (callers keep theirs). */
-  async run(key: string, feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs a loaded graph. Input arrays are copied (callers keep theirs) unless `transfer` is set:
+   * then an array that spans its whole ArrayBuffer is handed to the worker thread without a copy
+   * and is detached (empty) here afterwards; a view on part of a buffer is still copied.
+   */
+  async run(key: string, feeds: Readonly<Record<string, HostTensor>>, options: RunOptions = {}): Promise<Record<string, HostTensor>> {
     const wire: Record<string, WireTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(feeds)) {
       const expected = t.dims.reduce((a, b) => a * b, 1);
       if (t.data.length !== expected) throw new MewmError('ModelContract', `input ${key}.${name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
-      const buffer = t.data.slice().buffer as ArrayBuffer;
+      const whole = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength && t.data.buffer instanceof ArrayBuffer && !transfer.includes(t.data.buffer);
+      const buffer = options.transfer && whole ? (t.data.buffer as ArrayBuffer) : (t.data.slice().buffer as ArrayBuffer);
       wire[name] = { dtype: t.dtype, dims: t.dims, buffer };
       transfer.push(buffer);
     }
@@ -121,8 +131,8 @@ export class OnnxSessionHost {
   }
 
   /** Float32 convenience: one named output of a graph. */
-  async runFloat(key: string, feeds: Readonly<Record<string, HostTensor>>, output: string): Promise<{ data: Float32Array; dims: readonly number[] }> {
-    const out = await this.run(key, feeds);
+  async runFloat(key: string, feeds: Readonly<Record<string, HostTensor>>, output: string, options: RunOptions = {}): Promise<{ data: Float32Array; dims: readonly number[] }> {
+    const out = await this.run(key, feeds, options);
     const t = out[output];
     if (!t || !(t.data instanceof Float32Array)) throw new MewmError('ModelContract', `graph ${key} has no float32 output ${output}`, { graph: key });
     return { data: t.data, dims: t.dims };

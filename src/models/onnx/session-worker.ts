@@ -22,11 +22,20 @@ function toTensor(t: WireTensor): ort.Tensor {
   }
 }
 
+/**
+ * onnxruntime-node returns each output in its own ArrayBuffer: transfer it as it is (no copy);
+ * only a view on part of a buffer is copied.
+ */
+function ownBuffer(data: Float32Array | BigInt64Array | Uint8Array): ArrayBuffer {
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+  return whole ? (data.buffer as ArrayBuffer) : (data.slice().buffer as ArrayBuffer);
+}
+
 function fromTensor(t: ort.Tensor): WireTensor {
   const data = t.data;
-  if (data instanceof Float32Array) return { dtype: 'float32', dims: [...t.dims], buffer: data.slice().buffer };
-  if (data instanceof BigInt64Array) return { dtype: 'int64', dims: [...t.dims], buffer: data.slice().buffer };
-  if (data instanceof Uint8Array) return { dtype: 'uint8', dims: [...t.dims], buffer: data.slice().buffer };
+  if (data instanceof Float32Array) return { dtype: 'float32', dims: [...t.dims], buffer: ownBuffer(data) };
+  if (data instanceof BigInt64Array) return { dtype: 'int64', dims: [...t.dims], buffer: ownBuffer(data) };
+  if (data instanceof Uint8Array) return { dtype: 'uint8', dims: [...t.dims], buffer: ownBuffer(data) };
   throw new Error(`unsupported output tensor type ${t.type}`);
 }
 

@@ -83,16 +83,15 @@ export function importanceMap(roi: Zyx, sigmaScale = 0.125): Float32Array {
   return map;
 }
 
-/** Copies one window `[C, rz, ry, rx]` out of a padded image `[C, Z, Y, X]`. */
-export function extractWindow(image: Float32Array, channels: number, shape: Zyx, start: Zyx, roi: Zyx): Float32Array {
+/** Copies one window `[C, rz, ry, rx]` out of a padded image `[C, Z, Y, X]` (into `out` at `offset` when given). */
+export function extractWindow(image: Float32Array, channels: number, shape: Zyx, start: Zyx, roi: Zyx, out = new Float32Array(channels * roi[0] * roi[1] * roi[2]), offset = 0): Float32Array {
   const [, ny, nx] = shape;
   const [rz, ry, rx] = roi;
-  const out = new Float32Array(channels * rz * ry * rx);
   for (let c = 0; c < channels; c++)
     for (let z = 0; z < rz; z++)
       for (let y = 0; y < ry; y++) {
         const src = ((c * shape[0] + start[0] + z) * ny + start[1] + y) * nx + start[2];
-        out.set(image.subarray(src, src + rx), ((c * rz + z) * ry + y) * rx);
+        out.set(image.subarray(src, src + rx), offset + ((c * rz + z) * ry + y) * rx);
       }
   return out;
 }
@@ -132,20 +131,24 @@ export class WindowAccumulator {
     const [rz, ry, rx] = this.plan.roi;
     const [pz, py, px] = this.plan.paddedShape;
     const voxels = rz * ry * rx;
-    if (prediction.length !== this.channels * voxels) {
-      throw new MewmError('ModelContract', `window prediction has ${prediction.length} values, expected ${this.channels}×${rz}×${ry}×${rx}`);
+    const channels = this.channels;
+    if (prediction.length !== channels * voxels) {
+      throw new MewmError('ModelContract', `window prediction has ${prediction.length} values, expected ${channels}×${rz}×${ry}×${rx}`);
     }
+    const { sum, weight, importance } = this;
+    const plane = pz * py * px;
+    // Row by row; per voxel the same float32 accumulation as Σ(pred·w), window by window.
     for (let z = 0; z < rz; z++)
-      for (let y = 0; y < ry; y++)
-        for (let x = 0; x < rx; x++) {
-          const w = this.importance[(z * ry + y) * rx + x]!;
-          const dst = ((start[0] + z) * py + start[1] + y) * px + start[2] + x;
-          this.weight[dst] = this.weight[dst]! + w;
-          for (let c = 0; c < this.channels; c++) {
-            const o = c * pz * py * px + dst;
-            this.sum[o] = this.sum[o]! + prediction[c * voxels + (z * ry + y) * rx + x]! * w;
-          }
+      for (let y = 0; y < ry; y++) {
+        const src = (z * ry + y) * rx;
+        const dst = ((start[0] + z) * py + start[1] + y) * px + start[2];
+        for (let x = 0; x < rx; x++) weight[dst + x] = weight[dst + x]! + importance[src + x]!;
+        for (let c = 0; c < channels; c++) {
+          const o = c * plane + dst;
+          const p = c * voxels + src;
+          for (let x = 0; x < rx; x++) sum[o + x] = sum[o + x]! + prediction[p + x]! * importance[src + x]!;
         }
+      }
   }
 
   /** `[C, Z, Y, X]` on the original (unpadded) image grid. */
@@ -153,14 +156,16 @@ export class WindowAccumulator {
     const [iz, iy, ix] = this.plan.imageShape;
     const [pz, py, px] = this.plan.paddedShape;
     const [bz, by, bx] = this.plan.padBefore;
+    const { sum, weight } = this;
     const out = new Float32Array(this.channels * iz * iy * ix);
     for (let c = 0; c < this.channels; c++)
       for (let z = 0; z < iz; z++)
-        for (let y = 0; y < iy; y++)
-          for (let x = 0; x < ix; x++) {
-            const p = ((z + bz) * py + y + by) * px + x + bx;
-            out[((c * iz + z) * iy + y) * ix + x] = this.sum[c * pz * py * px + p]! / this.weight[p]!;
-          }
+        for (let y = 0; y < iy; y++) {
+          const p = ((z + bz) * py + y + by) * px + bx;
+          const s = c * pz * py * px + p;
+          const o = ((c * iz + z) * iy + y) * ix;
+          for (let x = 0; x < ix; x++) out[o + x] = sum[s + x]! / weight[p + x]!;
+        }
     return out;
   }
 }
@@ -177,7 +182,7 @@ export interface SlidingWindowOptions {
   /** How many windows go to one `predict` call. */
   readonly batchSize: number;
   readonly padValue?: number;
-  /** `[n, Cin, rz, ry, rx]` → `[n, Cout, rz, ry, rx]`, flat. */
+  /** `[n, Cin, rz, ry, rx]` → `[n, Cout, rz, ry, rx]`, flat. The batch is a fresh buffer the runner never reads again: `predict` may take it over (transfer it to a worker thread). */
   readonly predict: (batch: Float32Array, n: number) => Promise<Float32Array>;
 }
 
@@ -194,7 +199,7 @@ export async function slidingWindowInference(options: SlidingWindowOptions): Pro
   for (let first = 0; first < plan.starts.length; first += Math.max(1, batchSize)) {
     const group = plan.starts.slice(first, first + Math.max(1, batchSize));
     const batch = new Float32Array(group.length * windowSize);
-    group.forEach((start, i) => batch.set(extractWindow(padded, inChannels, plan.paddedShape, start, roi), i * windowSize));
+    group.forEach((start, i) => extractWindow(padded, inChannels, plan.paddedShape, start, roi, batch, i * windowSize));
     const predictions = await options.predict(batch, group.length);
     if (predictions.length !== group.length * outSize) {
       throw new MewmError('ModelContract', `segmenter returned ${predictions.length} values for ${group.length} windows of ${outSize}`);
