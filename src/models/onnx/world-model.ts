@@ -23,7 +23,7 @@ import { Label, makeVolume, spacingOf, voxelCount, type LabelledCt, type Volume 
 import { denormaliseToHu, loadModelManifest, normaliseHu, readVerifiedFile, type LoadedManifest, type ManifestFor } from '../manifest';
 import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SimulationRequest, WorldModel } from '../world-model';
 import { keepLargestOrgan } from './postprocess';
-import { binaryMask, centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, trilinear, type Xyz } from './resample';
+import { axisTaps, binaryMask, centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, type Xyz } from './resample';
 import { makeNoiseSchedule, sample, type SamplerMethod } from './sampler';
 import { float32, OnnxSessionHost, type ExecutionProvider } from './session-host';
 import { slidingWindowInference } from './sliding-window';
@@ -213,25 +213,55 @@ class OnnxDynamics implements DynamicsModel {
  */
 export function argmaxOnPlanningGrid(logits: Float32Array, modelZyx: readonly [number, number, number], planningShape: Xyz, ratio: Xyz): Uint8Array {
   const [mz, my, mx] = modelZyx;
-  const modelShape: Xyz = [mx, my, mz];
   const perChannel = mx * my * mz;
-  const channels = [0, 1, 2].map((c) => logits.subarray(c * perChannel, (c + 1) * perChannel));
+  if (logits.length !== 3 * perChannel) throw new MewmError('ModelContract', `segmenter logits have ${logits.length} values, expected 3×${mz}×${my}×${mx}`);
   const [nx, ny, nz] = planningShape;
+  // The trilinear taps are separable and shared by the three channels (same arithmetic as
+  // `trilinear`, so the same labels bit for bit); outside the model grid the background wins.
+  const taps = (n: number, m: number, r: number) => axisTaps(m, Float64Array.from({ length: n }, (_, i) => i / r));
+  const X = taps(nx, mx, ratio[0]);
+  const Y = taps(ny, my, ratio[1]);
+  const Z = taps(nz, mz, ratio[2]);
   const labels = new Uint8Array(nx * ny * nz);
-  for (let z = 0; z < nz; z++)
-    for (let y = 0; y < ny; y++)
-      for (let x = 0; x < nx; x++) {
+  let o = 0;
+  for (let z = 0; z < nz; z++) {
+    const z0 = Z.i0[z]!;
+    const z1 = Z.i1[z]!;
+    const fz = Z.f[z]!;
+    for (let y = 0; y < ny; y++) {
+      if (Z.inside[z] !== 1 || Y.inside[y] !== 1) {
+        o += nx;
+        continue;
+      }
+      const y0 = Y.i0[y]!;
+      const y1 = Y.i1[y]!;
+      const fy = Y.f[y]!;
+      const r00 = mx * (y0 + my * z0);
+      const r10 = mx * (y1 + my * z0);
+      const r01 = mx * (y0 + my * z1);
+      const r11 = mx * (y1 + my * z1);
+      for (let x = 0; x < nx; x++, o++) {
+        if (X.inside[x] !== 1) continue;
+        const x0 = X.i0[x]!;
+        const x1 = X.i1[x]!;
+        const fx = X.f[x]!;
         let best = 0;
         let bestValue = -Infinity;
-        for (let c = 0; c < 3; c++) {
-          const v = trilinear(channels[c]!, modelShape, x / ratio[0], y / ratio[1], z / ratio[2], c === 0 ? 1e9 : -1e9);
+        for (let c = 0, base = 0; c < 3; c++, base += perChannel) {
+          const c00 = logits[base + x0 + r00]! * (1 - fx) + logits[base + x1 + r00]! * fx;
+          const c10 = logits[base + x0 + r10]! * (1 - fx) + logits[base + x1 + r10]! * fx;
+          const c01 = logits[base + x0 + r01]! * (1 - fx) + logits[base + x1 + r01]! * fx;
+          const c11 = logits[base + x0 + r11]! * (1 - fx) + logits[base + x1 + r11]! * fx;
+          const v = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
           if (v > bestValue) {
             bestValue = v;
             best = c;
           }
         }
-        labels[x + nx * (y + ny * z)] = best;
+        labels[o] = best;
       }
+    }
+  }
   return labels;
 }
 
@@ -263,7 +293,8 @@ class OnnxAssistant implements AssistantModel {
       outChannels: 3,
       batchSize: this.maxBatch,
       padValue: m.intensity.range[0],
-      predict: async (batch, n) => (await this.host.runFloat('assistant/segmenter', { image: float32([n, 1, ...roi], batch) }, 'logits')).data,
+      // The batch is the sliding window's own fresh buffer: hand it over without a copy.
+      predict: async (batch, n) => (await this.host.runFloat('assistant/segmenter', { image: float32([n, 1, ...roi], batch) }, 'logits', { transfer: true })).data,
     });
     const labels = argmaxOnPlanningGrid(logits, grid.shapeZyx, ct.shape, ratio);
     return makeVolume(keepLargestOrgan(labels, ct.shape), ct.shape, ct.affine);
