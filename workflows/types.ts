@@ -153,7 +153,15 @@ export interface PlanResult {
   readonly chosenBeam: Beam;
   readonly beams: readonly Beam[];
   readonly steps: readonly StepSummary[];
-  readonly proposal: { readonly drugs: readonly DrugId[]; readonly embolics: readonly EmbolicId[]; readonly rationale: string; readonly removals: ActionProposal['removals']; readonly policy: PolicyIdentity };
+  readonly proposal: {
+    readonly drugs: readonly DrugId[];
+    readonly embolics: readonly EmbolicId[];
+    readonly rationale: string;
+    readonly removals: ActionProposal['removals'];
+    readonly policy: PolicyIdentity;
+    /** The LLM exchanges behind the candidates (model, prompt version, output mode, raw answer); LLM policies only. */
+    readonly exchanges?: ActionProposal['exchanges'];
+  };
   readonly prepared: PreparedCase;
   readonly previews: readonly ArtifactRef[];
   readonly settings: PlanSettings;

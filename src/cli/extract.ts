@@ -7,14 +7,17 @@
  * Runs the rule-based extractor always and the LLM extractor when an endpoint is configured
  * (docs/policy.md); writes one JSON line per case `{ caseId, split, rules, llm?, flagged,
  * disagreements }`, or prints one extraction for `--report`. `--policy guideline` forces rules only.
+ * A case whose LLM extraction fails keeps its rule extraction, is flagged, and carries
+ * `llmError: { code, message }`; the other cases go on. A configuration error (bad key, model or
+ * endpoint) stops the run. Exit 0 all done, 1 some LLM extractions failed, 2 bad input or configuration.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { MewmError, toMewmError } from '../core/errors';
+import { isMewmError, MewmError, toMewmError } from '../core/errors';
 import { policyConfigFromEnv } from '../policy/config';
 import { createLlmClient } from '../policy/llm-json';
-import { extractReport, type ExtractOptions } from '../policy/report-extraction';
+import { extractReport, extractReportByRules, type ExtractOptions, type ReportExtractionResult } from '../policy/report-extraction';
 import { usageError } from './command-support';
 
 const USAGE =
@@ -109,17 +112,30 @@ export async function runExtract(argv: readonly string[], env: Readonly<Record<s
       .slice(0, args.limit);
     const lines: string[] = [];
     let flagged = 0;
+    let llmFailed = 0;
     for (const row of manifest) {
       const text = (await readFile(join(args.cohortDir!, row.report), 'utf8')).trim();
-      const result = await extractReport(text, { caseId: row.caseId, ...(llm ? { llm } : {}) });
+      let result: ReportExtractionResult & { llmError?: { code: string; message: string } };
+      try {
+        result = await extractReport(text, { caseId: row.caseId, ...(llm ? { llm } : {}) });
+      } catch (error) {
+        // A configuration error would fail every case the same way: stop and say so.
+        if (isMewmError(error, 'InvalidConfig')) throw error;
+        const e = toMewmError(error);
+        llmFailed++;
+        process.stderr.write(`${row.caseId}: LLM extraction failed: ${e.code}: ${e.message}\n`);
+        result = { rules: extractReportByRules(text), flagged: true, disagreements: [`LLM extraction failed (${e.code})`], llmError: { code: e.code, message: e.message } };
+      }
       if (result.flagged) flagged++;
       lines.push(JSON.stringify({ caseId: row.caseId, split: row.split, ...result }));
     }
     const out = resolve(args.outFile!);
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    process.stderr.write(`mewm extract: ${manifest.length} report(s), ${flagged} flagged for disagreement → ${args.outFile}\n`);
-    return 0;
+    process.stderr.write(
+      `mewm extract: ${manifest.length} report(s), ${flagged} flagged for disagreement${llmFailed > 0 ? ` (${llmFailed} whose LLM extraction failed)` : ''} → ${args.outFile}\n`,
+    );
+    return llmFailed > 0 ? 1 : 0;
   } catch (error) {
     const e = toMewmError(error);
     process.stderr.write(`mewm extract: ${e.code}: ${e.message}\n`);
