@@ -1,0 +1,92 @@
+/**
+ * The held-out patients of a `mewm synth` cohort as the fidelity evaluation needs them: the
+ * pre-treatment CT and labels on the planning ROI (built exactly as planning builds it) and the
+ * hidden phenotype from truth.jsonl (the world's truth for the same patient).
+ *
+ * Planning's ROI (activities/case.ts, `prepareCase` with a mask): the CT widened to Float32 HU,
+ * the mask as Uint8; the grid is `roiGrid(tumourCentreMm(labels), roiSize, roiSpacingMm)`; the CT
+ * is resampled onto it trilinearly (outside: −1024 HU), the labels by nearest neighbour (outside:
+ * 0). The two grid functions are imported from there; the two resampling calls repeat what its
+ * private `buildRoi` does.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { roiGrid, tumourCentreMm } from '../../../activities/case';
+import { MewmError } from '../../core/errors';
+import { resampleToGrid } from '../../core/volume/resample';
+import { makeVolume, type LabelledCt, type Volume } from '../../core/volume/volume';
+import { readNifti } from '../../io/nifti';
+import { readOracleTruth } from '../../world/oracle';
+import type { Phenotype } from '../../world/phenotype';
+
+export type FidelitySplit = 'train' | 'val' | 'test' | 'all';
+
+export interface FidelityCase {
+  readonly caseId: string;
+  readonly split: string;
+  readonly preCt: string;
+  readonly preLabels: string;
+  readonly phenotype: Phenotype;
+}
+
+export interface RoiSettings {
+  readonly roiSize: readonly [number, number, number];
+  readonly roiSpacingMm: number;
+}
+
+interface ManifestRow {
+  readonly caseId: string;
+  readonly split: string;
+  readonly preCt: string;
+  readonly preLabels: string;
+}
+
+function parseManifestLine(line: string, number: number): ManifestRow {
+  let value: Partial<Record<keyof ManifestRow, unknown>>;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new MewmError('InvalidInput', `manifest.jsonl line ${number} is not JSON`, { line: number });
+  }
+  const { caseId, split, preCt, preLabels } = value;
+  if (typeof caseId !== 'string' || typeof split !== 'string' || typeof preCt !== 'string' || typeof preLabels !== 'string') {
+    throw new MewmError('InvalidInput', `manifest.jsonl line ${number} lacks caseId, split, preCt or preLabels (write the cohort with mewm synth)`, { line: number });
+  }
+  return { caseId, split, preCt, preLabels };
+}
+
+/** The cohort's cases of `split` in manifest order, the first `limit` of them, with their phenotypes. */
+export async function readFidelityCohort(cohortDir: string, split: FidelitySplit, limit?: number): Promise<FidelityCase[]> {
+  let text: string;
+  try {
+    text = await readFile(join(cohortDir, 'manifest.jsonl'), 'utf8');
+  } catch (error) {
+    throw new MewmError('InvalidInput', 'no manifest.jsonl in the cohort folder (write one with mewm synth)', { file: 'manifest.jsonl' }, { cause: error });
+  }
+  const truth = await readOracleTruth(cohortDir);
+  const rows = text
+    .split('\n')
+    .map((line, i) => ({ line: line.trim(), number: i + 1 }))
+    .filter(({ line }) => line.length > 0)
+    .map(({ line, number }) => parseManifestLine(line, number))
+    .filter((row) => split === 'all' || row.split === split);
+  if (rows.length === 0) throw new MewmError('InvalidInput', `the cohort has no ${split} cases`);
+  return rows.slice(0, limit ?? rows.length).map((row) => {
+    const phenotype = truth.phenotypes.get(row.caseId);
+    if (!phenotype) throw new MewmError('InvalidInput', `case ${row.caseId} is in manifest.jsonl but not in truth.jsonl`, { caseId: row.caseId });
+    return { ...row, phenotype };
+  });
+}
+
+/** The planning ROI of one case (see the module comment). */
+export async function readPlanningRoi(cohortDir: string, c: FidelityCase, settings: RoiSettings): Promise<LabelledCt> {
+  const ct = await readNifti(join(cohortDir, c.preCt), { name: `case ${c.caseId} CT` });
+  const mask = await readNifti(join(cohortDir, c.preLabels), { name: `case ${c.caseId} mask` });
+  const ctFloat: Volume<Float32Array> = makeVolume(ct.data instanceof Float32Array ? ct.data : Float32Array.from(ct.data), ct.shape, ct.affine);
+  const labels: Volume<Uint8Array> = makeVolume(mask.data instanceof Uint8Array ? mask.data : Uint8Array.from(mask.data), mask.shape, mask.affine);
+  const grid = roiGrid(tumourCentreMm(c.caseId, labels), settings.roiSize, settings.roiSpacingMm);
+  return {
+    ct: resampleToGrid(ctFloat, grid.shape, grid.affine, 'linear', { outside: -1024 }),
+    labels: resampleToGrid(labels, grid.shape, grid.affine, 'nearest', { outside: 0 }),
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * The action-fidelity evaluation, in process (no Temporal): for every held-out patient and every
+ * protocol of the fixed panel, the learned simulation beside the world's truth for the same
+ * patient, protocol and replica seeds.
+ *
+ * Per patient (one ROI, built as planning builds it):
+ *   learned  `dynamics.simulate` of all panel protocols in one call (T seeds each) → the
+ *            assistant's labels of each simulated CT → the heuristic's risk on pre + that post;
+ *   truth    `simulateResponse(pre ROI, phenotype, protocol, seed)` with the same seeds: the true
+ *            post-CT, its labels and its `ResponseState`; the world's `expectedRisk`.
+ * Seeds are shared by all protocols of a patient (common random numbers): replica r of every
+ * protocol sees the same world draws and the same sampler noise, so what differs between protocols
+ * is the action alone, and a model that ignores the action produces identical CTs.
+ *
+ * Risk per (protocol, replica), each to be ranked against `expectedRisk` within the patient:
+ *   learned            learned heuristic on pre + simulated post (assistant labels): the pipeline;
+ *   heuristicOnTruth   learned heuristic on pre + true post (true labels): the heuristic alone;
+ *   worldOnSimulated   `riskFromState` of what is measured on the simulated post (measure.ts):
+ *                      dynamics + assistant alone, read by a perfect heuristic;
+ *   worldOnTruth       `riskFromState` of the same measurements on the true post: the oracle's view;
+ *   worldOnState       `riskFromState` of the replica's true `ResponseState`: the realised truth.
+ */
+import { MewmError } from '../../core/errors';
+import { deriveSeed } from '../../core/random';
+import { canonicalProtocol, protocolKey, protocolLabel, type Protocol } from '../../core/vocabulary';
+import type { LabelledCt } from '../../core/volume/volume';
+import type { ModelIdentity, WorldModel } from '../../models/world-model';
+import { simulateResponse, TOXICITY_HU_PER_UNIT, type ResponseState } from '../../world/response';
+import { expectedRisk, riskFromState } from '../../world/survival';
+import { readFidelityCohort, readPlanningRoi, type FidelityCase, type FidelitySplit, type RoiSettings } from './cohort';
+import { measurePost, type PostMeasures } from './measure';
+import { FIDELITY_PANEL, type PanelEntry } from './panel';
+
+export const FIDELITY_SCHEMA = 'mewm.fidelity/1';
+
+/** The world's `ResponseState` of one replica, the fractions the renderer draws (reference). */
+export interface StateSummary {
+  readonly viableFraction: number;
+  readonly necrosisFraction: number;
+  readonly lipiodolFraction: number;
+  readonly volumeRatio: number;
+  readonly viableRatio: number;
+  readonly toxicity: number;
+  /** −TOXICITY_HU_PER_UNIT · toxicity: the liver shift the world renders. */
+  readonly liverShiftHu: number;
+}
+
+export interface ReplicaRisks {
+  readonly learned: number;
+  readonly heuristicOnTruth: number;
+  readonly worldOnSimulated: number;
+  readonly worldOnTruth: number;
+  readonly worldOnState: number;
+}
+
+export interface ReplicaRecord {
+  readonly seed: number;
+  readonly learned: PostMeasures;
+  readonly truth: PostMeasures;
+  readonly state: StateSummary;
+  readonly risk: ReplicaRisks;
+}
+
+export interface ProtocolRecord {
+  readonly key: string;
+  readonly label: string;
+  readonly expectedRisk: number;
+  readonly replicas: readonly ReplicaRecord[];
+}
+
+export interface CaseRecord {
+  readonly caseId: string;
+  readonly split: string;
+  /** Wall seconds per stage for this patient. */
+  readonly seconds: { readonly roi: number; readonly simulate: number; readonly segment: number; readonly score: number; readonly truth: number; readonly total: number };
+  readonly protocols: readonly ProtocolRecord[];
+}
+
+export interface FidelityRun {
+  readonly schema: typeof FIDELITY_SCHEMA;
+  readonly cohortDir: string;
+  readonly split: FidelitySplit;
+  readonly seed: number;
+  readonly replicas: number;
+  readonly roi: RoiSettings;
+  readonly models: { readonly dynamics: ModelIdentity; readonly assistant: ModelIdentity; readonly heuristic: ModelIdentity };
+  /** Free-form run settings worth recording (sampler, control, …). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly panel: readonly { readonly key: string; readonly label: string; readonly protocol: Protocol; readonly why: string }[];
+  readonly cases: readonly CaseRecord[];
+}
+
+export interface FidelityOptions extends RoiSettings {
+  readonly cohortDir: string;
+  readonly split: FidelitySplit;
+  /** At most this many cases (manifest order). */
+  readonly cases?: number;
+  /** Replicas T per protocol. */
+  readonly replicas: number;
+  readonly seed: number;
+  readonly panel?: readonly PanelEntry[];
+  readonly settings?: Readonly<Record<string, unknown>>;
+  /** Called after each patient (progress). */
+  readonly onCase?: (record: CaseRecord, done: number, total: number) => void;
+}
+
+/** Replica seeds of one patient: shared by every protocol of the panel (see the module comment). */
+export function replicaSeeds(seed: number, caseId: string, replicas: number): number[] {
+  return Array.from({ length: replicas }, (_, r) => deriveSeed(seed, 'fidelity', caseId, r));
+}
+
+function stateSummary(state: ResponseState): StateSummary {
+  return {
+    viableFraction: state.viableFraction,
+    necrosisFraction: state.necrosisFraction,
+    lipiodolFraction: state.lipiodolFraction,
+    volumeRatio: state.volumeRatio,
+    viableRatio: state.viableRatio,
+    toxicity: state.toxicity,
+    liverShiftHu: -TOXICITY_HU_PER_UNIT * state.toxicity,
+  };
+}
+
+const seconds = (since: number) => (performance.now() - since) / 1000;
+
+/** One patient through the learned pipeline and the world's truth. */
+export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: LabelledCt, panel: readonly Protocol[], seeds: readonly number[]): Promise<Omit<CaseRecord, 'split' | 'seconds'> & { seconds: Omit<CaseRecord['seconds'], 'roi' | 'total'> }> {
+  const caseId = c.caseId;
+  let t = performance.now();
+  const simulated = await world.dynamics.simulate(panel.map((protocol) => ({ caseId, pre, protocol, seeds })));
+  if (simulated.length !== panel.length || simulated.some((posts) => posts.length !== seeds.length)) {
+    throw new MewmError('ModelContract', `dynamics model ${world.dynamics.identity.name} returned the wrong number of volumes`, { caseId });
+  }
+  const simulateSeconds = seconds(t);
+  let segmentSeconds = 0;
+  let scoreSeconds = 0;
+  let truthSeconds = 0;
+  const protocols: ProtocolRecord[] = [];
+  for (const [i, protocol] of panel.entries()) {
+    const replicas: ReplicaRecord[] = [];
+    for (const [r, seed] of seeds.entries()) {
+      const ct = simulated[i]![r]!;
+      t = performance.now();
+      const labels = await world.assistant.segment({ caseId, ct });
+      segmentSeconds += seconds(t);
+      t = performance.now();
+      const truth = simulateResponse(pre, c.phenotype, protocol, seed);
+      const learnedMeasures = measurePost(pre, { ct, labels });
+      const truthMeasures = measurePost(pre, truth.post);
+      truthSeconds += seconds(t);
+      t = performance.now();
+      const learnedRisk = await world.heuristic.risk({ caseId, pre, post: { ct, labels } });
+      const heuristicOnTruth = await world.heuristic.risk({ caseId, pre, post: truth.post });
+      scoreSeconds += seconds(t);
+      replicas.push({
+        seed,
+        learned: learnedMeasures,
+        truth: truthMeasures,
+        state: stateSummary(truth.state),
+        risk: {
+          learned: learnedRisk,
+          heuristicOnTruth,
+          worldOnSimulated: riskFromState(c.phenotype, learnedMeasures),
+          worldOnTruth: riskFromState(c.phenotype, truthMeasures),
+          worldOnState: riskFromState(c.phenotype, truth.state),
+        },
+      });
+    }
+    protocols.push({ key: protocolKey(protocol), label: protocolLabel(protocol), expectedRisk: expectedRisk(c.phenotype, protocol), replicas });
+  }
+  return { caseId, protocols, seconds: { simulate: simulateSeconds, segment: segmentSeconds, score: scoreSeconds, truth: truthSeconds } };
+}
+
+/** Runs the evaluation over the cohort's cases; `world` is the model under test (not closed here). */
+export async function runFidelity(world: WorldModel, options: FidelityOptions): Promise<FidelityRun> {
+  if (!Number.isInteger(options.replicas) || options.replicas < 1) throw new MewmError('InvalidInput', `replicas must be a positive integer, got ${options.replicas}`);
+  const panelEntries = options.panel ?? FIDELITY_PANEL;
+  if (panelEntries.length < 2) throw new MewmError('InvalidInput', 'the fidelity panel needs at least two protocols to rank');
+  const panel = panelEntries.map((e) => canonicalProtocol(e.protocol));
+  const cases = await readFidelityCohort(options.cohortDir, options.split, options.cases);
+  const roi: RoiSettings = { roiSize: options.roiSize, roiSpacingMm: options.roiSpacingMm };
+  const records: CaseRecord[] = [];
+  for (const c of cases) {
+    const started = performance.now();
+    const pre = await readPlanningRoi(options.cohortDir, c, roi);
+    const roiSeconds = seconds(started);
+    const result = await evaluateCase(world, c, pre, panel, replicaSeeds(options.seed, c.caseId, options.replicas));
+    const record: CaseRecord = { ...result, split: c.split, seconds: { roi: roiSeconds, ...result.seconds, total: seconds(started) } };
+    records.push(record);
+    options.onCase?.(record, records.length, cases.length);
+  }
+  return {
+    schema: FIDELITY_SCHEMA,
+    cohortDir: options.cohortDir,
+    split: options.split,
+    seed: options.seed,
+    replicas: options.replicas,
+    roi,
+    models: { dynamics: world.dynamics.identity, assistant: world.assistant.identity, heuristic: world.heuristic.identity },
+    settings: options.settings ?? {},
+    panel: panelEntries.map((e, i) => ({ key: protocolKey(panel[i]!), label: protocolLabel(panel[i]!), protocol: panel[i]!, why: e.why })),
+    cases: records,
+  };
+}
