@@ -7,8 +7,12 @@
  *   mewm-onnx     the learned models (MEWM_WORLD_MODEL=onnx, MEWM_MODEL_DIR)
  *   mewm-llm      the LLM policy on the configured endpoint with the learned models
  *                 (skipped, with the reason, when no endpoint is configured)
+ *   mewm-posterior-oracle  the posterior oracle of this cohort (src/world/posterior-oracle.ts): the
+ *                 world's true risk averaged over the hidden biology given what the pre-CT shows,
+ *                 the ceiling for an image-based planner; its variant `known-biology` is the same
+ *                 with the true hidden biology (the full oracle's exact risk, no image noise)
  *
- * mewm-oracle and mewm-onnx take their candidates from the guideline policy (the action base with
+ * mewm-oracle, mewm-posterior-oracle and mewm-onnx take their candidates from the guideline policy (the action base with
  * MEWM_POLICY=action-base); every method plans with the configured planning settings.
  *
  * Ablations are variants of one of them, written METHOD/VARIANT: `no-assistant` (simulated CTs
@@ -33,6 +37,7 @@ import { protocolKey } from '../core/vocabulary';
 import type { CandidateRisk, MethodPredictions } from '../evaluation/evaluate';
 import { methodFromCohortOutcomes } from '../evaluation/evaluate';
 import { createPolicy, policyConfigFromEnv, type LlmEndpointConfig, type PolicyConfig } from '../policy/index';
+import { createPosteriorOracleWorldModel, posteriorOracleVersion, type PosteriorOracleOptions } from '../world/posterior-oracle';
 import { bundleWorkflows } from '../../workers/create-workers';
 import { createLogger } from '../../workers/logging';
 import { QUEUE_ROLES } from '../../workflows/task-queues';
@@ -41,14 +46,15 @@ import { loadPlanAudit, type PlanAudit } from './audit';
 import { awaitCohort, cohortWorkflowId, completedCohort, readCohortOutcomes, startCohort } from './cohort-runner';
 import { openTemporal, startInProcessWorkers } from './server';
 
-export const PLANNERS = ['mewm-oracle', 'mewm-onnx', 'mewm-llm'] as const;
+export const PLANNERS = ['mewm-oracle', 'mewm-onnx', 'mewm-llm', 'mewm-posterior-oracle'] as const;
 export type PlannerId = (typeof PLANNERS)[number];
 
 export type AblationVariant =
   | { readonly kind: 'no-assistant' }
   | { readonly kind: 'replicas'; readonly n: number }
   | { readonly kind: 'beams'; readonly n: number }
-  | { readonly kind: 'models'; readonly name: string; readonly modelDir: string };
+  | { readonly kind: 'models'; readonly name: string; readonly modelDir: string }
+  | { readonly kind: 'known-biology' };
 
 export interface PlanningMethod {
   /** Method id in tables and file names, e.g. mewm-oracle, mewm-oracle-replicas-1, mewm-onnx-no-contrastive. */
@@ -61,6 +67,7 @@ const PLANNER_LABELS: Record<PlannerId, string> = {
   'mewm-oracle': 'MeWM, oracle world model',
   'mewm-onnx': 'MeWM, learned models (ONNX)',
   'mewm-llm': 'MeWM, LLM policy + learned models',
+  'mewm-posterior-oracle': 'MeWM, posterior oracle (pre-CT only)',
 };
 
 export function isPlanner(name: string): name is PlannerId {
@@ -74,9 +81,13 @@ export function parsePlanningMethod(entry: string): PlanningMethod | null {
   if (variant === undefined) return { id: planner, planner };
   if (rest.length > 0) throw new MewmError('InvalidInput', `--methods: "${entry}" has more than one variant`);
   if (variant === 'no-assistant') return { id: `${planner}-no-assistant`, planner, variant: { kind: 'no-assistant' } };
+  if (variant === 'known-biology') {
+    if (planner !== 'mewm-posterior-oracle') throw new MewmError('InvalidInput', `--methods: known-biology is a variant of mewm-posterior-oracle only, not of ${planner}`);
+    return { id: `${planner}-known-biology`, planner, variant: { kind: 'known-biology' } };
+  }
   const sized = /^(replicas|beams)-([1-9]\d?)$/.exec(variant);
   if (sized) return { id: `${planner}-${variant}`, planner, variant: { kind: sized[1] as 'replicas' | 'beams', n: Number(sized[2]) } };
-  throw new MewmError('InvalidInput', `--methods: unknown ablation "${variant}" of ${planner} (known: no-assistant, replicas-N, beams-N; model folders with --ablation-models ID=DIR)`);
+  throw new MewmError('InvalidInput', `--methods: unknown ablation "${variant}" of ${planner} (known: no-assistant, replicas-N, beams-N, known-biology of mewm-posterior-oracle; model folders with --ablation-models ID=DIR)`);
 }
 
 /** `--ablation-models ID=DIR`: mewm-onnx with a differently trained model folder. */
@@ -84,8 +95,9 @@ export function modelAblation(name: string, dir: string): PlanningMethod {
   return { id: `mewm-onnx-${name}`, planner: 'mewm-onnx', variant: { kind: 'models', name, modelDir: resolve(dir) } };
 }
 
+/** The method an ablation removes a component from; known-biology is a method of its own (the posterior oracle's reference), not an ablation. */
 export function ablationOf(method: PlanningMethod): PlannerId | undefined {
-  return method.variant ? method.planner : undefined;
+  return method.variant && method.variant.kind !== 'known-biology' ? method.planner : undefined;
 }
 
 function variantLabel(variant: AblationVariant): string {
@@ -98,10 +110,13 @@ function variantLabel(variant: AblationVariant): string {
       return `B = ${variant.n} beam${variant.n === 1 ? '' : 's'}`;
     case 'models':
       return `models "${variant.name}"`;
+    case 'known-biology':
+      return 'hidden biology known (exact full-oracle risk)';
   }
 }
 
 export function planningLabel(method: PlanningMethod, policy: PolicyConfig = {}): string {
+  if (method.variant?.kind === 'known-biology') return `MeWM, oracle with exact risk (hidden biology known, no image noise)${policy.actionBase ? ', action base' : ''}`;
   if (method.variant) return `${method.planner}: ${variantLabel(method.variant)}`;
   return `${PLANNER_LABELS[method.planner]}${policy.actionBase ? ', action base' : ''}`;
 }
@@ -113,6 +128,8 @@ export interface ResolvedPlanningMethod {
   readonly config: MewmConfig;
   readonly policy: PolicyConfig;
   readonly cohortId: string;
+  /** mewm-posterior-oracle: the posterior oracle's options (its world model is built here and given to the workers). */
+  readonly posterior?: PosteriorOracleOptions;
 }
 
 export interface EvaluatedCohort {
@@ -155,12 +172,21 @@ function modelFingerprint(modelDir: string): string {
   return found ? hash.digest('hex') : modelDir;
 }
 
-export function resolvePlanningMethod(base: MewmConfig, method: PlanningMethod, cohort: EvaluatedCohort, env: Env): ResolvedPlanningMethod | { readonly method: PlanningMethod; readonly skip: string } {
+export function resolvePlanningMethod(
+  base: MewmConfig,
+  method: PlanningMethod,
+  cohort: EvaluatedCohort,
+  env: Env,
+  posteriorOptions: { readonly draws?: number; readonly seed?: number } = {},
+): ResolvedPlanningMethod | { readonly method: PlanningMethod; readonly skip: string } {
   const policy = policyFor(method.planner, env);
   if ('skip' in policy) return { method, skip: policy.skip };
   const variant = method.variant;
   let worldModel: MewmConfig['worldModel'];
-  if (method.planner === 'mewm-oracle') {
+  const posterior: PosteriorOracleOptions | undefined =
+    method.planner === 'mewm-posterior-oracle' ? (variant?.kind === 'known-biology' ? { knownBiology: true } : { ...posteriorOptions }) : undefined;
+  if (method.planner === 'mewm-oracle' || method.planner === 'mewm-posterior-oracle') {
+    // The posterior oracle's world model is handed to the workers (runPlanningMethods); the oracle settings keep the configuration valid.
     worldModel = { ...base.worldModel, backend: 'oracle', oracleCohortDir: resolve(cohort.dir) };
   } else {
     const modelDir = variant?.kind === 'models' ? variant.modelDir : base.worldModel.modelDir;
@@ -181,15 +207,16 @@ export function resolvePlanningMethod(base: MewmConfig, method: PlanningMethod, 
     manifest: createHash('sha256').update(manifest).digest('hex'),
     split: cohort.split,
     method: method.id,
-    world:
-      worldModel.backend === 'oracle'
+    world: posterior
+      ? { backend: 'posterior-oracle', version: posteriorOracleVersion(posterior) }
+      : worldModel.backend === 'oracle'
         ? { backend: 'oracle', labelCache: worldModel.oracleLabelCache }
         : { backend: 'onnx', models: modelFingerprint(worldModel.modelDir!), sampler: worldModel.sampler },
     policy: policy.llm ? { llm: policy.llm.model, refine: policy.llm.refineModel ?? null, endpoint: policy.llm.baseURL } : policy.actionBase ? 'action-base' : 'guideline',
     planning,
   };
   const hash = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 12);
-  return { method, label: planningLabel(method, policy), config, policy, cohortId: `eval-${method.id}-${hash}` };
+  return { method, label: planningLabel(method, policy), config, policy, cohortId: `eval-${method.id}-${hash}`, ...(posterior ? { posterior } : {}) };
 }
 
 /** One planned method, as written to planning.json. */
@@ -207,7 +234,7 @@ export interface PlanningRecord {
   /** Patients whose plan had completed before this cohort run started (reused plans). */
   readonly alreadyPlanned: number;
   readonly failed: number;
-  readonly worldModel: { readonly backend: string; readonly modelDir?: string };
+  readonly worldModel: { readonly backend: string; readonly modelDir?: string; readonly version?: string };
   readonly policy: string;
   readonly settings: Readonly<Record<string, unknown>>;
 }
@@ -267,13 +294,15 @@ export async function runPlanningMethods(options: {
   readonly riskBarCases: number;
   readonly env: Env;
   readonly log: (line: string) => void;
+  /** mewm-posterior-oracle: K posterior draws and their seed (defaults of src/world/posterior.ts). */
+  readonly posterior?: { readonly draws?: number; readonly seed?: number };
 }): Promise<PlanningOutcome> {
   const { base, cohort, log } = options;
   const skipped: string[] = [];
   const resolved: ResolvedPlanningMethod[] = [];
   const skippedIds = new Set<string>();
   for (const method of options.methods) {
-    const r = resolvePlanningMethod(base, method, cohort, options.env);
+    const r = resolvePlanningMethod(base, method, cohort, options.env, options.posterior);
     const of = ablationOf(method);
     if ('skip' in r) {
       skipped.push(`${method.id}: ${r.skip}`);
@@ -306,12 +335,14 @@ export async function runPlanningMethods(options: {
       } else {
         log(`${r.method.id}: planning ${cases.length} patients as cohort workflow ${workflowId} (${r.config.worldModel.backend} world model, B=${r.config.planning.beams} T=${r.config.planning.replicas})`);
         bundle ??= bundleWorkflows();
+        // The posterior oracle scores only CTs its own dynamics rendered: one world model for this method's workers.
+        const world = r.posterior ? await createPosteriorOracleWorldModel({ cohortDir: resolve(cohort.dir), ...r.posterior }) : undefined;
         const workers = await startInProcessWorkers({
           config: r.config,
           address: session.address,
           roles: QUEUE_ROLES,
           log: logger.child({ component: 'worker', method: r.method.id }),
-          overrides: { policy: createPolicy(r.policy) },
+          overrides: { policy: createPolicy(r.policy), ...(world ? { world } : {}) },
           workflowBundle: await bundle,
           identity: `evaluate-${r.method.id}`,
         });
@@ -322,6 +353,7 @@ export async function runPlanningMethods(options: {
           await Promise.race([awaitCohort(session.client, workflowId, r.method.id), workers.done.then(() => new Promise<never>(() => {}))]);
         } finally {
           await workers.stop();
+          await world?.close();
         }
         done = await completedCohort(session.client, workflowId);
         if (!done) throw new MewmError('Internal', `${r.method.id}: cohort workflow ${workflowId} did not complete`);
@@ -347,7 +379,9 @@ export async function runPlanningMethods(options: {
         planned: result.completed,
         alreadyPlanned: result.skipped,
         failed: result.failed,
-        worldModel: { backend: r.config.worldModel.backend, ...(r.config.worldModel.backend === 'onnx' ? { modelDir: r.config.worldModel.modelDir! } : {}) },
+        worldModel: r.posterior
+          ? { backend: 'posterior-oracle', version: posteriorOracleVersion(r.posterior) }
+          : { backend: r.config.worldModel.backend, ...(r.config.worldModel.backend === 'onnx' ? { modelDir: r.config.worldModel.modelDir! } : {}) },
         policy: r.policy.llm ? `llm (${r.policy.llm.model})` : r.policy.actionBase ? 'action-base' : 'guideline',
         settings: settingsSummary(r.config),
       });
@@ -372,8 +406,12 @@ async function auditedCandidates(
   const planned = outcomes.filter((o) => o.status !== 'failed' && o.protocol !== undefined).slice(0, limit);
   for (const o of planned) {
     const audit = await loadPlanAudit(client, stores, o.workflowId);
-    const backends = new Set(audit.steps.flatMap((s) => s.models.filter((m) => m.role === 'dynamics').map((m) => m.backend)));
-    if ([...backends].some((b) => b !== method.config.worldModel.backend)) {
+    const dynamicsModels = audit.steps.flatMap((s) => s.models.filter((m) => m.role === 'dynamics'));
+    const backends = new Set(dynamicsModels.map((m) => m.backend));
+    const posteriorVersion = method.posterior ? posteriorOracleVersion(method.posterior) : undefined;
+    if (posteriorVersion !== undefined && dynamicsModels.some((m) => m.version !== posteriorVersion)) {
+      mismatch = `plan audits show dynamics models other than the posterior oracle ${posteriorVersion}: other workers polling mewm's task queues served this cohort (stop them and plan again)`;
+    } else if ([...backends].some((b) => b !== method.config.worldModel.backend)) {
       mismatch = `plan audits show a ${[...backends].join('/')} dynamics model, not ${method.config.worldModel.backend}: other workers polling mewm's task queues served this cohort (stop them and plan again)`;
     }
     candidates[o.caseId] = candidatesFromAudit(audit);

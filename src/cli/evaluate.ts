@@ -73,6 +73,8 @@ import { createProtocolBaseline, DEFAULT_GOAL as BASELINE_GOAL } from '../policy
 import { visibleFindings } from '../world/physician';
 import type { Phenotype } from '../world/phenotype';
 import { expectedRisk } from '../world/survival';
+import { DEFAULT_POSTERIOR_DRAWS, DEFAULT_POSTERIOR_SEED } from '../world/posterior';
+import { PosteriorTables, posteriorErrorFiles, posteriorOptimalMethod } from './evaluate-posterior';
 import { usageError } from './command-support';
 import {
   ablationOf,
@@ -90,12 +92,16 @@ const USAGE =
   'usage: mewm evaluate --cohort DIR [--out DIR] [--split test|val|train|all] [--seed S] [--resamples N]\n' +
   '                     [--methods LIST] [--ablation-models ID=DIR]... [--llm FILE]\n' +
   '                     [--mewm ID=FILE]... [--ablation ID:OF=FILE]... [--risk-bars N]\n' +
-  '                     [--realism-replicas T] [--realism-cases N]\n' +
+  '                     [--realism-replicas T] [--realism-cases N] [--posterior-draws K] [--posterior-seed S]\n' +
   '  LIST: comma-separated, default optimal,physician,guideline,llm-only,random-valid,mewm-oracle,mewm-onnx,mewm-llm;\n' +
-  '        ablations of a planned method: mewm-oracle/no-assistant, mewm-oracle/replicas-1, mewm-onnx/beams-1, …';
+  '        ablations of a planned method: mewm-oracle/no-assistant, mewm-oracle/replicas-1, mewm-onnx/beams-1, …;\n' +
+  '        the posterior oracle (pre-CT only): mewm-posterior-oracle, mewm-posterior-oracle/known-biology, posterior-optimal';
 
-const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'llm-only', 'random-valid'] as const;
+const BUILT_IN_METHODS = ['optimal', 'physician', 'guideline', 'llm-only', 'random-valid', 'posterior-optimal'] as const;
 type BuiltInMethod = (typeof BUILT_IN_METHODS)[number];
+/** Rows of a plain `mewm evaluate` (the posterior-oracle rows are asked for by name). */
+const DEFAULT_BUILT_IN: readonly BuiltInMethod[] = ['optimal', 'physician', 'guideline', 'llm-only', 'random-valid'];
+const DEFAULT_PLANNED = ['mewm-oracle', 'mewm-onnx', 'mewm-llm'] as const;
 
 export interface EvaluateArguments {
   readonly cohortDir: string;
@@ -114,6 +120,9 @@ export interface EvaluateArguments {
   readonly realismReplicas: number;
   /** At most this many cases get realism simulations. */
   readonly realismCases: number;
+  /** Posterior oracle (mewm-posterior-oracle, posterior-optimal): K draws of the hidden biology per case and their seed. */
+  readonly posteriorDraws: number;
+  readonly posteriorSeed: number;
 }
 
 const METHOD_ID = /^[a-z0-9][a-z0-9-]*$/;
@@ -124,8 +133,10 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
   let split: EvaluateArguments['split'] = 'test';
   let seed = 0;
   let resamples = 2000;
-  let methods: BuiltInMethod[] = [...BUILT_IN_METHODS];
-  let planning: PlanningMethod[] = PLANNERS.map((planner) => parsePlanningMethod(planner)!);
+  let methods: BuiltInMethod[] = [...DEFAULT_BUILT_IN];
+  let planning: PlanningMethod[] = DEFAULT_PLANNED.map((planner) => parsePlanningMethod(planner)!);
+  let posteriorDraws = DEFAULT_POSTERIOR_DRAWS;
+  let posteriorSeed = DEFAULT_POSTERIOR_SEED;
   const modelAblations: PlanningMethod[] = [];
   let llmFile: string | undefined;
   let riskBars = 6;
@@ -173,6 +184,12 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
         break;
       case '--realism-cases':
         realismCases = integer('--realism-cases', value(), 1, 100_000);
+        break;
+      case '--posterior-draws':
+        posteriorDraws = integer('--posterior-draws', value(), 2, 100_000);
+        break;
+      case '--posterior-seed':
+        posteriorSeed = integer('--posterior-seed', value(), 0, 0xffffffff);
         break;
       case '--methods': {
         const list = value().split(',').filter((m) => m.length > 0);
@@ -240,6 +257,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
     riskBars,
     realismReplicas,
     realismCases,
+    posteriorDraws,
+    posteriorSeed,
     ...(llmFile !== undefined ? { llmFile } : {}),
   };
 }
@@ -484,7 +503,16 @@ export async function runEvaluation(
   ];
   const planned =
     args.planning.length > 0
-      ? await runPlanningMethods({ base: loadConfig({ env }), methods: args.planning, cohort: { dir: args.cohortDir, split: args.split }, caseIds: ids, riskBarCases: args.riskBars, env, log })
+      ? await runPlanningMethods({
+          base: loadConfig({ env }),
+          methods: args.planning,
+          cohort: { dir: args.cohortDir, split: args.split },
+          caseIds: ids,
+          riskBarCases: args.riskBars,
+          env,
+          log,
+          posterior: { draws: args.posteriorDraws, seed: args.posteriorSeed },
+        })
       : { methods: [], records: [], skipped: [] };
   const audited = await candidatesFromOutcomeFiles(fromFiles, args.riskBars, () => temporalAuditSource(loadConfig({ env })), log);
   const fileRow = (id: string, label: string, kind: 'mewm' | 'ablation', extras: { ablationOf?: string } = {}) => {
@@ -525,6 +553,11 @@ export async function runEvaluation(
     }
   }
   if (args.methods.includes('random-valid')) methods.push(randomValidMethod(truth, args.seed, cohort.horizons));
+  const posterior = new PosteriorTables(cohort.phenotypes, { draws: args.posteriorDraws, seed: args.posteriorSeed });
+  if (args.methods.includes('posterior-optimal')) {
+    log(`posterior-optimal: ranking every valid protocol by its posterior expected risk (K = ${args.posteriorDraws}) for ${truth.length} cases`);
+    methods.push(posteriorOptimalMethod(truth, posterior, cohort.horizons));
+  }
   for (const a of args.ablations) methods.push(fileRow(a.id, a.id, 'ablation', { ablationOf: a.of }));
   methods.push(...planned.methods.filter((m) => m.kind === 'ablation'));
 
@@ -539,7 +572,7 @@ export async function runEvaluation(
     survivalScores: [
       {
         name: 'world-expected-risk',
-        label: "world's expected risk of the given protocol (oracle)",
+        label: "world's expected risk of the given protocol (oracle; the ceiling for any risk score)",
         risk: Object.fromEntries(truth.map((t) => [t.caseId, t.expectedRisk[protocolKey(t.physicianProtocol)]!])),
       },
       ...(heuristic ? [heuristic] : []),
@@ -547,9 +580,12 @@ export async function runEvaluation(
     realism,
     coxTraining,
     skipped,
-    ...(planned.records.length > 0
-      ? { extraFiles: [{ path: 'planning.json', content: `${JSON.stringify(planned.records, null, 2)}\n`, description: 'how each planned row was planned: cohort workflow id and run, reused or planned, world model, policy, settings' }] }
-      : {}),
+    extraFiles: [
+      ...(planned.records.length > 0
+        ? [{ path: 'planning.json', content: `${JSON.stringify(planned.records, null, 2)}\n`, description: 'how each planned row was planned: cohort workflow id and run, reused or planned, world model, policy, settings' }]
+        : []),
+      ...posteriorErrorFiles(methods, truth, posterior, { draws: args.posteriorDraws, seed: args.posteriorSeed }, log),
+    ],
     riskOf: (caseId, protocol) => {
       const phenotype = cohort.phenotypes.get(caseId);
       return phenotype ? expectedRisk(phenotype, protocol) : undefined;
@@ -561,6 +597,8 @@ export async function runEvaluation(
       provenance: { ...(argv ? { command: ['mewm', 'evaluate', ...argv].join(' ') } : {}), ...(commit ? { commit } : {}) },
     },
   });
+  const ceiling = result.summary.survival.find((r) => r.score === 'world-expected-risk');
+  if (ceiling) log(`survival ceiling: the world's expected risk of the given protocol reaches C = ${ceiling.cIndex.estimate.toFixed(3)} [${ceiling.cIndex.lower.toFixed(3)}, ${ceiling.cIndex.upper.toFixed(3)}] on these ${ceiling.n} patients (${ceiling.events} events)`);
   for (const f of result.files) {
     const path = join(args.outDir, ...f.path.split('/'));
     await mkdir(dirname(path), { recursive: true });
