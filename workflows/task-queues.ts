@@ -10,6 +10,3 @@ export const TASK_QUEUES = {
 
 export type QueueRole = keyof typeof TASK_QUEUES;
 export const QUEUE_ROLES: readonly QueueRole[] = ['gpu', 'llm', 'cpu'];
-
-/** Workflows (planTreatment, beamStep, runCohort) run on the CPU queue's workers. */
-export const WORKFLOW_TASK_QUEUE = TASK_QUEUES.cpu;

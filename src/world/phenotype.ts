@@ -148,8 +148,6 @@ function unitVector(rng: Rng): Vec3 {
   return [v[0] / n, v[1] / n, v[2] / n];
 }
 
-export const DRUG_CLASSES: readonly DrugClass[] = ['platinum', 'anthracycline', 'antimetabolite', 'antitumour-antibiotic', 'topoisomerase-inhibitor'];
-
 /**
  * Samples one patient. Deterministic in `seed`. `caseId` must be pseudonymous.
  */

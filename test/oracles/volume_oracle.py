@@ -12,8 +12,6 @@ interpolated values, so the comparison sees the reference's own precision). Oper
                                  with mode='nearest' (border)
   window {lo, hi}                clip to [lo, hi], map to [-1, 1]
   label {connectivity}           scipy.ndimage.label on the [Z, Y, X] array (6 or 26)
-  dilate|erode {radius}          scipy.ndimage.binary_dilation/erosion with a ball, border 0
-  blur {sigma_mm}                scipy.ndimage.gaussian_filter, sigma / voxel size, reflect
 """
 import json
 import sys
@@ -22,12 +20,6 @@ import nibabel as nib
 import numpy as np
 from nibabel.processing import resample_from_to
 from scipy import ndimage
-
-
-def ball(radius: float) -> np.ndarray:
-    r = int(np.floor(radius))
-    grid = np.mgrid[-r : r + 1, -r : r + 1, -r : r + 1]
-    return (grid**2).sum(axis=0) <= radius**2 + 1e-9
 
 
 def main() -> None:
@@ -60,13 +52,6 @@ def main() -> None:
         structure = ndimage.generate_binary_structure(3, 1 if params["connectivity"] == 6 else 3)
         labels, _ = ndimage.label(zyx, structure=structure)
         data = labels.transpose(2, 1, 0).astype(np.int32)
-    elif operation in ("dilate", "erode"):
-        mask = np.asanyarray(img.dataobj) != 0
-        operator = ndimage.binary_dilation if operation == "dilate" else ndimage.binary_erosion
-        data = operator(mask, structure=ball(params["radius"]), border_value=0).astype(np.uint8)
-    elif operation == "blur":
-        zooms = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
-        data = ndimage.gaussian_filter(img.get_fdata().astype(np.float32), sigma=np.array(params["sigma_mm"]) / zooms, mode="reflect", truncate=4.0)
     else:
         raise SystemExit(f"unknown operation {operation}")
     result = nib.Nifti1Image(data, affine)

@@ -64,10 +64,6 @@ export function axisCodes(affine: Affine): [AxisCode, AxisCode, AxisCode] {
   return [code(0), code(1), code(2)];
 }
 
-export function isRasOriented(affine: Affine): boolean {
-  return axisCodes(affine).join('') === 'RAS';
-}
-
 /** A typed array of the same kind as `like`, zero-filled, with `length` elements. */
 export function allocateLike<T extends VoxelArray>(like: T, length: number): T {
   const Constructor = like.constructor as new (length: number) => T;

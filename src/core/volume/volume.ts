@@ -36,10 +36,6 @@ export function spacingOf(affine: Affine): [number, number, number] {
   return [column(0), column(1), column(2)];
 }
 
-export function originOf(affine: Affine): [number, number, number] {
-  return [affine[3]!, affine[7]!, affine[11]!];
-}
-
 /** An axis-aligned RAS affine: spacing on the diagonal, origin in the last column. */
 export function diagonalAffine(spacing: readonly [number, number, number], origin: readonly [number, number, number] = [0, 0, 0]): Affine {
   return [spacing[0], 0, 0, origin[0], 0, spacing[1], 0, origin[1], 0, 0, spacing[2], origin[2], 0, 0, 0, 1];
