@@ -296,3 +296,161 @@ class SurvivalNet(nn.Module):
         b = self.backbone(post) + self.phase[1]
         out = self.head(self.pool(self.cross(a, b)))
         return out[:, :1], out[:, 1:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Response-conditioned dynamics (0.3): τ(a) through a supervised response bottleneck
+#
+# The 0.2 denoiser took τ(a) straight into FiLM and learned to ignore it: on observational data
+# (one protocol per patient) the ε-loss barely depends on the action. Here the action first
+# predicts what a reader would measure on the post-CT (volume ratio, viable / necrosis /
+# Lipiodol shares of the residual lesion, liver HU shift), supervised by those measurements on
+# the true post-CTs; the denoiser is conditioned on that response vector, which explains most of
+# the post-tumour's appearance, so the ε-loss cannot ignore it.
+
+RESPONSE_FIELDS = ("volumeRatio", "viableShare", "necrosisShare", "lipiodolShare", "liverShiftHu")
+LIVER_SHIFT_SCALE_HU = 10.0
+WINDOW_LO_HU, WINDOW_HI_HU = -175.0, 600.0
+PATCH_VOXEL_ML = 0.027  # one 3 mm voxel
+
+
+def to_hu(image):
+    """Model range [-1, 1] → HU inside the intensity window."""
+    return WINDOW_LO_HU + (image + 1) * 0.5 * (WINDOW_HI_HU - WINDOW_LO_HU)
+
+
+class PreEncoder(nn.Module):
+    """Pre-treatment patch (CT, liver mask, tumour mask) → a patient vector: a small strided CNN
+    plus measured features (log tumour volume, tumour enhancement over liver, liver volume)."""
+
+    def __init__(self, ch: int, dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(3, ch, 3, stride=2, padding=1), norm(ch), nn.SiLU(),
+            ResBlock(ch, ch), nn.Conv3d(ch, 2 * ch, 3, stride=2, padding=1),
+            ResBlock(2 * ch, 2 * ch), nn.Conv3d(2 * ch, 4 * ch, 3, stride=2, padding=1), norm(4 * ch), nn.SiLU(),
+        )
+        self.proj = nn.Linear(4 * ch + 3, dim)
+
+    @staticmethod
+    def measured(pre):
+        hu = to_hu(pre[:, 0])
+        liver, tumour = pre[:, 1], pre[:, 2]
+        tumour_ml = tumour.sum((1, 2, 3)) * PATCH_VOXEL_ML
+        liver_ml = liver.sum((1, 2, 3)) * PATCH_VOXEL_ML
+        tumour_hu = (hu * tumour).sum((1, 2, 3)) / (tumour.sum((1, 2, 3)) + 1)
+        liver_hu = (hu * liver).sum((1, 2, 3)) / (liver.sum((1, 2, 3)) + 1)
+        return torch.stack([torch.log1p(tumour_ml / 3), (tumour_hu - liver_hu) / 100, liver_ml / 500], dim=1)
+
+    def forward(self, pre):
+        pooled = self.net(pre).mean((2, 3, 4))
+        return self.proj(torch.cat([pooled, self.measured(pre)], dim=1))
+
+
+class ResponseHead(nn.Module):
+    """τ(a) → expected response: per-agent concept embeddings (summed over the combo's multi-hot)
+    interact with the patient vector; outputs `[N, 5]` in RESPONSE_FIELDS order (shares sum to 1,
+    liver shift in HU)."""
+
+    def __init__(self, n_agents: int, ch: int, dim: int):
+        super().__init__()
+        self.patient = PreEncoder(ch, dim)
+        self.concepts = nn.Parameter(torch.randn(n_agents, dim) * 0.3)
+        self.count = nn.Linear(1, dim)
+        self.mlp = nn.Sequential(nn.Linear(3 * dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, 5))
+
+    def forward(self, pre, action_concepts):
+        f = self.patient(pre)
+        a = action_concepts @ self.concepts + self.count(action_concepts.sum(1, keepdim=True))
+        out = self.mlp(torch.cat([f, a, f * a], dim=1))
+        volume = 1.2 * torch.sigmoid(out[:, :1])
+        shares = torch.softmax(out[:, 1:4], dim=1)
+        shift = out[:, 4:5] * LIVER_SHIFT_SCALE_HU
+        return torch.cat([volume, shares, shift], dim=1)
+
+
+def response_features(response):
+    """The denoiser's view of a response vector: shares and volume as they are, shift rescaled."""
+    return torch.cat([response[:, :4], response[:, 4:5] / LIVER_SHIFT_SCALE_HU], dim=1)
+
+
+class ResponseDenoiser(nn.Module):
+    """ε_θ(z_t, z0', m0, r, t) with r = ResponseHead(x0, m0, a): the U-Net of LatentDenoiser,
+    FiLM-conditioned on time + an MLP of the response vector at every block."""
+
+    def __init__(self, latent: int, ch: int, cond_dim: int, downsample: int):
+        super().__init__()
+        self.downsample = downsample
+        self.cond_dim = cond_dim
+        cond = 2 * cond_dim
+        self.time = nn.Sequential(nn.Linear(cond_dim, cond), nn.SiLU(), nn.Linear(cond, cond))
+        self.response = nn.Sequential(nn.Linear(5, cond), nn.SiLU(), nn.Linear(cond, cond), nn.SiLU(), nn.Linear(cond, cond))
+        self.inp = nn.Conv3d(2 * latent + 1, ch, 3, padding=1)
+        self.d1 = ResBlock(ch, ch, cond)
+        self.down = nn.Conv3d(ch, 2 * ch, 3, stride=2, padding=1)
+        self.d2 = ResBlock(2 * ch, 2 * ch, cond)
+        self.mid_attn = SelfAttention3d(2 * ch)
+        self.m2 = ResBlock(2 * ch, 2 * ch, cond)
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(2 * ch, ch, 3, padding=1))
+        self.u1 = ResBlock(2 * ch, ch, cond)
+        self.u2 = ResBlock(ch, ch, cond)
+        self.out = nn.Sequential(norm(ch), nn.SiLU(), nn.Conv3d(ch, latent, 3, padding=1))
+
+    def forward(self, noisy_latent, timestep, masked_latent, mask, response):
+        cond = self.time(timestep_embedding(timestep, self.cond_dim)) + self.response(response_features(response))
+        m = F.avg_pool3d(mask, self.downsample)
+        h1 = self.d1(self.inp(torch.cat([noisy_latent, masked_latent, m], dim=1)), cond)
+        h2 = self.d2(self.down(h1), cond)
+        h2 = self.m2(self.mid_attn(h2), cond)
+        u = self.u2(self.u1(torch.cat([self.up(h2), h1], dim=1), cond), cond)
+        return self.out(u)
+
+
+# ---------------------------------------------------------------------------------------------
+# Heuristic (0.3): measured response features + a pre-treatment CNN, Cox head
+
+
+def soft_band(hu, lo: float, hi: float, width: float = 4.0):
+    return torch.sigmoid((hu - lo) / width) * torch.sigmoid((hi - hu) / width)
+
+
+class MeasuredSurvivalNet(nn.Module):
+    """H_surv(x0, m0, x̂, m̂): what decides risk after TACE, measured on the post-CT in the graph
+    (viable residual tumour volume by HU band inside the post tumour mask, Lipiodol and necrotic
+    volume, lesion volume, liver attenuation shift between pre and post on the shared liver) plus
+    a pre-treatment CNN for the patient's baseline prognosis; a linear Cox head on both.
+
+    Inputs `pre`, `post`: `[N, 3, P, P, P]` = CT (model range), liver mask, tumour mask.
+    The post-CT reaches the risk only through the measured features, so a simulated CT changes
+    the risk for the reasons a reader would name."""
+
+    FEATURES = ("logViableMl", "logResidualMl", "logLipiodolMl", "logNecrosisMl", "logPreTumourMl", "liverShiftPer14Hu", "enhancement", "liverMl")
+
+    def __init__(self, ch: int, dim: int):
+        super().__init__()
+        self.pre_net = PreEncoder(ch, dim)
+        self.cox = nn.Linear(len(self.FEATURES), 1)
+        self.prognosis = nn.Sequential(nn.SiLU(), nn.Linear(dim, 1))
+        self.os_head = nn.Linear(len(self.FEATURES) + dim, 1)
+
+    def features(self, pre, post):
+        hu_pre, hu_post = to_hu(pre[:, 0]), to_hu(post[:, 0])
+        tumour_post = post[:, 2]
+        ml = lambda m: m.sum((1, 2, 3)) * PATCH_VOXEL_ML  # noqa: E731
+        viable = ml(tumour_post * soft_band(hu_post, 55.0, 250.0))
+        lipiodol = ml(tumour_post * torch.sigmoid((hu_post - 250.0) / 4.0))
+        residual = ml(tumour_post)
+        necrosis = torch.clamp(residual - viable - lipiodol, min=0.0)
+        shared = pre[:, 1] * post[:, 1]
+        shift = ((hu_post - hu_pre) * shared).sum((1, 2, 3)) / (shared.sum((1, 2, 3)) + 1)
+        measured_pre = PreEncoder.measured(pre)
+        return torch.stack([
+            torch.log1p(viable / 3), torch.log1p(residual / 3), torch.log1p(lipiodol / 3), torch.log1p(necrosis / 3),
+            measured_pre[:, 0], shift / 14, measured_pre[:, 1], measured_pre[:, 2],
+        ], dim=1)
+
+    def forward(self, pre, post):
+        phi = self.features(pre, post)
+        f = self.pre_net(pre)
+        risk = self.cox(phi) + self.prognosis(f)
+        return risk, self.os_head(torch.cat([phi, f], dim=1))

@@ -14,6 +14,11 @@ export interface WorldGrid {
   readonly shape: Shape3;
   /** mm along x, y, z. */
   readonly spacing: readonly [number, number, number];
+  /**
+   * RAS mm of voxel (0, 0, 0). Default: the block centred on the world origin. Training renders
+   * a lattice-aligned sub-block of a preset grid with it (the same voxel centres, less work).
+   */
+  readonly originMm?: readonly [number, number, number];
 }
 
 export type GridPreset = 'clinical' | 'small';
@@ -28,9 +33,9 @@ export function isGridPreset(name: string): name is GridPreset {
   return name === 'clinical' || name === 'small';
 }
 
-/** Axis-aligned RAS affine with the block centred on the world origin. */
+/** Axis-aligned RAS affine; without `originMm` the block is centred on the world origin. */
 export function gridAffine(grid: WorldGrid): Affine {
-  const origin = grid.shape.map((n, a) => (-(n - 1) / 2) * grid.spacing[a]!) as [number, number, number];
+  const origin = grid.originMm ?? (grid.shape.map((n, a) => (-(n - 1) / 2) * grid.spacing[a]!) as [number, number, number]);
   return diagonalAffine(grid.spacing, origin);
 }
 
