@@ -40,7 +40,7 @@ export async function createWorkerDependencies(config: MewmConfig, roles: readon
   let world = overrides.world;
   let ownsWorld = false;
   if (world === undefined && roles.includes('gpu')) {
-    const { createWorldModel } = await import('../src/models/backend');
+    const { createWorldModel } = await import('../src/backends/world-model');
     world = await createWorldModel(config.worldModel);
     ownsWorld = true;
   }

@@ -3,13 +3,16 @@
  *   oracle  the synthetic world's truth (src/world/oracle), for a cohort written by `mewm synth`
  *   onnx    the learned models (src/models/onnx), from a folder of model folders with manifests
  *
+ * It sits above both backends (src/world implements the src/models contract, so selecting
+ * between them inside src/models would be a cycle); workers and CLI commands import it.
+ *
  * Oracle label cache: the oracle's assistant returns exact labels for CTs it rendered *in this
  * process* and approximate ones otherwise. A plan whose GPU worker died would then score resumed
  * replicas differently from an undisturbed run, so the cache is off unless asked for
  * (`oracleLabelCache`): every segmentation is the same pure function of (case, CT), in any process.
  */
 import { MewmError } from '../core/errors';
-import type { WorldModel } from './world-model';
+import type { WorldModel } from '../models/world-model';
 
 export interface WorldModelConfig {
   readonly backend: 'oracle' | 'onnx';
@@ -50,7 +53,7 @@ export async function createWorldModel(config: WorldModelConfig): Promise<WorldM
     case 'onnx': {
       if (!config.modelDir) throw new MewmError('InvalidConfig', 'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR (the folder with dynamics/, assistant/, heuristic/)', { variable: 'MEWM_MODEL_DIR' });
       // Resolved at run time so that the oracle path does not load onnxruntime.
-      const specifier = './onnx/index';
+      const specifier = '../models/onnx/index';
       let onnx: OnnxBackendModule;
       try {
         onnx = (await import(specifier)) as OnnxBackendModule;

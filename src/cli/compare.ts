@@ -20,7 +20,7 @@ import { canonicalProtocol, isValidProtocol, protocolKey, protocolLabel, ruleVio
 import { loadConfig } from '../config/load';
 import { renderComparisonReport, summariseRisks, type ComparedProtocol } from '../evaluation/report-html';
 import { encodePng, renderAxialSlice } from '../io/png';
-import { createWorldModel } from '../models/backend';
+import { createWorldModel } from '../backends/world-model';
 import type { WorldModel } from '../models/world-model';
 import { mapAgentNames } from '../policy/agent-names';
 import { roiGrid, tumourCentreMm } from '../../activities/case';

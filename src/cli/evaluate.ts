@@ -62,7 +62,7 @@ import { deriveSeed } from '../core/random';
 import { resampleToGrid } from '../core/volume/resample';
 import { Label, makeVolume, type LabelledCt, type Volume, type VoxelArray } from '../core/volume/volume';
 import { readNifti } from '../io/nifti';
-import { createWorldModel } from '../models/backend';
+import { createWorldModel } from '../backends/world-model';
 import { POST_TUMOUR_HU } from '../world/response';
 import { roiGrid, tumourCentreMm } from '../../activities/case';
 import { GuidelinePolicy } from '../policy/guideline';

@@ -18,7 +18,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MewmError } from '../core/errors';
 import { loadConfig } from '../config/index';
-import { createWorldModel, type WorldModelConfig } from '../models/backend';
+import { createWorldModel, type WorldModelConfig } from '../backends/world-model';
 import type { WorldModel } from '../models/world-model';
 import {
   FIDELITY_PANEL,

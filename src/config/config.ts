@@ -16,7 +16,7 @@
  *   MEWM_WORLD_MODEL (worldModel.backend)        onnx | oracle (default onnx)
  *   MEWM_ORACLE_COHORT (worldModel.oracleCohortDir)  synthetic cohort whose truth the oracle uses
  *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models (default: the bundled synthetic demo models, models/demo)
- *   MEWM_ORACLE_LABEL_CACHE (worldModel.oracleLabelCache)  see src/models/backend.ts (default off)
+ *   MEWM_ORACLE_LABEL_CACHE (worldModel.oracleLabelCache)  see src/backends/world-model.ts (default off)
  *   MEWM_EXECUTION_PROVIDER (worldModel.executionProvider)  ONNX: cpu | cuda (default cpu)
  *   MEWM_SAMPLER, MEWM_SAMPLER_STEPS (worldModel.sampler)  ONNX: ddpm | ddim | dpm-solver++; steps default 1000 for ddpm, else 25
  *   MEWM_MAX_BATCH (worldModel.maxBatch), MEWM_INTRA_OP_THREADS (worldModel.intraOpThreads)  ONNX runtime limits
@@ -59,7 +59,7 @@ export interface MewmConfig {
     readonly backend: WorldModelBackend;
     readonly oracleCohortDir: string | null;
     readonly modelDir: string | null;
-    /** Oracle only: exact labels for CTs rendered in the same process; breaks cross-worker reproducibility (see src/models/backend.ts). */
+    /** Oracle only: exact labels for CTs rendered in the same process; breaks cross-worker reproducibility (see src/backends/world-model.ts). */
     readonly oracleLabelCache: boolean;
     /** ONNX only (MEWM_EXECUTION_PROVIDER). */
     readonly executionProvider: 'cpu' | 'cuda';

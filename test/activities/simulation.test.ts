@@ -14,7 +14,7 @@ import { ArtifactStores, LocalArtifactStore } from '../../src/artifacts';
 import type { ArtifactRef } from '../../src/artifacts/store';
 import { deriveSeed } from '../../src/core/random';
 import type { SimulationRequest, WorldModel } from '../../src/models/world-model';
-import { createWorldModel } from '../../src/models/backend';
+import { createWorldModel } from '../../src/backends/world-model';
 import { observeTumour } from '../../src/policy/observation';
 import type { RoiArtifacts } from '../../workflows/types';
 import { caseOf, tempDir, writeTestCohort } from '../support/temporal';

@@ -3,7 +3,7 @@
  * environment (MEWM_TEST_CONFIG as JSON, MEWM_TEST_ADDRESS); MEWM_TEST_DELAY_MS slows each
  * simulated replica. Prints "ready" on stdout once polling.
  */
-import { createWorldModel } from '../../src/models/backend';
+import { createWorldModel } from '../../src/backends/world-model';
 import type { MewmConfig } from '../../src/config/config';
 import { createLogger } from '../../workers/logging';
 import { runWorkerProcess } from '../../workers/run';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import type { MewmConfig } from '../../src/config/config';
-import { createWorldModel } from '../../src/models/backend';
+import { createWorldModel } from '../../src/backends/world-model';
 import type { DevServer } from '../../workers/dev-server';
 import { cohortProgressQuery } from '../../workflows/queries';
 import { TASK_QUEUES } from '../../workflows/task-queues';
