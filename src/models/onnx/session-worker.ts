@@ -40,10 +40,20 @@ function fromTensor(t: ort.Tensor): WireTensor {
 }
 
 async function createSession(path: string, provider: 'cpu' | 'cuda', intraOpNumThreads: number): Promise<{ session: ort.InferenceSession; provider: 'cpu' | 'cuda'; fallbackReason?: string }> {
+  // Chosen deliberately (docs/performance.md, `bench/onnx-ops.ts` compares them):
+  // - sequential execution, 1 inter-op thread: the graphs are chains, parallel branches are rare;
+  // - full graph optimisation: fusions (SiLU → QuickGelu, MatMul+Add, …) help; the NCHWc layout
+  //   pass only touches 2-D convolutions, so our 3-D graphs gain nothing more from it;
+  // - CPU arena and memory pattern on: shapes repeat from call to call (same batch, same patch);
+  // - no spinning: spinning pool threads would take the cores that the main thread's voxel work
+  //   (resampling, argmax, components) and the other processes of a 2-core machine need.
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads,
     interOpNumThreads: 1,
+    executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   if (provider === 'cuda') {
