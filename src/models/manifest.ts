@@ -87,15 +87,25 @@ const dynamicsManifestSchema = baseManifestSchema.extend({
   role: z.literal('dynamics'),
   latent: z.object({ channels: z.number().int().positive(), downsample: z.number().int().positive(), scale: z.number().positive() }),
   scheduler: schedulerSchema,
-  action: z.object({
-    /** Agent ids in concept-embedding order (a multi-hot vector of this length). */
-    agents: z.array(z.string().min(1)).min(1),
-    maxAgents: z.number().int().positive(),
-    /** File (in the model folder) with the text-feature table: `{ dim, features: { agentId: number[] } }`. */
-    textFeatureFile: z.string().min(1),
-    textFeatureSha256: z.string().regex(/^[0-9a-f]{64}$/),
-    textEncoder: z.string().min(1),
-  }),
+  action: z
+    .object({
+      /** Agent ids in concept-embedding order (a multi-hot vector of this length). */
+      agents: z.array(z.string().min(1)).min(1),
+      maxAgents: z.number().int().positive(),
+      /**
+       * How τ(a) reaches the denoiser. `text-and-concepts` (0.1–0.2): action tensors straight into the
+       * denoiser. `response`: a `response` graph maps (pre patch, multi-hot) to the expected post-CT
+       * measurements (`responseFields`), which condition the denoiser and shift the liver.
+       */
+      conditioning: z.enum(['text-and-concepts', 'response']).default('text-and-concepts'),
+      responseFields: z.array(z.string().min(1)).optional(),
+      /** File (in the model folder) with the text-feature table: `{ dim, features: { agentId: number[] } }`. */
+      textFeatureFile: z.string().min(1).optional(),
+      textFeatureSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      textEncoder: z.string().min(1).optional(),
+    })
+    .refine((a) => a.conditioning === 'response' || (a.textFeatureFile !== undefined && a.textFeatureSha256 !== undefined), 'text-and-concepts conditioning needs textFeatureFile and textFeatureSha256')
+    .refine((a) => a.conditioning !== 'response' || (a.responseFields ?? []).includes('liverShiftHu'), 'response conditioning needs responseFields with liverShiftHu'),
 });
 
 const assistantManifestSchema = baseManifestSchema.extend({
@@ -108,6 +118,8 @@ const heuristicManifestSchema = baseManifestSchema.extend({
   crops: z.number().int().positive(),
   /** Offsets of the crops from the tumour centroid, voxels `[x, y, z]` on the model grid. */
   cropOffsetsXyz: z.array(z.tuple([z.number().int(), z.number().int(), z.number().int()])).min(1),
+  /** Channels of the `pre` / `post` inputs, in order (0.1: CT and tumour mask). */
+  inputChannels: z.array(z.enum(['ct', 'liver', 'tumour'])).min(1).default(['ct', 'tumour']),
 });
 
 export const modelManifestSchema = z.discriminatedUnion('role', [dynamicsManifestSchema, assistantManifestSchema, heuristicManifestSchema]);

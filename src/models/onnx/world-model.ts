@@ -78,11 +78,11 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Action tensors of Eq. 1 for one protocol, from the manifest's agent order and text table. */
-export function actionTensors(protocol: Protocol, manifest: ManifestFor<'dynamics'>, table: TextTable): { concepts: Float32Array; text: Float32Array; mask: Float32Array } {
+export function actionTensors(protocol: Protocol, manifest: ManifestFor<'dynamics'>, table: TextTable | undefined): { concepts: Float32Array; text: Float32Array; mask: Float32Array } {
   const { agents, maxAgents } = manifest.action;
   const chosen = protocolAgents(canonicalProtocol(protocol));
   const concepts = new Float32Array(agents.length);
-  const text = new Float32Array(maxAgents * table.dim);
+  const text = new Float32Array(maxAgents * (table?.dim ?? 0));
   const mask = new Float32Array(maxAgents);
   const ordered = agents.filter((a) => (chosen as readonly string[]).includes(a));
   const unknown = chosen.filter((a) => !agents.includes(a));
@@ -90,10 +90,11 @@ export function actionTensors(protocol: Protocol, manifest: ManifestFor<'dynamic
   if (ordered.length > maxAgents) throw new MewmError('InvalidInput', `protocol has ${ordered.length} agents; the dynamics model takes at most ${maxAgents}`);
   ordered.forEach((agent, slot) => {
     concepts[agents.indexOf(agent)] = 1;
+    mask[slot] = 1;
+    if (table === undefined) return;
     const features = table.features[agent];
     if (!features || features.length !== table.dim) throw new MewmError('ModelContract', `text feature table lacks ${agent}`);
     text.set(features, slot * table.dim);
-    mask[slot] = 1;
   });
   return { concepts, text, mask };
 }
@@ -105,7 +106,7 @@ class OnnxDynamics implements DynamicsModel {
   constructor(
     private readonly host: OnnxSessionHost,
     private readonly loaded: LoadedManifest<ManifestFor<'dynamics'>>,
-    private readonly table: TextTable,
+    private readonly table: TextTable | undefined,
     private readonly sampler: SamplerSettings,
     private readonly maxBatch: number,
     private readonly pasteMarginMm: number,
@@ -123,6 +124,7 @@ class OnnxDynamics implements DynamicsModel {
     const patchSize = P * P * P;
     const fillHu = m.intensity.windowHu[0] - 1000;
 
+    const responseConditioned = m.action.conditioning === 'response';
     const prepared = requests.map((r) => {
       checkLabelledCt('simulation input', r.caseId, r.pre);
       if (r.seeds.length === 0) throw new MewmError('InvalidInput', `simulation request for case ${r.caseId} has no seeds`, { caseId: r.caseId });
@@ -130,8 +132,9 @@ class OnnxDynamics implements DynamicsModel {
       const centre = tumourCentre(r.pre.labels);
       const image = samplePatch(r.pre.ct, centre, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity));
       const mask = samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.tumour) }, centre, P, ratio, 0);
+      const liver = responseConditioned ? samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.liver) }, centre, P, ratio, 0) : undefined;
       const masked = image.map((v, i) => v * (1 - mask[i]!));
-      return { request: r, ratio, centre, mask, masked, action: actionTensors(r.protocol, m, this.table) };
+      return { request: r, ratio, centre, image, liver, mask, masked, action: actionTensors(r.protocol, m, this.table) };
     });
 
     const maskedLatents: Float32Array[] = [];
@@ -141,45 +144,25 @@ class OnnxDynamics implements DynamicsModel {
       const { data } = await this.host.runFloat('dynamics/encoder', { image: float32([group.length, 1, P, P, P], batch) }, 'latent');
       group.forEach((_, i) => maskedLatents.push(data.slice(i * latentSize, (i + 1) * latentSize)));
     }
+    const responses = responseConditioned ? await this.expectedResponses(prepared) : undefined;
 
     const replicas = prepared.flatMap((g, r) => g.request.seeds.map((seed, s) => ({ r, s, seed })));
     const latents = new Map<string, Float32Array>();
     for (const group of chunks(replicas, this.maxBatch)) {
       const n = group.length;
-      const A = m.action.agents.length;
-      const H = m.action.maxAgents;
-      const F = this.table.dim;
-      const cond = {
-        masked_latent: new Float32Array(n * latentSize),
-        mask: new Float32Array(n * patchSize),
-        action_concepts: new Float32Array(n * A),
-        action_text: new Float32Array(n * H * F),
-        action_text_mask: new Float32Array(n * H),
-      };
+      const maskedLatent = new Float32Array(n * latentSize);
+      const mask = new Float32Array(n * patchSize);
       group.forEach(({ r }, i) => {
-        const g = prepared[r]!;
-        cond.masked_latent.set(maskedLatents[r]!, i * latentSize);
-        cond.mask.set(g.mask, i * patchSize);
-        cond.action_concepts.set(g.action.concepts, i * A);
-        cond.action_text.set(g.action.text, i * H * F);
-        cond.action_text_mask.set(g.action.mask, i * H);
+        maskedLatent.set(maskedLatents[r]!, i * latentSize);
+        mask.set(prepared[r]!.mask, i * patchSize);
       });
+      const common = {
+        masked_latent: float32([n, C, p, p, p], maskedLatent),
+        mask: float32([n, 1, P, P, P], mask),
+        ...(responses ? this.responseInput(group.map(({ r }) => responses[r]!)) : this.actionInputs(group.map(({ r }) => prepared[r]!.action))),
+      };
       const predictNoise = async (x: Float32Array, t: number) =>
-        (
-          await this.host.runFloat(
-            'dynamics/denoiser',
-            {
-              noisy_latent: float32([n, C, p, p, p], x),
-              timestep: float32([n], new Float32Array(n).fill(t)),
-              masked_latent: float32([n, C, p, p, p], cond.masked_latent),
-              mask: float32([n, 1, P, P, P], cond.mask),
-              action_concepts: float32([n, A], cond.action_concepts),
-              action_text: float32([n, H, F], cond.action_text),
-              action_text_mask: float32([n, H], cond.action_text_mask),
-            },
-            'noise',
-          )
-        ).data;
+        (await this.host.runFloat('dynamics/denoiser', { noisy_latent: float32([n, C, p, p, p], x), timestep: float32([n], new Float32Array(n).fill(t)), ...common }, 'noise')).data;
       const z = await sample({
         predictNoise,
         schedule: this.schedule,
@@ -198,12 +181,79 @@ class OnnxDynamics implements DynamicsModel {
       const spacing = spacingOf(pre.ct.affine);
       const radius = Math.max(1, Math.round(this.pasteMarginMm / Math.min(...spacing)));
       const weight = dilatedMask(pre.labels, Label.tumour, radius);
+      const liverShiftHu = responses ? responses[r]![this.liverShiftIndex()]! : 0;
       return g.request.seeds.map((_, s) => {
         const patchHu = latents.get(`${r}/${s}`)!.map((v) => denormaliseToHu(Math.max(m.intensity.range[0], Math.min(m.intensity.range[1], v)), m.intensity));
-        return makeVolume(pastePatch(pre.ct, patchHu, P, g.centre, g.ratio, weight), pre.ct.shape, pre.ct.affine);
+        const post = pastePatch(pre.ct, patchHu, P, g.centre, g.ratio, weight);
+        if (liverShiftHu !== 0) shiftLiver(post, pre.labels.data, weight, liverShiftHu);
+        return makeVolume(post, pre.ct.shape, pre.ct.affine);
       });
     });
   }
+
+  /**
+   * The `response` graph on every request: the expected post-CT measurements of its action for
+   * this patient (`action.responseFields` order), which condition the denoiser and shift the liver.
+   */
+  private async expectedResponses(prepared: readonly { image: Float32Array; liver?: Float32Array; mask: Float32Array; action: { concepts: Float32Array } }[]): Promise<Float32Array[]> {
+    const m = this.loaded.manifest;
+    const P = m.patchSizeZyx[0];
+    const size = P * P * P;
+    const A = m.action.agents.length;
+    const R = m.action.responseFields!.length;
+    const out: Float32Array[] = [];
+    for (const group of chunks(prepared, this.maxBatch)) {
+      const pre = new Float32Array(group.length * 3 * size);
+      const concepts = new Float32Array(group.length * A);
+      group.forEach((g, i) => {
+        pre.set(g.image, (3 * i) * size);
+        pre.set(g.liver!, (3 * i + 1) * size);
+        pre.set(g.mask, (3 * i + 2) * size);
+        concepts.set(g.action.concepts, i * A);
+      });
+      const { data } = await this.host.runFloat('dynamics/response', { pre: float32([group.length, 3, P, P, P], pre), action_concepts: float32([group.length, A], concepts) }, 'response');
+      group.forEach((_, i) => out.push(data.slice(i * R, (i + 1) * R)));
+    }
+    for (const response of out) if (!response.every(Number.isFinite)) throw new MewmError('ModelContract', `dynamics model ${m.name} returned a non-finite response`);
+    return out;
+  }
+
+  private liverShiftIndex(): number {
+    return this.loaded.manifest.action.responseFields!.indexOf('liverShiftHu');
+  }
+
+  private responseInput(responses: readonly Float32Array[]) {
+    const R = this.loaded.manifest.action.responseFields!.length;
+    const data = new Float32Array(responses.length * R);
+    responses.forEach((r, i) => data.set(r, i * R));
+    return { response: float32([responses.length, R], data) };
+  }
+
+  private actionInputs(actions: readonly { concepts: Float32Array; text: Float32Array; mask: Float32Array }[]) {
+    const m = this.loaded.manifest;
+    const n = actions.length;
+    const A = m.action.agents.length;
+    const H = m.action.maxAgents;
+    const F = this.table!.dim;
+    const concepts = new Float32Array(n * A);
+    const text = new Float32Array(n * H * F);
+    const mask = new Float32Array(n * H);
+    actions.forEach((a, i) => {
+      concepts.set(a.concepts, i * A);
+      text.set(a.text, i * H * F);
+      mask.set(a.mask, i * H);
+    });
+    return { action_concepts: float32([n, A], concepts), action_text: float32([n, H, F], text), action_text_mask: float32([n, H], mask) };
+  }
+}
+
+/**
+ * Liver toxicity outside the simulated patch region: every pre-treatment liver voxel the pasted
+ * patch did not replace takes the predicted liver attenuation shift (inside the region the
+ * denoiser, conditioned on the same shift, has drawn it).
+ */
+function shiftLiver(post: Float32Array, preLabels: Uint8Array, pasted: Float32Array, shiftHu: number): void {
+  for (let q = 0; q < post.length; q++) if (preLabels[q] === Label.liver && pasted[q]! <= 0) post[q]! += shiftHu;
 }
 
 /**
@@ -321,20 +371,25 @@ class OnnxHeuristic implements HeuristicModel {
     const centre = tumourCentre(input.pre.labels);
     const fillHu = m.intensity.windowHu[0] - 1000;
     const n = m.cropOffsetsXyz.length;
-    const pre = new Float32Array(n * 2 * size);
-    const post = new Float32Array(n * 2 * size);
-    const tumours = { pre: binaryMask(input.pre.labels.data, Label.tumour), post: binaryMask(input.post.labels.data, Label.tumour) };
+    const channels = m.inputChannels;
+    const K = channels.length;
+    const pre = new Float32Array(n * K * size);
+    const post = new Float32Array(n * K * size);
+    const masksOf = (labels: Uint8Array) => ({ liver: binaryMask(labels, Label.liver), tumour: binaryMask(labels, Label.tumour) });
+    const masks = { pre: masksOf(input.pre.labels.data), post: masksOf(input.post.labels.data) };
     const toModel = (v: number) => normaliseHu(v, m.intensity);
-    const pair = (ct: LabelledCt, tumour: Float32Array, out: Float32Array, i: number, c: Xyz) => {
-      out.set(samplePatch(ct.ct, c, P, ratio, fillHu, toModel), (2 * i) * size);
-      out.set(samplePatch({ ...ct.labels, data: tumour }, c, P, ratio, 0), (2 * i + 1) * size);
+    const fill = (ct: LabelledCt, mask: { liver: Float32Array; tumour: Float32Array }, out: Float32Array, i: number, c: Xyz) => {
+      channels.forEach((channel, k) => {
+        const values = channel === 'ct' ? samplePatch(ct.ct, c, P, ratio, fillHu, toModel) : samplePatch({ ...ct.labels, data: mask[channel] }, c, P, ratio, 0);
+        out.set(values, (K * i + k) * size);
+      });
     };
     m.cropOffsetsXyz.forEach((o, i) => {
       const c: Xyz = [centre[0] + o[0] * ratio[0], centre[1] + o[1] * ratio[1], centre[2] + o[2] * ratio[2]];
-      pair(input.pre, tumours.pre, pre, i, c);
-      pair(input.post, tumours.post, post, i, c);
+      fill(input.pre, masks.pre, pre, i, c);
+      fill(input.post, masks.post, post, i, c);
     });
-    const { data } = await this.host.runFloat('heuristic/survival', { pre: float32([n, 2, P, P, P], pre), post: float32([n, 2, P, P, P], post) }, 'risk');
+    const { data } = await this.host.runFloat('heuristic/survival', { pre: float32([n, K, P, P, P], pre), post: float32([n, K, P, P, P], post) }, 'risk');
     let sum = 0;
     for (const v of data) sum += v;
     const risk = sum / data.length;
@@ -346,6 +401,19 @@ class OnnxHeuristic implements HeuristicModel {
 export interface OnnxWorldModel extends WorldModel {
   readonly dynamics: DynamicsModel;
   readonly manifests: { readonly dynamics: ManifestFor<'dynamics'>; readonly assistant: ManifestFor<'assistant'>; readonly heuristic: ManifestFor<'heuristic'> };
+}
+
+/** The text table of `text-and-concepts` models; `response` models need their `response` graph instead. */
+async function loadActionConditioning(dynamics: LoadedManifest<ManifestFor<'dynamics'>>): Promise<TextTable | undefined> {
+  const action = dynamics.manifest.action;
+  if (action.conditioning === 'response') {
+    if (!('response' in dynamics.manifest.graphs)) throw new MewmError('ModelContract', `dynamics model ${dynamics.manifest.name} uses response conditioning but has no response graph`);
+    return undefined;
+  }
+  const tableBytes = await readVerifiedFile(dynamics.dir, action.textFeatureFile!, action.textFeatureSha256!, 'action text feature table');
+  const table = JSON.parse(tableBytes.toString('utf8')) as TextTable;
+  if (!Number.isInteger(table.dim) || typeof table.features !== 'object') throw new MewmError('ModelContract', `${action.textFeatureFile} is not a text feature table`);
+  return table;
 }
 
 /** Loads and verifies the three models, starts the worker thread and creates every session once. */
@@ -362,9 +430,7 @@ export async function createOnnxWorldModel(options: OnnxWorldModelOptions): Prom
   if (P[0] !== P[1] || P[1] !== P[2] || P[0] % dynamics.manifest.latent.downsample !== 0) {
     throw new MewmError('ModelContract', `dynamics patch ${P.join('x')} must be a cube divisible by the latent downsampling ${dynamics.manifest.latent.downsample}`);
   }
-  const tableBytes = await readVerifiedFile(dynamics.dir, dynamics.manifest.action.textFeatureFile, dynamics.manifest.action.textFeatureSha256, 'action text feature table');
-  const table = JSON.parse(tableBytes.toString('utf8')) as TextTable;
-  if (!Number.isInteger(table.dim) || typeof table.features !== 'object') throw new MewmError('ModelContract', `${dynamics.manifest.action.textFeatureFile} is not a text feature table`);
+  const table = await loadActionConditioning(dynamics);
 
   const log = options.log ?? pino({ name: 'mewm-onnx' });
   const host = new OnnxSessionHost({
