@@ -8,8 +8,9 @@
  * (Algorithm 1 through the planning workflows):
  * - dynamics: `simulateResponse` of one posterior draw (draw 0; "what the pre-CT suggests") on
  *   the given ROI, one replica per seed; it records which protocol each CT it rendered shows.
- * - assistant: the phenotype-based segmentation of ./oracle.ts on the visible shapes (a pure
- *   function of the CT, the same in every process).
+ * - assistant: the exact labels of a CT its dynamics rendered in this process (a small LRU: the
+ *   planner segments right after simulating), else the phenotype-based segmentation of
+ *   ./oracle.ts on the visible shapes. The heuristic does not read labels.
  * - heuristic: the posterior expected risk of the protocol its dynamics rendered the CT for,
  *   the same for every replica (no replica noise); a CT it did not render in this process is an
  *   error, not a guess: run its dynamics and heuristic in one worker (`mewm evaluate` does).
@@ -23,13 +24,16 @@
 import { createHash } from 'node:crypto';
 import { MewmError } from '../core/errors';
 import { protocolKey, type Protocol } from '../core/vocabulary';
-import type { Volume } from '../core/volume/volume';
+import { makeVolume, type Volume } from '../core/volume/volume';
 import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, ModelRole, WorldModel } from '../models/world-model';
 import { WORLD_VERSION } from './cohort';
 import { readOracleTruth, segmentFromPhenotype, type OracleTruth } from './oracle';
 import type { Phenotype } from './phenotype';
 import { DEFAULT_POSTERIOR_DRAWS, DEFAULT_POSTERIOR_SEED, knownBiology, PosteriorRiskTable, samplePosterior, visiblePhenotype, type PosteriorSample } from './posterior';
 import { simulateResponse } from './response';
+
+/** Label maps kept for the assistant (a 96³ map is 0.9 MB). */
+const RECENT_LABELS = 64;
 
 export interface PosteriorOracleOptions {
   /** K, posterior draws per case (default 512). */
@@ -99,6 +103,16 @@ export function createPosteriorOracleFromTruth(truth: OracleTruth, options: Post
   };
   // Which case and protocol each CT rendered here shows (keys: ctKey).
   const rendered = new Map<string, { caseId: string; protocol: Protocol }>();
+  // The labels of the most recently rendered CTs (the assistant is asked right after the dynamics).
+  const recentLabels = new Map<string, Volume<Uint8Array>>();
+  const rememberLabels = (key: string, labels: Volume<Uint8Array>) => {
+    recentLabels.delete(key);
+    recentLabels.set(key, labels);
+    for (const old of recentLabels.keys()) {
+      if (recentLabels.size <= RECENT_LABELS) break;
+      recentLabels.delete(old);
+    }
+  };
 
   const dynamics: DynamicsModel = {
     identity: identity('dynamics'),
@@ -114,6 +128,7 @@ export function createPosteriorOracleFromTruth(truth: OracleTruth, options: Post
             throw new MewmError('Internal', `case ${request.caseId}: two protocols rendered to the same CT (${protocolKey(earlier.protocol)}, ${protocolKey(request.protocol)})`, { caseId: request.caseId });
           }
           rendered.set(key, { caseId: request.caseId, protocol: request.protocol });
+          rememberLabels(key, post.labels);
           return post.ct;
         });
       });
@@ -122,7 +137,8 @@ export function createPosteriorOracleFromTruth(truth: OracleTruth, options: Post
   const assistant: AssistantModel = {
     identity: identity('assistant'),
     async segment({ caseId, ct }) {
-      return segmentFromPhenotype(tableOf(caseId).sample.draws[0]!, ct);
+      const known = recentLabels.get(ctKey(ct));
+      return known ? makeVolume(new Uint8Array(known.data), known.shape, known.affine) : segmentFromPhenotype(tableOf(caseId).sample.draws[0]!, ct);
     },
   };
   const heuristic: HeuristicModel = {
@@ -147,6 +163,7 @@ export function createPosteriorOracleFromTruth(truth: OracleTruth, options: Post
     posteriorRisk: (caseId, protocol) => tableOf(caseId).risk(protocol),
     async close() {
       rendered.clear();
+      recentLabels.clear();
       tables.clear();
     },
   };
