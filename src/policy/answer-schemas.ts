@@ -59,7 +59,11 @@ export function extractionSchemas(): AnswerSchemas {
       type: 'object',
       additionalProperties: false,
       required: ['name', amountKey, 'unit'],
-      properties: { name: { type: 'string', enum: [...names] }, [amountKey]: { type: ['number', 'null'] }, unit: { type: ['string', 'null'], enum: ['mg', 'ml', 'vial', null] } },
+      properties: {
+        name: { type: 'string', enum: [...names] },
+        [amountKey]: { type: ['number', 'null'] },
+        unit: { type: ['string', 'null'], enum: ['mg', 'ml', 'vial', null] },
+      },
     };
     return { strict: { type: 'array', items: strict }, grammar: { type: 'array', items: strict, maxItems: names.length } };
   };

@@ -73,7 +73,12 @@ export function toLlmError(error: unknown, caseId: string, purpose: string, secr
     return new MewmError('LlmUnavailable', `LLM endpoint timed out (${where})`, { caseId, purpose }, { cause: safeCause('timed out', secrets) });
   }
   if (error instanceof OpenAI.APIConnectionError) {
-    return new MewmError('LlmUnavailable', `LLM endpoint unreachable (${where})`, { caseId, purpose }, { cause: safeCause(`connection failed: ${error.message}`, secrets) });
+    return new MewmError(
+      'LlmUnavailable',
+      `LLM endpoint unreachable (${where})`,
+      { caseId, purpose },
+      { cause: safeCause(`connection failed: ${error.message}`, secrets) },
+    );
   }
   if (error instanceof OpenAI.APIError) {
     const { status, message } = describeUpstream(error, secrets);
@@ -87,7 +92,12 @@ export function toLlmError(error: unknown, caseId: string, purpose: string, secr
         : status === 404
           ? 'check OPENAI_BASE_URL and MEWM_POLICY_MODEL'
           : 'the endpoint rejected the request; if it lacks structured outputs set MEWM_POLICY_OUTPUT=json_object or none';
-    return new MewmError('InvalidConfig', `LLM endpoint answered HTTP ${status ?? '?'} (${where}): ${hint}; upstream said: ${message}`, { caseId, purpose, status }, { cause });
+    return new MewmError(
+      'InvalidConfig',
+      `LLM endpoint answered HTTP ${status ?? '?'} (${where}): ${hint}; upstream said: ${message}`,
+      { caseId, purpose, status },
+      { cause },
+    );
   }
   const { message } = describeUpstream(error, secrets);
   return new MewmError('Internal', `LLM call failed (${where}): ${message}`, { caseId, purpose }, { cause: safeCause(message, secrets) });

@@ -33,16 +33,26 @@ const CLAUSE_END = /[;:\n]|\.(?=\s|$)/g;
 /** Words that end a trigger's scope inside a clause ("No PVA was needed, but NBCA was injected"). */
 const SCOPE_BREAK = /,|\b(?:and|but|however|although|though|whereas|while|except|then|after|followed by|which|where|so|therefore|thus|hence|because|since)\b/gi;
 /** Between two mentions of one coordinated list: connectors, amounts, brackets, modifiers. */
-const COORDINATION = /^(?:[\s,/&+]|\band\/or\b|\band\b|\bor\b|\bnor\b|\bplus\b|\bas well as\b|\bnor\b|\(\s*[^()]*\)|\d+(?:\.\d+)?\s*(?:mg|ml|vials?|cc)\b|\bof\b|\bultra[- ]liquid\b)*$/i;
+const COORDINATION =
+  /^(?:[\s,/&+]|\band\/or\b|\band\b|\bor\b|\bnor\b|\bplus\b|\bas well as\b|\bnor\b|\(\s*[^()]*\)|\d+(?:\.\d+)?\s*(?:mg|ml|vials?|cc)\b|\bof\b|\bultra[- ]liquid\b)*$/i;
 /** How many words before a mention (after the last scope break) a pre-trigger may stand. */
 const PRE_WINDOW_WORDS = 4;
 /** A clause that opens in the past ("At the previous TACE, epirubicin was used") is historical throughout. */
 const HISTORICAL_OPENER = /^\s*(?:at|during|in|on) (?:the )?(?:previous|prior|last|first|initial|earlier) (?:session|TACE|procedure|treatment|cycle)\b[^;]*/i;
 
 const PRE_TRIGGERS: ReadonlyArray<readonly [MentionStatus, RegExp]> = [
-  ['negated', /\b(?:no|not|without|never|neither|nor|none of|instead of|rather than|in place of|omit(?:ted)?|avoid(?:ed)?|withh(?:e|o)ld|declin(?:ed)?|refus(?:ed)?|contraindicat\w*|unavailab\w*|free of)\b/i],
-  ['historical', /\b(?:previous(?:ly)?|prior|history of|formerly|earlier|had (?:received|undergone|been (?:treated|embolized|embolised) with)|last (?:session|time|procedure)|at the (?:first|initial) (?:session|procedure|TACE))\b/i],
-  ['uncertain', /\b(?:possibl[ey]|probabl[ey]|perhaps|may|might|could|would|consider(?:ed|ing)?|plan(?:ned|s)? to|planned|propos(?:ed|e)|recommend(?:ed)?|suggest(?:ed)?|question(?:able)?|uncertain|unclear|whether|pending|if (?:needed|necessary|required)|to be (?:decided|considered|discussed))\b|\?/i],
+  [
+    'negated',
+    /\b(?:no|not|without|never|neither|nor|none of|instead of|rather than|in place of|omit(?:ted)?|avoid(?:ed)?|withh(?:e|o)ld|declin(?:ed)?|refus(?:ed)?|contraindicat\w*|unavailab\w*|free of)\b/i,
+  ],
+  [
+    'historical',
+    /\b(?:previous(?:ly)?|prior|history of|formerly|earlier|had (?:received|undergone|been (?:treated|embolized|embolised) with)|last (?:session|time|procedure)|at the (?:first|initial) (?:session|procedure|TACE))\b/i,
+  ],
+  [
+    'uncertain',
+    /\b(?:possibl[ey]|probabl[ey]|perhaps|may|might|could|would|consider(?:ed|ing)?|plan(?:ned|s)? to|planned|propos(?:ed|e)|recommend(?:ed)?|suggest(?:ed)?|question(?:able)?|uncertain|unclear|whether|pending|if (?:needed|necessary|required)|to be (?:decided|considered|discussed))\b|\?/i,
+  ],
 ];
 
 /** Right after the mention (amounts and brackets allowed between): "NBCA was not used". */
@@ -50,8 +60,14 @@ const POST_NEGATION =
   /^(?:\s|\(\s*[^()]*\)|\d+(?:\.\d+)?\s*(?:mg|ml|vials?|cc)\b)*(?:(?:was|were|is|are|has been|have been|had been)\s+)?(?:(?:not|never)\s+(?:\w+\s+)?(?:used|given|administered|infused|injected|applied|employed|available|needed|required|performed|delivered|added|mixed|loaded)|(?:omitted|withheld|avoided|skipped|declined|refused|contraindicated|discontinued|cancell?ed|unavailable|not available))\b/i;
 /** Anywhere before the next mention in the clause. */
 const POST_TRIGGERS: ReadonlyArray<readonly [MentionStatus, RegExp]> = [
-  ['historical', /\b(?:previously|(?:previous|prior|earlier|last|first|initial) (?:session|TACE|procedure|treatment|time|cycle)|\d+\s+(?:days?|weeks?|months?|years?)\s+ago|in (?:19|20)\d\d)\b/i],
-  ['uncertain', /\b(?:(?:may|might|could|would|will|shall)\s+(?:be|have)|(?:was|is|were|are)\s+(?:considered|planned|proposed|recommended|suggested|discussed)|if (?:needed|necessary|required)|to be (?:considered|decided|discussed)|next (?:session|time|TACE|procedure)|pending)\b|\?/i],
+  [
+    'historical',
+    /\b(?:previously|(?:previous|prior|earlier|last|first|initial) (?:session|TACE|procedure|treatment|time|cycle)|\d+\s+(?:days?|weeks?|months?|years?)\s+ago|in (?:19|20)\d\d)\b/i,
+  ],
+  [
+    'uncertain',
+    /\b(?:(?:may|might|could|would|will|shall)\s+(?:be|have)|(?:was|is|were|are)\s+(?:considered|planned|proposed|recommended|suggested|discussed)|if (?:needed|necessary|required)|to be (?:considered|decided|discussed)|next (?:session|time|TACE|procedure)|pending)\b|\?/i,
+  ],
 ];
 
 function clauseOf(text: string, span: Span): Span {
@@ -72,7 +88,10 @@ function scopeTail(region: string, words: number): string {
   let cut = 0;
   for (const m of region.matchAll(SCOPE_BREAK)) cut = m.index + m[0].length;
   const tail = region.slice(cut);
-  const tokens = tail.trim().split(/\s+/).filter((t) => t.length > 0);
+  const tokens = tail
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
   return tokens.slice(-words).join(' ');
 }
 

@@ -31,7 +31,12 @@ type ResponseFormat = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStrea
  * The `response_format` of a mode. `schema` is the strict (OpenAI subset) schema; `grammarSchema`
  * may add keywords that grammar-constrained servers enforce (minItems, maxLength).
  */
-export function responseFormatFor(mode: ConcreteOutputMode, name: string, schema: Record<string, unknown>, grammarSchema: Record<string, unknown> = schema): ResponseFormat {
+export function responseFormatFor(
+  mode: ConcreteOutputMode,
+  name: string,
+  schema: Record<string, unknown>,
+  grammarSchema: Record<string, unknown> = schema,
+): ResponseFormat {
   switch (mode) {
     case 'json_schema':
       return { type: 'json_schema', json_schema: { name, schema, strict: true } };

@@ -44,7 +44,9 @@ function everything(error: unknown): string {
 
 async function failure(apiKey: string, status: number, message: string): Promise<MewmError> {
   server.script({ kind: 'status', status, message });
-  const policy = new LlmPolicy(llmEndpointConfig({ baseURL: server.baseURL, apiKey, model: 'fake-llm', maxRetries: 0, timeoutMs: 5_000, outputMode: 'json_schema' }));
+  const policy = new LlmPolicy(
+    llmEndpointConfig({ baseURL: server.baseURL, apiKey, model: 'fake-llm', maxRetries: 0, timeoutMs: 5_000, outputMode: 'json_schema' }),
+  );
   const error = await policy.propose(request).catch((e: unknown) => e);
   expect(isMewmError(error)).toBe(true);
   return error as MewmError;
@@ -86,7 +88,10 @@ describe('upstream LLM error bodies are reduced to status + a redacted message',
     ['"x-api-key": "k-123"', '"x-api-key": "[redacted]"'],
     ['http://user:pass@proxy.local/v1', 'http://[redacted]@proxy.local/v1'],
     [`key ${'a1'.repeat(20)} end`, 'key [redacted] end'],
-    ["Invalid parameter: 'response_format' of type 'json_schema' is not supported", "Invalid parameter: 'response_format' of type 'json_schema' is not supported"],
+    [
+      "Invalid parameter: 'response_format' of type 'json_schema' is not supported",
+      "Invalid parameter: 'response_format' of type 'json_schema' is not supported",
+    ],
   ])('redactSecrets(%j) → %j', (input, expected) => {
     expect(redactSecrets(input)).toBe(expected);
   });

@@ -18,9 +18,17 @@ type Row = {
 const NEGATED: readonly Row[] = [
   { text: 'Cisplatin 40 mg was infused through the catheter; NBCA was not used.', given: ['cisplatin'], notGiven: { nbca: 'negated' } },
   { text: 'Lipiodol 10 ml was injected; no gelatin sponge was needed.', given: ['lipiodol'], notGiven: { 'gelatin-sponge': 'negated' } },
-  { text: 'Epirubicin 40 mg and Lipiodol 10 ml were mixed into an emulsion without PVA particles.', given: ['epirubicin', 'lipiodol'], notGiven: { pva: 'negated' } },
+  {
+    text: 'Epirubicin 40 mg and Lipiodol 10 ml were mixed into an emulsion without PVA particles.',
+    given: ['epirubicin', 'lipiodol'],
+    notGiven: { pva: 'negated' },
+  },
   { text: 'No PVA or NBCA was used; 5 ml Lipiodol was injected.', given: ['lipiodol'], notGiven: { pva: 'negated', nbca: 'negated' } },
-  { text: 'Neither cisplatin nor oxaliplatin was given because of renal function; raltitrexed 4 mg was infused.', given: ['raltitrexed'], notGiven: { cisplatin: 'negated', oxaliplatin: 'negated' } },
+  {
+    text: 'Neither cisplatin nor oxaliplatin was given because of renal function; raltitrexed 4 mg was infused.',
+    given: ['raltitrexed'],
+    notGiven: { cisplatin: 'negated', oxaliplatin: 'negated' },
+  },
   { text: 'Gelatin sponge particles were used instead of PVA.', given: ['gelatin-sponge'], notGiven: { pva: 'negated' } },
   { text: 'Doxorubicin was withheld; oxaliplatin 100 mg was infused.', given: ['oxaliplatin'], notGiven: { doxorubicin: 'negated' } },
   { text: 'It was decided not to use NBCA; gelfoam was used to embolize the feeder.', given: ['gelatin-sponge'], notGiven: { nbca: 'negated' } },
@@ -39,11 +47,19 @@ const UNCERTAIN: readonly Row[] = [
 ];
 
 const HISTORICAL: readonly Row[] = [
-  { text: 'Previous TACE with epirubicin and lipiodol; this session cisplatin 40 mg was infused and 6 ml lipiodol injected.', given: ['cisplatin', 'lipiodol'], notGiven: { epirubicin: 'historical', lipiodol: 'historical' } },
+  {
+    text: 'Previous TACE with epirubicin and lipiodol; this session cisplatin 40 mg was infused and 6 ml lipiodol injected.',
+    given: ['cisplatin', 'lipiodol'],
+    notGiven: { epirubicin: 'historical', lipiodol: 'historical' },
+  },
   { text: 'At the previous session, PVA particles were used; gelatin sponge was used today.', given: ['gelatin-sponge'], notGiven: { pva: 'historical' } },
   { text: 'Oxaliplatin was given 3 months ago; raltitrexed 4 mg was infused.', given: ['raltitrexed'], notGiven: { oxaliplatin: 'historical' } },
   { text: 'History of NBCA embolization in 2019; lipiodol 10 ml was injected.', given: ['lipiodol'], notGiven: { nbca: 'historical' } },
-  { text: 'Retained lipiodol from the prior TACE was seen; epirubicin 30 mg was infused with gelatin sponge.', given: ['epirubicin', 'gelatin-sponge'], notGiven: { lipiodol: 'historical' } },
+  {
+    text: 'Retained lipiodol from the prior TACE was seen; epirubicin 30 mg was infused with gelatin sponge.',
+    given: ['epirubicin', 'gelatin-sponge'],
+    notGiven: { lipiodol: 'historical' },
+  },
 ];
 
 function check(row: Row): void {

@@ -23,16 +23,30 @@ afterAll(async () => {
 beforeEach(() => resetOutputNegotiation());
 
 const config = (overrides: Partial<LlmEndpointConfig> = {}): LlmEndpointConfig =>
-  llmEndpointConfig({ baseURL: server.baseURL, apiKey: 'test-key', model: 'fake-llm', timeoutMs: 5_000, maxRetries: 2, repairAttempts: 2, sendImages: false, ...overrides });
+  llmEndpointConfig({
+    baseURL: server.baseURL,
+    apiKey: 'test-key',
+    model: 'fake-llm',
+    timeoutMs: 5_000,
+    maxRetries: 2,
+    repairAttempts: 2,
+    sendImages: false,
+    ...overrides,
+  });
 
 const request = { caseId: 'case-0009', observation: observation(), goal: GOAL, drugCount: 2, embolicCount: 2 };
 const valid = { observation: 'one lesion', drugs: ['Epirubicin', 'Raltitrexed'], embolics: ['Lipiodol', 'Gelatin Sponge'], rationale: 'cTACE' };
 
 /** llama-cpp-python's answer to `json_schema`: HTTP 500 naming the response_format type. */
-const LLAMA_CPP_REJECTION = "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]";
+const LLAMA_CPP_REJECTION =
+  "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]";
 
 /** An endpoint that speaks only `accepted` response formats (by type, and whether it takes a schema). */
-function dialect(accepts: (format: ChatRequestBody['response_format'] & { schema?: unknown }) => boolean, answer: ScriptedReply, rejection: ScriptedReply): ScriptedReply {
+function dialect(
+  accepts: (format: ChatRequestBody['response_format'] & { schema?: unknown }) => boolean,
+  answer: ScriptedReply,
+  rejection: ScriptedReply,
+): ScriptedReply {
   return { kind: 'dynamic', reply: (body) => (accepts(body.response_format as never) ? answer : rejection) };
 }
 
@@ -51,12 +65,24 @@ describe('structured output negotiation (auto)', () => {
     expect(schema.properties.drugs.items.enum).not.toContain('Lipiodol');
     expect(negotiatedOutputMode(server.baseURL, 'fake-llm')).toBe('json_schema');
     expect(proposal.exchanges).toEqual([
-      { purpose: 'propose', model: 'fake-llm', promptVersion: 'propose.v1', outputMode: 'json_schema', attempts: 1, problems: [], rawAnswer: JSON.stringify(valid) },
+      {
+        purpose: 'propose',
+        model: 'fake-llm',
+        promptVersion: 'propose.v1',
+        outputMode: 'json_schema',
+        attempts: 1,
+        problems: [],
+        rawAnswer: JSON.stringify(valid),
+      },
     ]);
   });
 
   it("falls back to llama-cpp-python's json_object + schema when json_schema is refused with HTTP 500, without the client's retries", async () => {
-    const reply = dialect((f) => f?.type === 'json_object' && f.schema !== undefined, json(valid), { kind: 'status', status: 500, message: LLAMA_CPP_REJECTION });
+    const reply = dialect((f) => f?.type === 'json_object' && f.schema !== undefined, json(valid), {
+      kind: 'status',
+      status: 500,
+      message: LLAMA_CPP_REJECTION,
+    });
     server.script(reply, reply, reply);
     const policy = new LlmPolicy(config());
     const first = await policy.propose(request);
@@ -98,7 +124,7 @@ describe('structured output negotiation (auto)', () => {
     expect(server.requests).toHaveLength(4);
   });
 
-  it('keeps a configured mode as it is: no probing, the endpoint\'s refusal is a typed configuration error', async () => {
+  it("keeps a configured mode as it is: no probing, the endpoint's refusal is a typed configuration error", async () => {
     server.script({ kind: 'status', status: 500, message: LLAMA_CPP_REJECTION });
     const error = await new LlmPolicy(config({ outputMode: 'json_schema', maxRetries: 0 })).propose(request).catch((e: unknown) => e);
     expect(isMewmError(error, 'LlmUnavailable')).toBe(true);
