@@ -13,6 +13,7 @@ import type { MewmConfig } from '../src/config/config';
 import { TASK_QUEUES, type QueueRole } from '../workflows/task-queues';
 import { activitiesFor } from './activities';
 import type { WorkerDependencies } from './dependencies';
+import type { DataConverter } from '@temporalio/common';
 
 export const workflowsPath = createRequire(import.meta.url).resolve('../workflows/index.ts');
 
@@ -43,6 +44,8 @@ export interface CreateWorkersOptions {
   readonly workflowBundle?: WorkflowSource;
   /** Identity shown in Temporal (defaults to pid@host). */
   readonly identity?: string;
+  /** Payload encryption (workers/payload-codec.ts); absent: plain payloads. */
+  readonly dataConverter?: DataConverter;
 }
 
 /** The limits a worker of `role` runs with, from the `workers` config block (only the CPU worker hosts workflows). */
@@ -70,6 +73,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         ...(hostsWorkflows ? { workflowBundle: options.workflowBundle } : {}),
         ...workerLimits(role, options.workers),
         ...(options.identity ? { identity: `${options.identity}/${role}` } : {}),
+        ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
       }),
     );
   }

@@ -10,6 +10,7 @@ import type { QueueRole } from '../workflows/task-queues';
 import { bundleWorkflows, createWorkers, runWorkers, type WorkflowSource } from './create-workers';
 import { createWorkerDependencies, type DependencyOverrides } from './dependencies';
 import { installRuntimeLogging, type Logger } from './logging';
+import { dataConverterOption } from './payload-codec';
 
 export interface WorkerProcessOptions {
   readonly config: MewmConfig;
@@ -44,6 +45,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       workers: options.config.workers,
       ...(workflowBundle ? { workflowBundle } : {}),
       ...(options.identity ? { identity: options.identity } : {}),
+      ...dataConverterOption(options.config.temporal.payloadKey),
     });
     options.log.info({ queues: options.roles, address: options.address }, 'workers polling');
     options.onReady?.();

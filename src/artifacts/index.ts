@@ -1,12 +1,12 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MewmError } from '../core/errors';
-import { LocalArtifactStore } from './local-store';
+import { LocalArtifactStore, type LocalStoreModes } from './local-store';
 import { S3ArtifactStore, type S3ArtifactStoreOptions } from './s3-store';
 import type { ArtifactStore } from './store';
 
 export type { ArtifactRef, ArtifactStore, PutOptions } from './store';
-export { LocalArtifactStore } from './local-store';
+export { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, LocalArtifactStore, type LocalStoreModes } from './local-store';
 export { S3ArtifactStore, type S3ArtifactStoreOptions } from './s3-store';
 
 /** Where artifacts live. `root` is an absolute folder; `prefix` has no leading or trailing slash. */
@@ -31,10 +31,10 @@ export interface S3Connection {
 /** Extra S3 client settings that do not belong in a location (tests, timeouts, explicit keys). */
 export type S3ClientTuning = Omit<S3ArtifactStoreOptions, 'bucket' | 'prefix' | 'endpoint' | 'region' | 'forcePathStyle'>;
 
-export function createArtifactStore(config: ArtifactStoreConfig, tuning: S3ClientTuning = {}): ArtifactStore {
+export function createArtifactStore(config: ArtifactStoreConfig, tuning: S3ClientTuning = {}, modes: LocalStoreModes = {}): ArtifactStore {
   switch (config.kind) {
     case 'local':
-      return new LocalArtifactStore(config.root);
+      return new LocalArtifactStore(config.root, modes);
     case 's3': {
       const { kind: _kind, ...location } = config;
       return new S3ArtifactStore({ ...tuning, ...location });
@@ -107,6 +107,8 @@ export class ArtifactStores {
   constructor(
     private readonly s3: S3Connection = {},
     private readonly tuning: S3ClientTuning = {},
+    /** Permissions of local artifacts (default 0600 files, 0700 folders). */
+    private readonly modes: LocalStoreModes = {},
   ) {}
 
   /** The store for a config; its s3 fields fill in from this resolver's connection where absent. */
@@ -115,7 +117,7 @@ export class ArtifactStores {
     let store = this.stores.get(location);
     if (store === undefined) {
       const { kind: _kind, ...fields } = config;
-      store = createArtifactStore(config.kind === 's3' ? { ...config, ...definedOnly(this.s3), ...definedOnly(fields as S3Connection) } : config, this.tuning);
+      store = createArtifactStore(config.kind === 's3' ? { ...config, ...definedOnly(this.s3), ...definedOnly(fields as S3Connection) } : config, this.tuning, this.modes);
       this.stores.set(location, store);
     }
     return store;

@@ -1,25 +1,41 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MewmError } from '../core/errors';
 import { checkPutOptions, checkRef, contentKey, sha256Hex, verifyContent } from './content-key';
-import type { ArtifactRef, ArtifactStore, PutOptions } from './store';
+import { checkpointNamePattern, type ArtifactRef, type ArtifactStore, type CheckpointStore, type PutOptions } from './store';
+
+/** Permissions of what a local store creates (config `artifacts.fileMode` / `dirMode`). */
+export interface LocalStoreModes {
+  /** Artifact files; default 0o600: CTs, masks and case sources (which hold input paths) are patient data. */
+  readonly fileMode?: number;
+  /** Folders the store creates; default 0o700. */
+  readonly dirMode?: number;
+}
+
+export const DEFAULT_FILE_MODE = 0o600;
+export const DEFAULT_DIR_MODE = 0o700;
 
 /**
  * Content-addressed artifacts on a local (or network-mounted) filesystem under `rootDir`:
  * `<rootDir>/sha256/<hh>/<hash><extension>`, URIs `file:///…`. Writes go to a temporary file in
  * the target folder and are renamed into place, so a reader never sees half an artifact and two
- * workers writing the same content race harmlessly.
+ * workers writing the same content race harmlessly. Files are created owner-only (0600, folders
+ * 0700) unless `modes` says otherwise: artifacts are patient data at rest.
  */
-export class LocalArtifactStore implements ArtifactStore {
+export class LocalArtifactStore implements ArtifactStore, CheckpointStore {
   readonly rootDir: string;
   readonly location: string;
+  readonly fileMode: number;
+  readonly dirMode: number;
 
-  constructor(rootDir: string) {
+  constructor(rootDir: string, modes: LocalStoreModes = {}) {
     if (rootDir.trim() === '') throw new MewmError('InvalidConfig', 'the local artifact root must be a folder path, got an empty string');
     this.rootDir = resolve(rootDir);
     this.location = pathToFileURL(this.rootDir).href;
+    this.fileMode = modes.fileMode ?? DEFAULT_FILE_MODE;
+    this.dirMode = modes.dirMode ?? DEFAULT_DIR_MODE;
   }
 
   async put(bytes: Uint8Array, options: PutOptions): Promise<ArtifactRef> {
@@ -31,8 +47,10 @@ export class LocalArtifactStore implements ArtifactStore {
 
     const temporary = `${path}.tmp-${process.pid}-${randomUUID()}`;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(temporary, bytes);
+      await mkdir(dirname(path), { recursive: true, mode: this.dirMode });
+      // `mode` applies at creation (the umask may only remove bits); chmod makes it exact.
+      await writeFile(temporary, bytes, { mode: this.fileMode });
+      await chmod(temporary, this.fileMode);
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => undefined);
@@ -63,6 +81,34 @@ export class LocalArtifactStore implements ArtifactStore {
       if (errnoOf(error) === 'ENOENT') return false;
       throw unavailable(`cannot reach artifact ${ref.uri}`, error);
     }
+  }
+
+  async putCheckpoint(name: string, bytes: Uint8Array): Promise<void> {
+    const path = this.checkpointPath(name);
+    const temporary = `${path}.tmp-${process.pid}-${randomUUID()}`;
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: this.dirMode });
+      await writeFile(temporary, bytes, { mode: this.fileMode });
+      await chmod(temporary, this.fileMode);
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      throw unavailable(`cannot write checkpoint under ${this.location}`, error);
+    }
+  }
+
+  async getCheckpoint(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return await readFile(this.checkpointPath(name));
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw unavailable(`cannot read checkpoint under ${this.location}`, error);
+    }
+  }
+
+  private checkpointPath(name: string): string {
+    if (!checkpointNamePattern.test(name)) throw new MewmError('InvalidInput', 'a checkpoint name must be a hex hash');
+    return join(this.rootDir, 'checkpoints', `${name}.json`);
   }
 
   private pathOf(ref: ArtifactRef): string {

@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MewmError } from '../core/errors';
 import { checkPutOptions, checkRef, contentKey, sha256Hex, verifyContent } from './content-key';
-import type { ArtifactRef, ArtifactStore, PutOptions } from './store';
+import { checkpointNamePattern, type ArtifactRef, type ArtifactStore, type CheckpointStore, type PutOptions } from './store';
 
 export interface S3ArtifactStoreOptions {
   readonly bucket: string;
@@ -29,7 +29,7 @@ const sha256MetadataKey = 'sha256';
  * Content-addressed artifacts in an S3 bucket: `s3://<bucket>/<prefix>/sha256/<hh>/<hash><ext>`.
  * The sha256 is also stored as object metadata; the ref's hash is verified on every read.
  */
-export class S3ArtifactStore implements ArtifactStore {
+export class S3ArtifactStore implements ArtifactStore, CheckpointStore {
   readonly bucket: string;
   readonly prefix: string;
   readonly location: string;
@@ -105,6 +105,32 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async exists(ref: ArtifactRef): Promise<boolean> {
     return (await this.head(this.keyOf(ref), ref.uri)) !== undefined;
+  }
+
+  async putCheckpoint(name: string, bytes: Uint8Array): Promise<void> {
+    const key = this.checkpointKey(name);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: 'application/json' }));
+    } catch (error) {
+      throw this.translate(error, 'put checkpoint', `${this.location}/checkpoints`);
+    }
+  }
+
+  async getCheckpoint(name: string): Promise<Uint8Array | undefined> {
+    const key = this.checkpointKey(name);
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return response.Body === undefined ? undefined : await response.Body.transformToByteArray();
+    } catch (error) {
+      const translated = this.translate(error, 'get checkpoint', `${this.location}/checkpoints`);
+      if (translated.code === 'ArtifactNotFound') return undefined;
+      throw translated;
+    }
+  }
+
+  private checkpointKey(name: string): string {
+    if (!checkpointNamePattern.test(name)) throw new MewmError('InvalidInput', 'a checkpoint name must be a hex hash');
+    return this.keyFor(`checkpoints/${name}.json`);
   }
 
   /** Closes pooled connections (tests, short-lived CLI runs). */

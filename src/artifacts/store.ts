@@ -30,3 +30,20 @@ export interface ArtifactStore {
   get(ref: ArtifactRef): Promise<Uint8Array>;
   exists(ref: ArtifactRef): Promise<boolean>;
 }
+
+/**
+ * Small named, mutable documents next to the artifacts (`<location>/checkpoints/<name>.json`):
+ * what a retried activity needs to find the work its crashed attempt finished, where a
+ * content-addressed key cannot be known in advance. Names are opaque hashes (no case data).
+ * Last write wins; a missing checkpoint reads as undefined.
+ */
+export interface CheckpointStore {
+  putCheckpoint(name: string, bytes: Uint8Array): Promise<void>;
+  getCheckpoint(name: string): Promise<Uint8Array | undefined>;
+}
+
+export function supportsCheckpoints(store: ArtifactStore): store is ArtifactStore & CheckpointStore {
+  return typeof (store as Partial<CheckpointStore>).putCheckpoint === 'function' && typeof (store as Partial<CheckpointStore>).getCheckpoint === 'function';
+}
+
+export const checkpointNamePattern = /^[0-9a-f]{16,64}$/;

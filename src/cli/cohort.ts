@@ -92,7 +92,7 @@ export async function runCohort(argv: readonly string[]): Promise<number> {
     const log = createLogger(config.log);
     const embedded = config.temporal.address === null;
     const session = await openTemporal(config, log, { workers: (embedded && !values.detach) || values['with-workers'] ? QUEUE_ROLES : [] });
-    const stores = new ArtifactStores(config.artifacts.s3);
+    const stores = new ArtifactStores(config.artifacts.s3, {}, config.artifacts);
     try {
       const store = stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3));
       const { workflowId } = await startCohort(session.client, store, { cohortId, cases, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize }, log);

@@ -181,7 +181,7 @@ export async function runPlan(argv: readonly string[]): Promise<number> {
     const log = createLogger(config.log);
     const embedded = config.temporal.address === null;
     const session = await openTemporal(config, log, { workers: embedded || values['with-workers'] ? QUEUE_ROLES : [] });
-    const stores = new ArtifactStores(config.artifacts.s3);
+    const stores = new ArtifactStores(config.artifacts.s3, {}, config.artifacts);
     try {
       const workflowId = values['workflow-id'] ?? `plan-${resolved.input.caseId}-s${config.planning.seed}`;
       const caseRef = await writeCaseSource(stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3)), resolved.input);

@@ -16,6 +16,7 @@ import type { MewmConfig } from '../config/config';
 import { MewmError } from '../core/errors';
 import { startDevServer, type DevServer } from '../../workers/dev-server';
 import { createLogger, type Logger } from '../../workers/logging';
+import { dataConverterOption } from '../../workers/payload-codec';
 import { runWorkerProcess, type WorkerProcessOptions } from '../../workers/run';
 import type { QueueRole } from '../../workflows/task-queues';
 import { commandFailed, usageError } from './command-support';
@@ -65,7 +66,7 @@ export async function openTemporal(config: MewmConfig, log: Logger, options: { w
     address = server.address;
     connection = await Connection.connect({ address });
   }
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...dataConverterOption(config.temporal.payloadKey) });
 
   const workers = options.workers && options.workers.length > 0 ? await startInProcessWorkers({ config, address, roles: options.workers, log: log.child({ component: 'worker' }) }) : undefined;
   return {

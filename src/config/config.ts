@@ -50,9 +50,14 @@ export interface MewmConfig {
     readonly port: number;
     /** 0 = headless. */
     readonly uiPort: number;
+    /** Base64 32-byte AES-GCM key for Temporal payloads (MEWM_PAYLOAD_KEY, workers/payload-codec.ts); null = payloads in clear. Never logged. */
+    readonly payloadKey: string | null;
   };
   readonly artifacts: {
     readonly location: string;
+    /** Permissions of local artifact files and folders (src/artifacts/local-store.ts); default 0o600 / 0o700. */
+    readonly fileMode: number;
+    readonly dirMode: number;
     readonly s3: { readonly endpoint?: string; readonly region?: string; readonly forcePathStyle?: boolean };
   };
   readonly worldModel: {
@@ -110,7 +115,7 @@ export const DEFAULT_PLAN_SETTINGS: PlanSettings = {
   reusePreTreatmentMask: false,
   timeouts: {
     gpuStartToCloseS: 3600,
-    gpuHeartbeatS: 60,
+    gpuHeartbeatS: 15, // a killed GPU worker is noticed within 15 s; simulate heartbeats every second while a batch runs
     cpuStartToCloseS: 600,
     llmStartToCloseS: 600,
     maximumAttempts: 10,
@@ -128,8 +133,8 @@ export function defaultConfig(cwd: string): MewmConfig {
   const dataDir = joinPath(cwd, '.data');
   return {
     dataDir,
-    temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0 },
-    artifacts: { location: joinPath(dataDir, 'artifacts'), s3: {} },
+    temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0, payloadKey: null },
+    artifacts: { location: joinPath(dataDir, 'artifacts'), fileMode: 0o600, dirMode: 0o700, s3: {} },
     worldModel: { backend: 'onnx', oracleCohortDir: null, modelDir: BUNDLED_MODEL_DIR, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
     planning: DEFAULT_PLAN_SETTINGS,
     cohort: { concurrency: 4, pageSize: 50 },
@@ -167,6 +172,9 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['temporal', 'port'], int('MEWM_TEMPORAL_PORT'));
   set(['temporal', 'uiPort'], int('MEWM_TEMPORAL_UI_PORT'));
   set(['artifacts', 'location'], v('MEWM_ARTIFACTS'));
+  set(['artifacts', 'fileMode'], parseModeVar('MEWM_ARTIFACT_FILE_MODE', v('MEWM_ARTIFACT_FILE_MODE')));
+  set(['artifacts', 'dirMode'], parseModeVar('MEWM_ARTIFACT_DIR_MODE', v('MEWM_ARTIFACT_DIR_MODE')));
+  set(['temporal', 'payloadKey'], v('MEWM_PAYLOAD_KEY'));
   set(['artifacts', 's3', 'endpoint'], v('MEWM_S3_ENDPOINT'));
   set(['artifacts', 's3', 'region'], v('MEWM_S3_REGION') ?? v('AWS_REGION'));
   set(['artifacts', 's3', 'forcePathStyle'], bool('MEWM_S3_FORCE_PATH_STYLE'));
@@ -294,6 +302,18 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   positive(config.workers.cpuSlots, 'workers.cpuSlots', 'MEWM_CPU_SLOTS');
   positive(config.workers.maxCachedWorkflows, 'workers.maxCachedWorkflows', 'MEWM_MAX_CACHED_WORKFLOWS');
   if (!(config.workers.shutdownGraceS >= 0 && config.workers.shutdownGraceS <= 3600)) fail(`workers.shutdownGraceS must be in [0, 3600] seconds, got ${config.workers.shutdownGraceS}: set MEWM_SHUTDOWN_GRACE_S`, 'MEWM_SHUTDOWN_GRACE_S');
+  for (const [name, value, variable, needed] of [
+    ['artifacts.fileMode', config.artifacts.fileMode, 'MEWM_ARTIFACT_FILE_MODE', 0o600],
+    ['artifacts.dirMode', config.artifacts.dirMode, 'MEWM_ARTIFACT_DIR_MODE', 0o700],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 0o777 || (value & needed) !== needed) {
+      fail(`${name} must be an octal permission in [${needed.toString(8)}, 777] that keeps the owner's access, got ${Number.isInteger(value) ? value.toString(8) : value}: set ${variable} (e.g. ${needed.toString(8)})`, variable);
+    }
+  }
+  if (config.temporal.payloadKey !== null && !/^[A-Za-z0-9+/]{43}=$/.test(config.temporal.payloadKey.trim())) {
+    // The key itself is never echoed.
+    fail('MEWM_PAYLOAD_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)', 'MEWM_PAYLOAD_KEY');
+  }
   positive(config.ingest.maxVoxels, 'ingest.maxVoxels', 'MEWM_INGEST_MAX_VOXELS');
   positive(config.ingest.maxBytes, 'ingest.maxBytes', 'MEWM_INGEST_MAX_BYTES');
   positive(config.ingest.maxFiles, 'ingest.maxFiles', 'MEWM_INGEST_MAX_FILES');
@@ -343,6 +363,12 @@ function parseNumberVar(name: string, raw: string | undefined): number | undefin
   const value = Number(raw);
   if (!Number.isFinite(value)) fail(`${name} must be a number, got "${raw}"`, name);
   return value;
+}
+
+function parseModeVar(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^0?o?[0-7]{3}$/.test(raw)) fail(`${name} must be an octal permission such as 600, got "${raw}"`, name);
+  return parseInt(raw.replace(/^0?o?/, ''), 8);
 }
 
 function parseBooleanVar(name: string, raw: string | undefined): boolean | undefined {

@@ -80,7 +80,7 @@ describe('real plan failures printed by the CLI', () => {
     fake = await startFakeOpenAi();
     config = testConfig(dir, cohortDir, { planning: { drugHorizon: 1, embolicHorizon: 1, previews: false } });
     stack = await startTemporalStack(dir, config, { policy: fakeLlmPolicy(fake) });
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await stack?.stop();
