@@ -122,7 +122,7 @@ export async function runFidelityCommand(argv: readonly string[]): Promise<numbe
     const config = loadConfig();
     let worldConfig: WorldModelConfig = args.modelDir !== undefined ? { ...config.worldModel, backend: 'onnx', modelDir: args.modelDir } : config.worldModel;
     if (args.sampler) worldConfig = { ...worldConfig, sampler: args.sampler };
-    // One process: the oracle's exact-label cache is safe here (backend.ts explains why it is off by default).
+    // One process: the oracle's exact-label cache is safe here (src/backends/world-model.ts says why it is off by default).
     if (worldConfig.backend === 'oracle') worldConfig = { ...worldConfig, oracleCohortDir: args.cohortDir, oracleLabelCache: true };
     world = await createWorldModel(worldConfig);
     const fixed = FIDELITY_PANEL[0]!.protocol;

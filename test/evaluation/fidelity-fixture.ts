@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FidelityThresholds } from '../../src/evaluation/fidelity/checks';
 import { writeCohort } from '../../src/world/cohort';
+import type { GridPreset } from '../../src/world/phantom';
 
 export const FIXTURE_SEED = 424242;
 
@@ -23,9 +24,13 @@ export const FIXTURE_THRESHOLDS: FidelityThresholds = {
   maxNecrosisShareError: 0.15,
 };
 
-/** Writes `patients` small-grid synthetic patients to a fresh temporary folder; `cleanup` removes it. */
-export async function writeFidelityCohort(patients: number): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+/**
+ * Writes `patients` synthetic patients to a fresh temporary folder; `cleanup` removes it. The
+ * `small` grid (6 mm slices) is enough for the world against itself; learned models get the
+ * `clinical` grid they were trained on.
+ */
+export async function writeFidelityCohort(patients: number, gridPreset: GridPreset = 'small'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'mewm-fidelity-'));
-  await writeCohort({ seed: FIXTURE_SEED, patients, gridPreset: 'small', outDir: dir });
+  await writeCohort({ seed: FIXTURE_SEED, patients, gridPreset, outDir: dir });
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

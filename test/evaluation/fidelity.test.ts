@@ -101,7 +101,7 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     runs.ignoresAction = await evaluate(withDynamics(oracle, ignoringAction(oracle.dynamics, FIDELITY_PANEL[0]!.protocol)), 1);
     const constant: WorldModel = { ...oracle, heuristic: { identity: oracle.heuristic.identity, risk: async () => 1 } };
     runs.constantHeuristic = await evaluate(constant, 1);
-  }, 180_000);
+  }, 600_000);
   afterAll(async () => {
     await oracle?.close();
     await cohort?.cleanup();

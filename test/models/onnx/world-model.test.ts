@@ -7,6 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMewmError } from '../../../src/core/errors';
 import { diagonalAffine, makeVolume, type LabelledCt, type Volume } from '../../../src/core/volume/volume';
 import { createOnnxWorldModel, type OnnxWorldModel } from '../../../src/models/onnx/world-model';
+import { fidelityChecks } from '../../../src/evaluation/fidelity/checks';
+import { FIDELITY_PANEL } from '../../../src/evaluation/fidelity/panel';
+import { runFidelity } from '../../../src/evaluation/fidelity/run';
+import { summariseFidelity } from '../../../src/evaluation/fidelity/summary';
+import { FIXTURE_THRESHOLDS, writeFidelityCohort } from '../../evaluation/fidelity-fixture';
 
 /** 40³ ROI at 2 mm: soft-tissue background, liver ellipsoid, a 9 mm-radius tumour. */
 function tinyRoi(): LabelledCt {
@@ -55,7 +60,7 @@ describe('createOnnxWorldModel (demo models)', () => {
     expect(world.assistant.identity.name).toBe(world.manifests.assistant.name);
   });
 
-  it('simulates one CT per seed on the pre grid; same seeds give the same volumes; the action matters', async () => {
+  it('simulates one CT per seed on the pre grid; same seeds give the same volumes, other seeds other volumes', async () => {
     const [a, b, again] = await world.dynamics.simulate([
       { caseId: 'case-a', pre, protocol: tace, seeds: [11, 12, 13] },
       { caseId: 'case-a', pre, protocol: other, seeds: [11, 12, 13] },
@@ -68,11 +73,9 @@ describe('createOnnxWorldModel (demo models)', () => {
       expect(v.data.every(Number.isFinite)).toBe(true);
     }
     a!.forEach((v, i) => expect(v.data).toEqual(again![i]!.data));
-    const replicas = meanAbsDiff(a![0]!, a![1]!, pre.labels.data);
-    const protocols = meanAbsDiff(a![0]!, b![0]!, pre.labels.data);
-    console.log(`tiny ROI, tumour voxels: mean |Δ| between replicas ${replicas.toFixed(2)} HU, between protocols ${protocols.toFixed(2)} HU`);
-    expect(protocols).toBeGreaterThan(0);
-    expect(replicas).toBeGreaterThan(0);
+    // Whether the action matters is measured against the world's truth below ("the action matters").
+    expect(b).toHaveLength(3);
+    expect(meanAbsDiff(a![0]!, a![1]!, pre.labels.data)).toBeGreaterThan(0);
     // far from the tumour the pre-CT is kept as it was
     expect(a![0]!.data[0]).toBe(pre.ct.data[0]);
   });
@@ -97,4 +100,40 @@ describe('createOnnxWorldModel (demo models)', () => {
     expect(Number.isFinite(r1)).toBe(true);
     expect(r1).toBe(r2);
   });
+});
+
+/**
+ * "The action matters", measured against the world's truth (src/evaluation/fidelity): on 2 patients
+ * of an unseen cohort seed, the simulated viable share must rank the protocols that differ from
+ * conventional TACE by one agent (drug potency, Lipiodol vs particles vs alcohol, a second drug) as
+ * the world does — within-patient Spearman ≥ the fixture threshold (issue 10's 0.7 scaled to 0.6).
+ * A model that ignores the action scores 0 here (test/evaluation/fidelity.test.ts, negative control).
+ *
+ * SKIPPED: it awaits the retrained models of issue 10. The previous version of this test asserted
+ * only that two protocols differ by more than 0 HU (its own log: 2.30 HU between protocols vs 177 HU
+ * between replicas). This subset was not run to completion on the current demo models (machine
+ * load); on the full panel they reach a viable-share Spearman of 0.19 on 8 held-out patients
+ * (docs/fidelity.md) and 0.36 on the small-grid fixture. Turn `describe.skip` into `describe` in the
+ * commit that ships models that pass it.
+ */
+describe.skip('the action matters (awaits the retrained models of issue 10)', () => {
+  const subset = [0, 2, 4, 5, 6, 8, 10].map((i) => FIDELITY_PANEL[i]!);
+  let cohort: Awaited<ReturnType<typeof writeFidelityCohort>>;
+  let world: OnnxWorldModel;
+  beforeAll(async () => {
+    cohort = await writeFidelityCohort(2, 'clinical');
+    world = await createOnnxWorldModel({ modelDir: 'models/demo', sampler: { method: 'ddim', steps: 8 }, maxBatch: 4 });
+  });
+  afterAll(async () => {
+    await world?.close();
+    await cohort?.cleanup();
+  });
+
+  it('the simulated viable share ranks one-agent changes of the protocol as the world does', async () => {
+    const run = await runFidelity(world, { cohortDir: cohort.dir, split: 'all', replicas: 1, seed: 7, roiSize: [64, 64, 64], roiSpacingMm: 1.5, panel: subset });
+    const summary = summariseFidelity(run);
+    const [check] = fidelityChecks(summary, { minViableShareSpearman: FIXTURE_THRESHOLDS.minViableShareSpearman }).checks;
+    console.log(`viable-share Spearman per case: ${summary.perCase.map((c) => c.spearman['post.viable']?.toFixed(2) ?? 'undefined').join(', ')}`);
+    expect(check!.value).toBeGreaterThanOrEqual(check!.threshold);
+  }, 600_000);
 });
