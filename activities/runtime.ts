@@ -11,6 +11,8 @@ export interface ActivityRuntime {
   readonly attempt: number;
   /** The details of the last heartbeat of the previous attempt, if any. */
   readonly previousProgress: unknown;
+  /** Names this activity execution across its attempts (workflow id, run id, activity id); undefined outside Temporal. */
+  readonly executionKey: string | undefined;
   /** Records progress; Temporal keeps the latest for a retried attempt. */
   heartbeat(progress: unknown): void;
   /** Throws CancelledFailure when the workflow cancelled this activity (or its worker is shutting down). */
@@ -27,6 +29,7 @@ export function currentRuntime(): ActivityRuntime {
   return {
     attempt: context.info.attempt,
     previousProgress: context.info.heartbeatDetails,
+    executionKey: context.info.workflowExecution ? `${context.info.workflowExecution.workflowId}/${context.info.workflowExecution.runId}/${context.info.activityId}` : undefined,
     heartbeat: (progress) => context.heartbeat(progress),
     throwIfCancelled: () => {
       if (context.cancellationSignal.aborted) throw new CancelledFailure(String(context.cancellationSignal.reason ?? 'activity cancelled'));
@@ -37,6 +40,7 @@ export function currentRuntime(): ActivityRuntime {
 const detachedRuntime: ActivityRuntime = {
   attempt: 1,
   previousProgress: undefined,
+  executionKey: undefined,
   heartbeat: () => {},
   throwIfCancelled: () => {},
 };

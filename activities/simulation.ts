@@ -8,12 +8,21 @@
  * and only computes what is missing. Because artifacts are content-addressed and the seeds come
  * from the workflow, a recomputed item is bit-identical to the lost one.
  *
+ * Heartbeats are throttled (Temporal sends at most one per 0.8 × heartbeat timeout), so after a
+ * kill -9 the last one can be many batches old. `simulateCandidates` therefore also checkpoints
+ * its finished replicas to the artifact store after every batch (`CheckpointStore`, a document
+ * named by a hash of this activity execution: workflow id, run id, activity id), and a retried
+ * attempt takes the union of heartbeat and checkpoint: at most the batch in flight is simulated
+ * again. While a batch runs, a timer keeps heartbeating, so a short heartbeat timeout (the
+ * default `gpuHeartbeatS` is 15 s) notices a dead worker in seconds without failing slow batches.
+ *
  * Heartbeats keep flowing during heavy work because work is cut into batches of
  * `batchReplicas` replicas with an event-loop turn between batches; the ONNX backend runs
  * inference in its own worker thread, the oracle's per-batch compute stays well under the
  * heartbeat timeout at planning ROI sizes.
  */
-import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
+import { createHash } from 'node:crypto';
+import { supportsCheckpoints, type ArtifactRef, type ArtifactStore } from '../src/artifacts/store';
 import { MewmError } from '../src/core/errors';
 import type { LabelledCt } from '../src/core/volume/volume';
 import type { Protocol } from '../src/core/vocabulary';
@@ -111,6 +120,26 @@ export async function loadRoi(volumes: VolumeCache, artifacts: ArtifactResolver,
   return { ct, labels };
 }
 
+/** How often a running batch heartbeats (throttled by Temporal to 0.8 × the heartbeat timeout). */
+const batchHeartbeatMs = 1000;
+
+/** Checkpoint name of one activity execution (its attempts share it): opaque, holds no case data. */
+function checkpointName(kind: string, executionKey: string): string {
+  return createHash('sha256').update(`mewm.checkpoint/1 ${kind} ${executionKey}`).digest('hex').slice(0, 32);
+}
+
+async function readCheckpoint(store: ArtifactStore, name: string, log: ActivityLogger): Promise<unknown> {
+  if (!supportsCheckpoints(store)) return undefined;
+  try {
+    const bytes = await store.getCheckpoint(name);
+    return bytes === undefined ? undefined : JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    // A checkpoint is an optimisation: unreadable means recompute, never fail the plan.
+    log.warn({ err: error }, 'simulate: checkpoint unreadable, recomputing');
+    return undefined;
+  }
+}
+
 export function createSimulationActivities(deps: SimulationDependencies) {
   const { world, store, artifacts, log } = deps;
   const volumes = deps.volumes ?? new VolumeCache();
@@ -122,6 +151,13 @@ export function createSimulationActivities(deps: SimulationDependencies) {
       throw new MewmError('InvalidConfig', `simulateBatchReplicas must be a positive integer, got ${input.batchReplicas}`);
     }
     const done = previousDone(runtime.previousProgress, isRef);
+    const checkpoint = runtime.executionKey !== undefined && supportsCheckpoints(store) ? checkpointName('simulateCandidates', runtime.executionKey) : undefined;
+    if (checkpoint !== undefined && runtime.attempt > 1) {
+      // Replicas the crashed attempt finished after its last heartbeat got through; each ref is checked to still exist.
+      for (const [key, ref] of previousDone(await readCheckpoint(store, checkpoint, log), isRef)) {
+        if (!done.has(key) && (await artifacts.storeFor(ref.uri).exists(ref))) done.set(key, ref);
+      }
+    }
     const itemKey = (c: number, r: number) => `${input.candidates[c]!.key}#${r}`;
     const pending: { c: number; r: number }[] = [];
     input.candidates.forEach((candidate, c) => candidate.seeds.forEach((_, r) => !done.has(itemKey(c, r)) && pending.push({ c, r })));
@@ -143,7 +179,14 @@ export function createSimulationActivities(deps: SimulationDependencies) {
         protocol: input.candidates[c]!.protocol,
         seeds: replicas.map((r) => input.candidates[c]!.seeds[r]!),
       }));
-      const simulated = await world.dynamics.simulate(requests);
+      // Heartbeats keep flowing while the batch runs (the ONNX backend computes in a worker thread).
+      const ticker = setInterval(() => runtime.heartbeat({ done: Object.fromEntries(done) } satisfies Progress<ArtifactRef>), batchHeartbeatMs);
+      let simulated: Awaited<ReturnType<typeof world.dynamics.simulate>>;
+      try {
+        simulated = await world.dynamics.simulate(requests);
+      } finally {
+        clearInterval(ticker);
+      }
       if (simulated.length !== requests.length || simulated.some((v, i) => v.length !== requests[i]!.seeds.length)) {
         throw new MewmError('ModelContract', `dynamics model ${world.dynamics.identity.name} returned the wrong number of volumes`, {
           expected: requests.map((r) => r.seeds.length),
@@ -153,7 +196,9 @@ export function createSimulationActivities(deps: SimulationDependencies) {
       for (const [i, [c, replicas]] of order.entries()) {
         for (const [j, r] of replicas.entries()) done.set(itemKey(c, r), await volumes.put(store, simulated[i]![j]!));
       }
-      runtime.heartbeat({ done: Object.fromEntries(done) } satisfies Progress<ArtifactRef>);
+      const progress = { done: Object.fromEntries(done) } satisfies Progress<ArtifactRef>;
+      if (checkpoint !== undefined && supportsCheckpoints(store)) await store.putCheckpoint(checkpoint, new TextEncoder().encode(JSON.stringify(progress)));
+      runtime.heartbeat(progress);
       await yieldToEventLoop();
     }
 
