@@ -333,7 +333,7 @@ export async function runPlanningMethods(options: {
       if (reused) {
         log(`${r.method.id}: reusing the completed cohort workflow ${workflowId} (nothing planned)`);
       } else {
-        log(`${r.method.id}: planning ${cases.length} patients as cohort workflow ${workflowId} (${r.config.worldModel.backend} world model, B=${r.config.planning.beams} T=${r.config.planning.replicas})`);
+        log(`${r.method.id}: planning ${cases.length} patients as cohort workflow ${workflowId} (${r.posterior ? `posterior oracle ${posteriorOracleVersion(r.posterior)}` : `${r.config.worldModel.backend} world model`}, B=${r.config.planning.beams} T=${r.config.planning.replicas})`);
         bundle ??= bundleWorkflows();
         // The posterior oracle scores only CTs its own dynamics rendered: one world model for this method's workers.
         const world = r.posterior ? await createPosteriorOracleWorldModel({ cohortDir: resolve(cohort.dir), ...r.posterior }) : undefined;
