@@ -26,7 +26,7 @@ let server: DevServer;
 let client: Client;
 
 // Async: this process serves the scripted endpoint the CLI calls.
-const run = (args: string[]): Promise<CliResult> => runMewmAsync(dir, env, args, 300_000);
+const run = (args: string[]): Promise<CliResult> => runMewmAsync(dir, env, args, 540_000);
 
 function filesUnder(root: string): string[] {
   const out: string[] = [];
@@ -68,7 +68,7 @@ afterAll(async () => {
 });
 
 describe('a 401 that echoes the key', () => {
-  it('mewm plan fails clearly and the key is in no log line, output file, artifact or workflow history', { timeout: 300_000 }, async () => {
+  it('mewm plan fails clearly and the key is in no log line, output file, artifact or workflow history', { timeout: 600_000 }, async () => {
     const plan = await run(['plan', join('demo', 'cases', 'SYN-11-0001'), '--workflow-id', 'plan-secret', '--out', 'plan-out']);
     expect(plan.code).not.toBe(0);
     expect(fake.requests.length, plan.stderr.slice(-3_000)).toBeGreaterThan(0); // the endpoint was really asked
