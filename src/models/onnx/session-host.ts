@@ -9,7 +9,6 @@
  * to CPU with a loud warning naming the model file and the reason.
  */
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
@@ -161,14 +160,15 @@ function startTypeScriptWorker(moduleUrl: URL): Worker {
 }
 
 /**
- * Intra-op threads when none are configured: every core, at most 4. The planner's inference is
- * sequential (the main thread waits for each run, one session worker serialises all graphs),
- * so onnxruntime may use the cores the main thread is not using; beyond ~4 threads these small
- * graphs (batch ≤ 8, 8–64 channels) stop scaling. Spinning stays off (session-worker.ts), so
- * idle pool threads give their core back to the main thread's voxel work at once.
+ * Intra-op threads when none are configured: 1. With more than one thread onnxruntime's CPU
+ * kernels split the work by tensor size, so a replica's output depends on which other replicas
+ * share its batch (measured: up to 1.4e-4 HU between the same seed batched differently, dynamics
+ * 0.2.0, 2 threads). A worker resumed after a crash batches the remaining replicas differently,
+ * and plans must be bit-identical after a resume, so speed from more threads is opt-in
+ * (`MEWM_INTRA_OP_THREADS`), at the price of bit-reproducibility across batch layouts.
  */
 export function defaultIntraOpThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
+  return 1;
 }
 
 export function float32(dims: readonly number[], data: Float32Array): HostTensor {
