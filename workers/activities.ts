@@ -9,7 +9,6 @@ import { MewmError } from '../src/core/errors';
 import type { QueueRole } from '../workflows/task-queues';
 import type { WorkerDependencies } from './dependencies';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ActivityTable = Record<string, (...args: any[]) => Promise<unknown>>;
 
 function missing(role: QueueRole, what: string): never {

@@ -8,7 +8,7 @@
  * `shutdownGraceS` (MEWM_SHUTDOWN_GRACE_S) is how long in-flight activities may finish on shutdown.
  */
 import { createRequire } from 'node:module';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import type { MewmConfig } from '../src/config/config';
 import { TASK_QUEUES, type QueueRole } from '../workflows/task-queues';
 import { activitiesFor } from './activities';

@@ -7,7 +7,7 @@
  * With probability `EXPLORATION` the choice is uniform over all rule-valid protocols, so every
  * agent and every protocol has support in the training data.
  */
-import { Rng } from '../core/random';
+import type { Rng } from '../core/random';
 import type { AgentId, Protocol } from '../core/vocabulary';
 import type { RiskedProtocol } from './gold';
 import type { Phenotype } from './phenotype';

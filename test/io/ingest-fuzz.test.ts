@@ -75,7 +75,6 @@ describe('ingest fuzz corpus (seeded)', () => {
 
   it(`keeps the reading process's peak RSS within ${rssBudgetMiB} MiB of its start-up`, () => {
     const grew = report.peakMiB - report.baselineMiB;
-    // eslint-disable-next-line no-console
     console.log(`ingest fuzz: ${report.results.length} inputs, peak RSS ${report.peakMiB} MiB (start-up ${report.baselineMiB} MiB, +${grew} MiB); slowest ${Math.max(...report.results.map((r) => r.ms))} ms`);
     expect(grew).toBeLessThan(rssBudgetMiB);
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isMewmError, MewmError } from '../../src/core/errors';
+import { isMewmError, type MewmError } from '../../src/core/errors';
 import { isValidProtocol } from '../../src/core/vocabulary';
 import { llmEndpointConfig, type LlmEndpointConfig } from '../../src/policy/config';
 import { LlmPolicy } from '../../src/policy/llm-policy';

@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+// eslint-disable-next-line mewm/layers -- ROI geometry lives in activities/case.ts until the application layer of issue 13 gives it a home in src/
 import { roiGrid, tumourCentreMm } from '../../../activities/case';
 import { MewmError } from '../../core/errors';
 import { resampleToGrid } from '../../core/volume/resample';
