@@ -6,7 +6,7 @@
  * Run it under `node --cpu-prof` for per-function profiles of the main thread and of the ONNX
  * session worker thread (docs/performance.md; `bench/cpuprofile-top.ts` summarises them).
  *
- *   node --import tsx bench/stages.ts [--case DIR] [--candidates 2] [--replicas 4] [--batch 8] [--provider cpu|cuda]
+ *   node --import tsx bench/stages.ts [--case DIR] [--candidates 2] [--replicas 4] [--batch 8] [--provider cpu|cuda] [--threads N]
  *
  * Prints ms per replica per stage, the share of each stage, the denoiser evaluations, and the
  * process's peak RSS.
@@ -26,7 +26,7 @@ import { keepLargestOrgan } from '../src/models/onnx/postprocess';
 import { resampleToModelGrid, stepRatio } from '../src/models/onnx/resample';
 import { slidingWindowInference } from '../src/models/onnx/sliding-window';
 import { argmaxOnPlanningGrid, createOnnxWorldModel } from '../src/models/onnx/world-model';
-import { OnnxSessionHost, float32 } from '../src/models/onnx/session-host';
+import { OnnxSessionHost, defaultIntraOpThreads, float32 } from '../src/models/onnx/session-host';
 import type { Protocol } from '../src/core/vocabulary';
 
 const root = resolve(import.meta.dirname, '..');
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '8' },
     'model-dir': { type: 'string', default: join(root, 'models', 'demo') },
     provider: { type: 'string', default: 'cpu' },
+    threads: { type: 'string' },
   },
 });
 const candidates = Number(values.candidates);
@@ -75,7 +76,8 @@ const roi: LabelledCt = {
 };
 
 const provider = values.provider === 'cuda' ? 'cuda' : 'cpu';
-const world = await createOnnxWorldModel({ modelDir, maxBatch: batch, executionProvider: provider, log: { warn: ((o: object, m: string) => console.error(m, JSON.stringify(o))) as never, info: () => {} } });
+const threads = values.threads === undefined ? {} : { intraOpNumThreads: Number(values.threads) };
+const world = await createOnnxWorldModel({ modelDir, maxBatch: batch, executionProvider: provider, ...threads, log: { warn: ((o: object, m: string) => console.error(m, JSON.stringify(o))) as never, info: () => {} } });
 const store = new LocalArtifactStore(mkdtempSync(join(tmpdir(), 'mewm-bench-stages-')));
 const vocabulary: Protocol[] = [
   { drugs: ['epirubicin'], embolics: ['lipiodol'] },
@@ -116,7 +118,7 @@ for (const ct of cts) labels.push(await world.assistant.segment({ caseId: 'bench
 add('segment', t);
 
 const am = world.manifests.assistant;
-const partsHost = new OnnxSessionHost({ executionProvider: provider, log: { warn: () => {}, info: () => {} } });
+const partsHost = new OnnxSessionHost({ executionProvider: provider, ...threads, log: { warn: () => {}, info: () => {} } });
 await partsHost.load('segmenter', join(modelDir, 'assistant', am.graphs['segmenter']!.file));
 for (const ct of cts) {
   let u = mark();
@@ -165,7 +167,7 @@ await world.close();
 const n = cts.length;
 const top = ['simulate', 'store simulated CTs', 'segment', 'store labels', 'score'];
 const total = top.reduce((s, k) => s + (timings.get(k) ?? 0), 0);
-console.log(`stages of one beam step, ${candidates} candidates × ${replicas} replicas = ${n} simulated CTs (ROI ${roi.ct.shape.join('×')}), batch ${batch}, ${modelDir.replace(`${root}/`, '')}, ${provider}`);
+console.log(`stages of one beam step, ${candidates} candidates × ${replicas} replicas = ${n} simulated CTs (ROI ${roi.ct.shape.join('×')}), batch ${batch}, ${modelDir.replace(`${root}/`, '')}, ${provider}, intra-op threads ${values.threads ?? `default (${defaultIntraOpThreads()})`}`);
 console.log('stage                                                   wall ms/replica  share   CPU ms/replica');
 for (const [k, v] of timings) {
   const share = top.includes(k) ? `${((100 * v) / total).toFixed(1).padStart(5)} %` : '       ';

@@ -160,12 +160,13 @@ function startTypeScriptWorker(moduleUrl: URL): Worker {
 }
 
 /**
- * Intra-op threads when none are configured: 1. With more than one thread onnxruntime's CPU
- * kernels split the work by tensor size, so a replica's output depends on which other replicas
- * share its batch (measured: up to 1.4e-4 HU between the same seed batched differently, dynamics
- * 0.2.0, 2 threads). A worker resumed after a crash batches the remaining replicas differently,
- * and plans must be bit-identical after a resume, so speed from more threads is opt-in
- * (`MEWM_INTRA_OP_THREADS`), at the price of bit-reproducibility across batch layouts.
+ * Intra-op threads when none are configured: 1. With more, onnxruntime's CPU kernels split a
+ * call's work by its shape, so a replica's values depend on the batch it was computed in
+ * (checked: the same seed sampled in a batch of 4 and in a batch of 1 differs in the last bits
+ * with 2 threads, is identical with 1). That would break same-seed reproducibility and the
+ * bit-identical resume of a heartbeated activity, whose batches differ from the first attempt's.
+ * `MEWM_INTRA_OP_THREADS=2` trades that guarantee for speed on an otherwise idle machine
+ * (docs/performance.md).
  */
 export function defaultIntraOpThreads(): number {
   return 1;
