@@ -8,11 +8,21 @@ import type { Client } from '@temporalio/client';
 import { ArtifactStores } from '../../src/artifacts';
 import { getJson } from '../../src/artifacts/volumes';
 import { replicaSeed } from '../../src/core/planning/beam-search';
+import { exploreProtocols } from '../../src/core/planning/exploration';
 import { isValidProtocol } from '../../src/core/vocabulary';
 import type { MewmConfig } from '../../src/config/config';
+import type { AuditActivities } from '../../activities/audit';
+import type { CaseActivities } from '../../activities/case';
+import type { PolicyActivities } from '../../activities/policy';
+import type { SimulationActivities } from '../../activities/simulation';
+import { activitiesFor } from '../../workers/activities';
+import { createWorkerDependencies } from '../../workers/dependencies';
+import { createLogger } from '../../workers/logging';
+import { beamStepWith, stepReport } from '../../workflows/beam-step';
+import { beamStepWorkflowId } from '../../workflows/ids';
 import { planAuditQuery, planProgressQuery } from '../../workflows/queries';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import type { BeamStepAudit, PlanResult } from '../../workflows/types';
+import type { BeamStepAudit, PlanResult, ReplicaRecord, StepSummary } from '../../workflows/types';
 import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
 let dir: string;
@@ -97,6 +107,40 @@ describe('planTreatment on a real Temporal dev server', () => {
   it('reproduces the same plan, bit for bit, from the same seed', async () => {
     const again = await plan('plan-e2e-b', caseIds[0]!);
     expect(decisions(again)).toEqual(decisions(first));
+  });
+
+  it('plans the same in-process: the same sequencer and beam-step body over the activity functions, without Temporal', async () => {
+    const deps = await createWorkerDependencies(config, ['gpu', 'llm', 'cpu'], createLogger(config.log, 'test'));
+    try {
+      const cpu = activitiesFor('cpu', deps) as unknown as CaseActivities & AuditActivities;
+      const gpu = activitiesFor('gpu', deps) as unknown as SimulationActivities;
+      const llm = activitiesFor('llm', deps) as unknown as PolicyActivities;
+      const settings = config.planning;
+      const caseId = caseIds[0]!;
+      const ingest = await cpu.prepareCase({ case: await stageCase(config, caseOf(cohortDir, caseId)), roiSize: settings.roiSize, roiSpacingMm: settings.roiSpacingMm });
+      if (ingest.kind !== 'prepared') throw new Error('the test case has a mask');
+      const { roi, observation, keySlices } = ingest.prepared;
+      const proposal = await llm.proposeActions({ caseId, observation, goal: settings.goal, drugCount: settings.drugCandidates, embolicCount: settings.embolicCandidates, keySlices });
+      const planId = 'plan-in-process';
+      const summaries: StepSummary[] = [];
+      const { chosen, beams, chosenReplicas } = await exploreProtocols<readonly ReplicaRecord[]>({
+        options: settings,
+        drugs: proposal.drugs,
+        embolics: proposal.embolics,
+        runStep: async (request) => {
+          const result = await beamStepWith({ planId, caseId, ...request, roi, settings }, { gpu, cpu, workflowId: beamStepWorkflowId(planId, request.phase, request.step) });
+          summaries.push(result.summary);
+          return stepReport(result);
+        },
+      });
+      const previews = await cpu.renderPreviews({ caseId, roi, posts: chosenReplicas!.map((r) => ({ ct: r.ct, labels: r.labels })) });
+      expect({ protocol: chosen.protocol, risk: chosen.risk, beams, chosenBeam: chosen }).toEqual({ protocol: first.protocol, risk: first.risk, beams: first.beams, chosenBeam: first.chosenBeam });
+      expect(summaries.map(({ workflowId: _w, audit: _a, ...rest }) => rest)).toEqual(decisions(first).steps);
+      // the previews are content-addressed renders of the chosen beam's replicas: the replica carry agrees too
+      expect(previews.map((p) => p.uri)).toEqual(first.previews.map((p) => p.uri));
+    } finally {
+      await deps.close();
+    }
   });
 
   it('answers progress and audit queries and is found by its search attributes', async () => {
