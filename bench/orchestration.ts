@@ -77,7 +77,8 @@ const input: PlanInput = { case: caseRef, settings: config.planning };
 const log = createLogger(config.log, 'bench');
 
 /** What both runs must agree on. */
-const outcomeOf = (beams: unknown, protocol: Parameters<typeof protocolKey>[0], risk: number) => JSON.stringify({ protocol: protocolKey(protocol), risk, beams });
+const outcomeOf = (beams: unknown, protocol: Parameters<typeof protocolKey>[0], risk: number) =>
+  JSON.stringify({ protocol: protocolKey(protocol), risk, beams });
 
 /** planTreatment without Temporal: its activity calls, in its order, as plain function calls. */
 async function planInProcess(planId: string): Promise<string> {
@@ -90,13 +91,22 @@ async function planInProcess(planId: string): Promise<string> {
     const ingest = await cpu.prepareCase({ case: input.case, roiSize: settings.roiSize, roiSpacingMm: settings.roiSpacingMm });
     if (ingest.kind !== 'prepared') throw new Error('bench cases carry masks');
     const { roi, observation, keySlices } = ingest.prepared;
-    const proposal = await llm.proposeActions({ caseId, observation, goal: settings.goal, drugCount: settings.drugCandidates, embolicCount: settings.embolicCandidates, keySlices });
+    const proposal = await llm.proposeActions({
+      caseId,
+      observation,
+      goal: settings.goal,
+      drugCount: settings.drugCandidates,
+      embolicCount: settings.embolicCandidates,
+      keySlices,
+    });
     const { chosen, beams, chosenReplicas } = await exploreProtocols<readonly ReplicaRecord[]>({
       options: settings,
       drugs: proposal.drugs,
       embolics: proposal.embolics,
       runStep: async (request) =>
-        stepReport(await beamStepWith({ planId, caseId, ...request, roi, settings }, { gpu, cpu, workflowId: beamStepWorkflowId(planId, request.phase, request.step) })),
+        stepReport(
+          await beamStepWith({ planId, caseId, ...request, roi, settings }, { gpu, cpu, workflowId: beamStepWorkflowId(planId, request.phase, request.step) }),
+        ),
     });
     if (settings.previews && chosenReplicas !== undefined && chosenReplicas.length > 0) {
       await cpu.renderPreviews({ caseId, roi, posts: chosenReplicas.map((r) => ({ ct: r.ct, labels: r.labels })) });
@@ -114,7 +124,11 @@ try {
   for (let r = 0; r < repeats; r++) {
     const planId = `bench-${r}`;
     let t = performance.now();
-    const viaTemporal = (await temporal.client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [input] })) as PlanResult;
+    const viaTemporal = (await temporal.client.workflow.execute('planTreatment', {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: planId,
+      args: [input],
+    })) as PlanResult;
     timings.temporal.push(performance.now() - t);
     t = performance.now();
     const direct = await planInProcess(`${planId}-in-process`);

@@ -52,9 +52,21 @@ describe('eslint.config.js', { timeout: 60_000 }, () => {
     // bench and production code never import the tests' harness
     ['bench/probe.ts', "import { tempDir } from '../test/support/temporal';\nexport const t = tempDir;", ['mewm/layers']],
     ['workers/probe.ts', "import { tempDir } from '../test/support/temporal';\nexport const t = tempDir;", ['mewm/layers']],
-    ['test/probe.test.ts', "import { tempDir } from './support/temporal';\nimport { planTreatment } from '../workflows/plan-treatment';\nexport const t = [tempDir, planTreatment];", []],
+    [
+      'test/probe.test.ts',
+      "import { tempDir } from './support/temporal';\nimport { planTreatment } from '../workflows/plan-treatment';\nexport const t = [tempDir, planTreatment];",
+      [],
+    ],
+    // production code logs through pino; tests and benches may print
+    ['src/cli/probe.ts', "console.log('done');", ['no-console']],
+    ['workers/probe.ts', "console.error('failed');", ['no-console']],
+    ['bench/probe.ts', "console.log('ratio');", []],
     // type-only imports are written as such
-    ['src/core/probe.ts', "import { Beam } from './planning/beam-search';\nexport const slot = (b: Beam) => b.slot;", ['@typescript-eslint/consistent-type-imports']],
+    [
+      'src/core/probe.ts',
+      "import { Beam } from './planning/beam-search';\nexport const slot = (b: Beam) => b.slot;",
+      ['@typescript-eslint/consistent-type-imports'],
+    ],
   ])('%s: %j → %j', async (file, code, expected) => {
     expect(await rulesHit(file, code)).toEqual(expected);
   });

@@ -170,7 +170,20 @@ export async function runBeamStep<R>(request: StepRequest, settings: StepSetting
     const taken = extension?.outcome === 'extended' && extension.chosen ? replicasOfSpec.get(extension.chosen.spec.key) : undefined;
     if (taken !== undefined) replicas[beam.slot] = taken;
   }
-  return { phase, step, specs, pruned, scores, evaluations, beamsBefore: beams, beamsAfter, beams: beamsAfter, extensions: extended.extensions, replacement, replicas };
+  return {
+    phase,
+    step,
+    specs,
+    pruned,
+    scores,
+    evaluations,
+    beamsBefore: beams,
+    beamsAfter,
+    beams: beamsAfter,
+    extensions: extended.extensions,
+    replacement,
+    replicas,
+  };
 }
 
 /** A step runner that runs `runBeamStep` in-process over `evaluate` (tests, in-process benchmarks). */

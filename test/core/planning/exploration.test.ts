@@ -22,7 +22,9 @@ function additive(effects: Partial<Record<AgentId, number>>, noise = 0): Candida
       evaluator.calls += 1;
       evaluator.specs += specs.length;
       return specs.map((spec) => ({
-        risks: spec.seeds.map((seed) => protocolAgents(spec.protocol).reduce((risk, agent) => risk + (effects[agent] ?? 0), 1) + noise * new Rng(seed).normal()),
+        risks: spec.seeds.map(
+          (seed) => protocolAgents(spec.protocol).reduce((risk, agent) => risk + (effects[agent] ?? 0), 1) + noise * new Rng(seed).normal(),
+        ),
         replicas: spec.key,
       }));
     },
@@ -142,16 +144,22 @@ describe('exploreProtocols (Algorithm 1 end to end, pure)', () => {
 
   it('refuses non-integer or negative horizons and ends in "no beam evaluated" without any step', async () => {
     const evaluate = additive(effects);
-    await expect(explore({ beams: 1, replicas: 1, drugHorizon: -1, embolicHorizon: 1, ...paper }, 1, evaluate)).rejects.toThrow(/drugHorizon must be a non-negative integer/);
-    await expect(explore({ beams: 1, replicas: 1, drugHorizon: 1, embolicHorizon: 0.5, ...paper }, 1, evaluate)).rejects.toThrow(/embolicHorizon must be a non-negative integer/);
+    await expect(explore({ beams: 1, replicas: 1, drugHorizon: -1, embolicHorizon: 1, ...paper }, 1, evaluate)).rejects.toThrow(
+      /drugHorizon must be a non-negative integer/,
+    );
+    await expect(explore({ beams: 1, replicas: 1, drugHorizon: 1, embolicHorizon: 0.5, ...paper }, 1, evaluate)).rejects.toThrow(
+      /embolicHorizon must be a non-negative integer/,
+    );
     await expect(explore({ beams: 1, replicas: 1, drugHorizon: 0, embolicHorizon: 0, ...paper }, 1, evaluate)).rejects.toThrow(/no beam was ever evaluated/);
     expect(evaluate.calls).toBe(0);
   });
 });
 
 describe('runBeamStep (Algorithm 1 lines 7-12)', () => {
-  const flat = (risk: Partial<Record<AgentId, number>>): CandidateEvaluator<string> => async (specs) =>
-    specs.map((spec) => ({ risks: spec.seeds.map(() => risk[spec.agent]!), replicas: spec.key }));
+  const flat =
+    (risk: Partial<Record<AgentId, number>>): CandidateEvaluator<string> =>
+    async (specs) =>
+      specs.map((spec) => ({ risks: spec.seeds.map(() => risk[spec.agent]!), replicas: spec.key }));
 
   it('extends every beam, then replaces the worst by the best; replicas follow the beams', async () => {
     const beams = initBeams(2);
@@ -162,7 +170,15 @@ describe('runBeamStep (Algorithm 1 lines 7-12)', () => {
     expect(even.replicas).toEqual({ 0: 'drug/1/b0/cisplatin', 1: 'drug/1/b1/cisplatin' });
 
     const uneven = await runBeamStep(
-      { phase: 'embolic', step: 1, beams: [{ ...beams[0]!, protocol: { drugs: ['cisplatin'], embolics: [] }, risk: 0.9 }, { ...beams[1]!, protocol: { drugs: ['epirubicin'], embolics: [] }, risk: 0.1 }], candidates: ['lipiodol'] },
+      {
+        phase: 'embolic',
+        step: 1,
+        beams: [
+          { ...beams[0]!, protocol: { drugs: ['cisplatin'], embolics: [] }, risk: 0.9 },
+          { ...beams[1]!, protocol: { drugs: ['epirubicin'], embolics: [] }, risk: 0.1 },
+        ],
+        candidates: ['lipiodol'],
+      },
       { planSeed: 1, replicas: 1, requireImprovement: false },
       async (specs) => specs.map((spec) => ({ risks: [spec.beam === 0 ? 0.8 : 0.2], replicas: spec.key })),
     );
@@ -175,8 +191,15 @@ describe('runBeamStep (Algorithm 1 lines 7-12)', () => {
   });
 
   it('a beam that takes nothing has no step replicas', async () => {
-    const beams: Beam[] = [{ slot: 0, protocol: { drugs: ['cisplatin'], embolics: [] }, risk: 0.4, moves: [] }, { slot: 1, protocol: EMPTY_PROTOCOL, risk: null, moves: [] }];
-    const record = await runBeamStep({ phase: 'drug', step: 2, beams, candidates: ['cisplatin'] }, { planSeed: 1, replicas: 1, requireImprovement: false }, flat({ cisplatin: 0.3 }));
+    const beams: Beam[] = [
+      { slot: 0, protocol: { drugs: ['cisplatin'], embolics: [] }, risk: 0.4, moves: [] },
+      { slot: 1, protocol: EMPTY_PROTOCOL, risk: null, moves: [] },
+    ];
+    const record = await runBeamStep(
+      { phase: 'drug', step: 2, beams, candidates: ['cisplatin'] },
+      { planSeed: 1, replicas: 1, requireImprovement: false },
+      flat({ cisplatin: 0.3 }),
+    );
     expect(record.extensions.map((e) => e.outcome)).toEqual(['no-candidate', 'extended']);
     expect(record.pruned).toEqual([{ beam: 0, agent: 'cisplatin', reasons: ['already-in-protocol'] }]);
     expect(record.replacement).toEqual({ worst: 0, best: 1 });
@@ -186,13 +209,27 @@ describe('runBeamStep (Algorithm 1 lines 7-12)', () => {
 
 describe('carryReplicas (the replicas behind each beam across a step)', () => {
   const beams = (n: number): Beam[] => initBeams(n);
-  const step = (replicas: Record<number, string>, replacement: StepReport<string>['replacement'], n = 3): StepReport<string> => ({ beams: beams(n), replacement, replicas });
+  const step = (replicas: Record<number, string>, replacement: StepReport<string>['replacement'], n = 3): StepReport<string> => ({
+    beams: beams(n),
+    replacement,
+    replicas,
+  });
 
   it.each([
     ['moved beams take the step replicas', { 0: 'a', 1: 'b', 2: 'c' }, step({ 0: 'A', 1: 'B', 2: 'C' }, null), { 0: 'A', 1: 'B', 2: 'C' }],
     ['beams that did not move keep theirs', { 0: 'a', 1: 'b', 2: 'c' }, step({ 1: 'B' }, null), { 0: 'a', 1: 'B', 2: 'c' }],
-    ['a replaced slot takes the step replicas given for it', { 0: 'a', 1: 'b', 2: 'c' }, step({ 0: 'A', 1: 'B', 2: 'A' }, { worst: 2, best: 0 }), { 0: 'A', 1: 'B', 2: 'A' }],
-    ['a replaced slot whose best beam did not move inherits the best beam\'s', { 0: 'a', 1: 'b', 2: 'c' }, step({ 1: 'B' }, { worst: 2, best: 0 }), { 0: 'a', 1: 'B', 2: 'a' }],
+    [
+      'a replaced slot takes the step replicas given for it',
+      { 0: 'a', 1: 'b', 2: 'c' },
+      step({ 0: 'A', 1: 'B', 2: 'A' }, { worst: 2, best: 0 }),
+      { 0: 'A', 1: 'B', 2: 'A' },
+    ],
+    [
+      "a replaced slot whose best beam did not move inherits the best beam's",
+      { 0: 'a', 1: 'b', 2: 'c' },
+      step({ 1: 'B' }, { worst: 2, best: 0 }),
+      { 0: 'a', 1: 'B', 2: 'a' },
+    ],
     ['nothing before and nothing now: absent', {}, step({ 1: 'B' }, { worst: 0, best: 2 }), { 1: 'B' }],
   ])('%s', (_name, previous, report, expected) => {
     expect(carryReplicas(previous, report)).toEqual(expected);
