@@ -43,6 +43,11 @@ for (const role of ['dynamics', 'assistant', 'heuristic'] as const) {
   for (const [graph, path] of Object.entries(loaded.graphPaths)) {
     const key = `${role}/${graph}`;
     const { provider: used } = await hosts.device.load(key, path, loaded.manifest.graphs[graph]);
+    if (fellBack) {
+      await Promise.all([hosts.device.close(), hosts.cpu.close()]);
+      console.error(`FAILED: the ${provider} execution provider did not load (fell back to the CPU); see the reason above and docs/deployment.md`);
+      process.exit(2);
+    }
     await hosts.cpu.load(key, path, loaded.manifest.graphs[graph]);
     const record = parity[graph];
     let maxAbs = NaN;

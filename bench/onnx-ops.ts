@@ -4,7 +4,7 @@
  * ratios), and, with `--ops`, onnxruntime's own per-node profile summed by operator type.
  *
  *   node --import tsx bench/onnx-ops.ts [--model models/demo/assistant] [--graph segmenter]
- *        [--batch 8] [--iterations 5] [--rounds 5] [--threads 1] [--ops] [--file OTHER.onnx]...
+ *        [--batch 8] [--iterations 5] [--rounds 5] [--threads 1] [--ops] [--file OTHER.onnx]... [--only-current]
  *
  * `--file` times other .onnx files with the same inputs after the graph's own variants, in the
  * same run (e.g. the rewritten denoiser of bench/denoiser_as_2d.py --out DIR).
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     ops: { type: 'boolean', default: false },
     file: { type: 'string', multiple: true, default: [] },
+    'only-current': { type: 'boolean', default: false },
   },
 });
 const batch = Number(values.batch);
@@ -62,7 +63,7 @@ const variants: [string, ort.InferenceSession.SessionOptions][] = [
 // All sessions live at once and are timed round-robin, `rounds` times: on a shared machine the
 // load changes from second to second, so each variant's best round is compared, never one run.
 const sessions: { name: string; session: ort.InferenceSession; rounds: number[] }[] = [];
-for (const [name, options] of variants) sessions.push({ name, session: await ort.InferenceSession.create(path, options), rounds: [] });
+for (const [name, options] of values['only-current'] ? variants.slice(0, 1) : variants) sessions.push({ name, session: await ort.InferenceSession.create(path, options), rounds: [] });
 for (const file of values.file) sessions.push({ name: `${file.split('/').pop()} (current options)`, session: await ort.InferenceSession.create(file, base), rounds: [] });
 for (const s of sessions) for (let i = 0; i < 2; i++) await s.session.run(feeds);
 for (let round = 0; round < rounds; round++)
