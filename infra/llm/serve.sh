@@ -7,6 +7,7 @@
 #   export OPENAI_BASE_URL=http://127.0.0.1:8765/v1
 #   export MEWM_POLICY_MODEL=SmolLM2-135M-Instruct.Q4_1
 #   export MEWM_POLICY_IMAGES=0
+#   export MEWM_POLICY_MAX_TOKENS=512
 #
 # No key is needed (set none, or any: the local server ignores it). The model is tiny (135 M
 # parameters): it exercises every LLM path of mewm for real, it is not a clinical advisor.
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --port) port="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --ctx) ctx="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "serve.sh: unknown option $1 (--port N, --threads N, --ctx N)" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +55,7 @@ for _ in $(seq 1 120); do
     echo "export OPENAI_BASE_URL=http://127.0.0.1:$port/v1"
     echo "export MEWM_POLICY_MODEL=$LOCAL_LLM_MODEL"
     echo "export MEWM_POLICY_IMAGES=0"
+    echo "export MEWM_POLICY_MAX_TOKENS=512"
     echo "serve.sh: $LOCAL_LLM_MODEL (llama-cpp-python $LLAMA_CPP_PYTHON_VERSION) on 127.0.0.1:$port; log $log; Ctrl-C stops it" >&2
     wait "$server"
     exit $?

@@ -17,6 +17,8 @@
  * - `MEWM_POLICY_OUTPUT`         `auto` (default: the strongest structured output the endpoint accepts) |
  *                                `json_schema` | `json_object_schema` (llama-cpp-python) | `json_object` | `none`
  * - `MEWM_POLICY_IMAGES`         `1` (default) sends key-slice PNGs; `0` for text-only models
+ * - `MEWM_POLICY_MAX_TOKENS`     cap on each answer's tokens (`max_tokens`; unset: not sent). Small local
+ *                                models without a schema may otherwise write until the context is full
  */
 import { MewmError } from '../core/errors';
 import { OUTPUT_MODES, type OutputMode } from './structured-output';
@@ -36,6 +38,8 @@ export interface LlmEndpointConfig {
   /** Output mode for the reasoning model: many reasoning endpoints reject `response_format`. */
   readonly refineOutputMode: OutputMode;
   readonly sendImages: boolean;
+  /** Cap on the answer's tokens (`max_tokens`); unset: not sent (some reasoning endpoints reject it). */
+  readonly maxTokens?: number;
 }
 
 export interface PolicyConfig {
@@ -89,6 +93,7 @@ export function llmEndpointConfig(partial: Partial<LlmEndpointConfig> & { baseUR
     refineOutputMode: partial.refineOutputMode ?? 'none',
     sendImages: partial.sendImages ?? true,
     ...(partial.refineModel ? { refineModel: partial.refineModel } : {}),
+    ...(partial.maxTokens !== undefined ? { maxTokens: partial.maxTokens } : {}),
   };
   if (config.timeoutMs <= 0) throw new MewmError('InvalidConfig', 'policy timeoutMs must be positive', { timeoutMs: config.timeoutMs });
   if (config.maxRetries < 0 || config.repairAttempts < 0) throw new MewmError('InvalidConfig', 'policy maxRetries and repairAttempts must be ≥ 0');
@@ -112,6 +117,7 @@ export function policyConfigFromEnv(env: Env = process.env): PolicyConfig {
     return {};
   }
   const refineModel = env.MEWM_REFINE_MODEL?.trim() || undefined;
+  const maxTokens = env.MEWM_POLICY_MAX_TOKENS?.trim() ? integer(env, 'MEWM_POLICY_MAX_TOKENS', 0, 16, 1_000_000) : undefined;
   const extractModel = env.MEWM_EXTRACT_MODEL?.trim() || undefined;
   return {
     llm: llmEndpointConfig({
@@ -126,6 +132,7 @@ export function policyConfigFromEnv(env: Env = process.env): PolicyConfig {
       outputMode: outputMode(env, 'MEWM_POLICY_OUTPUT', 'auto'),
       refineOutputMode: outputMode(env, 'MEWM_REFINE_OUTPUT', 'none'),
       sendImages: (env.MEWM_POLICY_IMAGES?.trim() ?? '1') !== '0',
+      ...(maxTokens !== undefined ? { maxTokens } : {}),
     }),
   };
 }

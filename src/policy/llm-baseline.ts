@@ -108,6 +108,7 @@ export class LlmProtocolBaseline implements ProtocolBaseline {
       grammarSchema: BASELINE_SCHEMAS.grammar,
       validate: validateBaselineAnswer,
       repairAttempts: this.config.repairAttempts,
+      ...(this.config.maxTokens !== undefined ? { maxTokens: this.config.maxTokens } : {}),
       caseId: request.caseId,
       purpose: 'LLM-only protocol baseline',
       temperature: 0,

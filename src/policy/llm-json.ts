@@ -36,6 +36,8 @@ export interface JsonExchange<T> {
   readonly repairAttempts: number;
   /** Sampling temperature; omitted for reasoning models, several of which reject it. */
   readonly temperature?: number;
+  /** `max_tokens` of each request; omitted when undefined. */
+  readonly maxTokens?: number;
   /** Pseudonymous case id and the purpose, for error messages only (never sent to the model). */
   readonly caseId: string;
   readonly purpose: string;
@@ -124,6 +126,7 @@ async function createCompletion(
       model: exchange.model,
       messages: [...messages],
       ...(exchange.temperature !== undefined ? { temperature: exchange.temperature } : {}),
+      ...(exchange.maxTokens !== undefined ? { max_tokens: exchange.maxTokens } : {}),
       ...(format ? { response_format: format } : {}),
     };
     const probing = modes.length > 1 && i < modes.length - 1;

@@ -127,6 +127,7 @@ export class LlmPolicy implements ActionPolicy {
       grammarSchema: PROPOSAL_SCHEMAS.grammar,
       validate: validateProposalAnswer,
       repairAttempts: this.config.repairAttempts,
+      ...(this.config.maxTokens !== undefined ? { maxTokens: this.config.maxTokens } : {}),
       caseId: request.caseId,
       purpose: 'action proposal',
       temperature: 0,

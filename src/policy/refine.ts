@@ -172,6 +172,7 @@ export async function refineWithReasoningModel(client: OpenAI, config: LlmEndpoi
     jsonSchema: REFINEMENT_JSON_SCHEMA,
     validate: (value) => validateRefinement(input, value),
     repairAttempts: config.repairAttempts,
+    ...(config.maxTokens !== undefined ? { maxTokens: config.maxTokens } : {}),
     caseId: input.caseId,
     purpose: 'candidate refinement',
   });

@@ -258,6 +258,7 @@ export async function extractReportWithLlm(client: OpenAI, config: LlmEndpointCo
     grammarSchema: EXTRACTION_SCHEMAS.grammar,
     validate: validateExtraction,
     repairAttempts: config.repairAttempts,
+    ...(config.maxTokens !== undefined ? { maxTokens: config.maxTokens } : {}),
     caseId,
     purpose: 'report extraction',
     temperature: 0,
