@@ -22,9 +22,9 @@ heuristic could not see liver toxicity. Here:
   likelihood + 0.5 · OS regression, as before.
 
 Training reads only what real data would hold: pre/post patches and masks, the one protocol each
-patient received, OS and event. Every stage is time-budgeted (`--minutes-*`) and checkpointed,
-so a run on a busy CPU still ends with exportable weights; the same script runs on a GPU
-(`--device cuda`).
+patient received, OS and event. Every stage is time-budgeted (`--minutes-*`), so a run on a
+busy CPU still ends with exportable weights; the dynamics weights are saved beside OUT
+(`OUT-dynamics-checkpoint.pt`) for `reexport-dynamics`; the same script takes `--device cuda`.
 """
 from __future__ import annotations
 
@@ -439,6 +439,20 @@ def data_note(d: Patches, seed_note: str) -> str:
     return f"{len(d)} synthetic patients ({seed_note}), one protocol each (the synthetic physician's), patches cut by training/export-patches.ts"
 
 
+def check_dynamic_batch(path: Path, module, inputs: dict) -> None:
+    """The exported graph at batch 3 against the training module (the parity file records batch 2)."""
+    import onnxruntime as ort
+
+    three = {k: torch.cat([v, v[:1]]) for k, v in inputs.items()}
+    with torch.no_grad():
+        want = module(*three.values()).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {k: v.numpy() for k, v in three.items()})[0]
+    error = float(np.max(np.abs(got - want)))
+    if error > 1e-4:
+        raise RuntimeError(f"{path.name}: batch-3 output differs from the training module by {error}")
+    log(stage="export", graph=path.name, batch3MaxAbsError=error)
+
+
 def export_dynamics(out: Path, base: Path, head, den, quality: dict, train_cases: int, note: str, config: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     base_manifest = json.loads((base / "manifest.json").read_text())
@@ -467,7 +481,8 @@ def export_dynamics(out: Path, base: Path, head, den, quality: dict, train_cases
     }
     dyn = {k: {0: "batch"} for k in den_inputs}
     dyn["noise"] = {0: "batch"}
-    parity["denoiser"] = export_graph(den, den_inputs, ["noise"], out / "denoiser.onnx", dyn)
+    parity["denoiser"] = export_graph(M.with_2d_convs(den), den_inputs, ["noise"], out / "denoiser.onnx", dyn)
+    check_dynamic_batch(out / "denoiser.onnx", den, den_inputs)
     graphs = {
         "encoder": base_manifest["graphs"]["encoder"],
         "decoder": base_manifest["graphs"]["decoder"],
@@ -552,12 +567,26 @@ def export_heuristic(out: Path, net, quality: dict, train_cases: int, note: str,
     )
 
 
+def reexport_dynamics(out: Path, base: Path) -> None:
+    """Exports the graphs again from `OUT-dynamics-checkpoint.pt`, keeping the manifest's training
+    record and quality (after an export change, e.g. the denoiser's Conv3dAs2d layout)."""
+    manifest = json.loads((out / "dynamics" / "manifest.json").read_text())
+    state = torch.load(out.parent / f"{out.name}-dynamics-checkpoint.pt")
+    base_manifest = json.loads((base / "manifest.json").read_text())
+    head = M.ResponseHead(len(agent_ids()), ch=16, dim=48)
+    head.load_state_dict(state["response"])
+    den = M.ResponseDenoiser(base_manifest["latent"]["channels"], ch=32, cond_dim=48, downsample=base_manifest["latent"]["downsample"])
+    den.load_state_dict(state["denoiser"])
+    t = manifest["training"]
+    export_dynamics(out / "dynamics", base, head, den, manifest["quality"], t["cases"], t["data"], t["config"])
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["dynamics", "heuristic", "all"])
+    ap.add_argument("what", choices=["dynamics", "heuristic", "all", "reexport-dynamics"])
     ap.add_argument("--patches", required=True, type=Path)
     ap.add_argument("--base", type=Path, default=Path("models/demo"), help="model folder whose dynamics autoencoder is kept")
     ap.add_argument("--out", required=True, type=Path)
@@ -572,6 +601,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    if args.what == "reexport-dynamics":
+        reexport_dynamics(args.out, args.base / "dynamics")
+        return
     rng = np.random.default_rng(args.seed)
     device = torch.device(args.device)
     data = load_patches(args.patches, args.limit)
@@ -591,7 +623,7 @@ def main() -> None:
         log(model="dynamics", stage="response", quality=rq)
         post_z, masked_z = encode_latents(base / base_manifest["graphs"]["encoder"]["file"], data, args.threads)
         den, steps = train_denoiser(train.subset(np.arange(len(train))), post_z[train_idx], masked_z[train_idx], base_manifest, args.minutes_denoiser, rng, device)
-        torch.save({"response": head.state_dict(), "denoiser": den.state_dict()}, args.out.parent / f"{args.out.name}-dynamics-checkpoint.pt") if args.out.parent.exists() else None
+        torch.save({"response": head.state_dict(), "denoiser": den.state_dict()}, args.out.parent / f"{args.out.name}-dynamics-checkpoint.pt")
         dq = evaluate_dynamics(head, den, base / base_manifest["graphs"]["decoder"]["file"], val, masked_z[held], base_manifest, device)
         quality = {"response": rq, "simulation": dq, "denoiserSteps": steps}
         log(model="dynamics", quality=quality)
