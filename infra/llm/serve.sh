@@ -43,7 +43,15 @@ log="$(mktemp -t mewm-llm-server.XXXXXX.log)"
 .llm/venv/bin/python -m llama_cpp.server --model "$model_file" --model_alias "$LOCAL_LLM_MODEL" \
   --host 127.0.0.1 --port "$port" --n_ctx "$ctx" --n_threads "$threads" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT INT TERM
+# uvicorn's graceful shutdown waits for requests in flight, and llama-cpp-python finishes a
+# generation even when its client has gone: give it 5 s, then kill it.
+stop_server() {
+  kill "$server" 2>/dev/null || return 0
+  for _ in $(seq 1 10); do kill -0 "$server" 2>/dev/null || return 0; sleep 0.5; done
+  kill -9 "$server" 2>/dev/null || true
+}
+trap 'stop_server' EXIT
+trap 'exit 130' INT TERM
 
 for _ in $(seq 1 120); do
   if ! kill -0 "$server" 2>/dev/null; then
@@ -51,14 +59,15 @@ for _ in $(seq 1 120); do
     tail -n 20 "$log" >&2
     exit 1
   fi
-  if .llm/venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/v1/models', timeout=1)" 2>/dev/null; then
+  # Ours answers (not something else that took the port meanwhile): the child must still run.
+  if .llm/venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/v1/models', timeout=1)" 2>/dev/null && kill -0 "$server" 2>/dev/null; then
     echo "export OPENAI_BASE_URL=http://127.0.0.1:$port/v1"
     echo "export MEWM_POLICY_MODEL=$LOCAL_LLM_MODEL"
     echo "export MEWM_POLICY_IMAGES=0"
     echo "export MEWM_POLICY_MAX_TOKENS=512"
     echo "serve.sh: $LOCAL_LLM_MODEL (llama-cpp-python $LLAMA_CPP_PYTHON_VERSION) on 127.0.0.1:$port; log $log; Ctrl-C stops it" >&2
-    wait "$server"
-    exit $?
+    wait "$server" || exit $?
+    exit 0
   fi
   sleep 0.5
 done

@@ -65,7 +65,8 @@ export function extractionSchemas(): AnswerSchemas {
         unit: { type: ['string', 'null'], enum: ['mg', 'ml', 'vial', null] },
       },
     };
-    return { strict: { type: 'array', items: strict }, grammar: { type: 'array', items: strict, maxItems: names.length } };
+    // A report names a few agents; the cap keeps a grammar-driven small model from listing all.
+    return { strict: { type: 'array', items: strict }, grammar: { type: 'array', items: strict, maxItems: Math.min(names.length, 5) } };
   };
   return objectSchemas({
     drugs: item(drugNames(), 'dose'),
