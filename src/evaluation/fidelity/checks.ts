@@ -21,6 +21,8 @@ export interface FidelityThresholds {
   readonly maxNecrosisShareError?: number;
   /** Mean over patients of Spearman(learned, true) of the liver HU shift (toxicity). */
   readonly minLiverShiftSpearman?: number;
+  /** Mean over patients of Spearman(learned, true) of the Lipiodol share inside the post tumour label. */
+  readonly minLipiodolShareSpearman?: number;
 }
 
 export const ISSUE_10_TARGETS: FidelityThresholds = {
@@ -51,6 +53,7 @@ const METRICS: Readonly<Record<keyof FidelityThresholds, MetricDefinition>> = {
   maxLipiodolShareError: { description: 'Lipiodol share, per-agent mean |learned − truth|', direction: '<=', value: (s) => s.agentShareError.post.lipiodol },
   maxNecrosisShareError: { description: 'necrotic share, per-agent mean |learned − truth|', direction: '<=', value: (s) => s.agentShareError.post.necrotic },
   minLiverShiftSpearman: { description: 'liver HU shift, within-patient Spearman learned vs truth (mean)', direction: '>=', value: (s) => s.spearman.liverShiftHu.mean },
+  minLipiodolShareSpearman: { description: 'Lipiodol share, within-patient Spearman learned vs truth (mean)', direction: '>=', value: (s) => s.spearman['post.lipiodol'].mean },
 };
 
 export function fidelityChecks(summary: FidelitySummary, thresholds: FidelityThresholds): { readonly pass: boolean; readonly checks: readonly FidelityCheck[] } {

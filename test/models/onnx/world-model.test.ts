@@ -104,36 +104,34 @@ describe('createOnnxWorldModel (demo models)', () => {
 
 /**
  * "The action matters", measured against the world's truth (src/evaluation/fidelity): on 2 patients
- * of an unseen cohort seed, the simulated viable share must rank the protocols that differ from
- * conventional TACE by one agent (drug potency, Lipiodol vs particles vs alcohol, a second drug) as
- * the world does — within-patient Spearman ≥ the fixture threshold (issue 10's 0.7 scaled to 0.6).
- * A model that ignores the action scores 0 here (test/evaluation/fidelity.test.ts, negative control).
- *
- * SKIPPED: it awaits the retrained models of issue 10. The previous version of this test asserted
- * only that two protocols differ by more than 0 HU (its own log: 2.30 HU between protocols vs 177 HU
- * between replicas). This subset was not run to completion on the current demo models (machine
- * load); on the full panel they reach a viable-share Spearman of 0.19 on 8 held-out patients
- * (docs/fidelity.md) and 0.36 on the small-grid fixture. Turn `describe.skip` into `describe` in the
- * commit that ships models that pass it.
+ * of an unseen cohort seed, one-agent changes of conventional TACE (drug, Lipiodol vs particles vs
+ * alcohol, a second drug) must move the simulated post-CT as they move the world's: within-patient
+ * Spearman of the Lipiodol share inside the post tumour label and of the liver HU shift (the
+ * toxicity the risk counts) ≥ 0.7. A model that ignores the action gives identical CTs for every
+ * protocol (undefined correlations count 0) and fails: test/evaluation/fidelity.test.ts runs that
+ * negative control. The dynamics 0.3.0 models reach 0.89 and 0.92 on 24 held-out patients
+ * (docs/fidelity.md); they do not reach issue 10's viable-share (0.39 of 0.7) or end-to-end risk
+ * (−0.04 of 0.5) targets, which test/evaluation/fidelity-onnx.test.ts keeps as the skipped goal.
+ * (The previous version of this test asserted only that two protocols differ by more than 0 HU.)
  */
-describe.skip('the action matters (awaits the retrained models of issue 10)', () => {
+describe('the action matters', () => {
   const subset = [0, 2, 4, 5, 6, 8, 10].map((i) => FIDELITY_PANEL[i]!);
   let cohort: Awaited<ReturnType<typeof writeFidelityCohort>>;
   let world: OnnxWorldModel;
   beforeAll(async () => {
     cohort = await writeFidelityCohort(2, 'clinical');
     world = await createOnnxWorldModel({ modelDir: 'models/demo', sampler: { method: 'ddim', steps: 8 }, maxBatch: 4 });
-  });
+  }, 300_000);
   afterAll(async () => {
     await world?.close();
     await cohort?.cleanup();
   });
 
-  it('the simulated viable share ranks one-agent changes of the protocol as the world does', async () => {
+  it('Lipiodol and liver toxicity follow the protocol as in the world', async () => {
     const run = await runFidelity(world, { cohortDir: cohort.dir, split: 'all', replicas: 1, seed: 7, roiSize: [64, 64, 64], roiSpacingMm: 1.5, panel: subset });
     const summary = summariseFidelity(run);
-    const [check] = fidelityChecks(summary, { minViableShareSpearman: FIXTURE_THRESHOLDS.minViableShareSpearman }).checks;
-    console.log(`viable-share Spearman per case: ${summary.perCase.map((c) => c.spearman['post.viable']?.toFixed(2) ?? 'undefined').join(', ')}`);
-    expect(check!.value).toBeGreaterThanOrEqual(check!.threshold);
+    const { checks } = fidelityChecks(summary, { minLipiodolShareSpearman: 0.7, minLiverShiftSpearman: 0.7 });
+    console.log(checks.map((c) => `${c.metric} ${c.value.toFixed(3)} (${c.direction} ${c.threshold})`).join('\n'));
+    expect(checks.filter((c) => !c.pass).map((c) => c.metric)).toEqual([]);
   }, 600_000);
 });
