@@ -106,6 +106,12 @@ export function parseJsonAnswer(text: string): Validation<unknown> {
   return { ok: false, error: `the answer is not valid JSON (${lastError})` };
 }
 
+function clientWouldRetry(error: unknown): boolean {
+  if (error instanceof OpenAI.APIConnectionError) return true;
+  const status = error instanceof OpenAI.APIError ? error.status : undefined;
+  return status === 408 || status === 409 || status === 429 || (status !== undefined && status >= 500);
+}
+
 /**
  * One chat request in the first output mode the endpoint accepts (see `structured-output.ts`).
  * Under `auto`, until a mode has worked, a mode is probed without the client's retries, so a
@@ -136,8 +142,9 @@ async function createCompletion(
       return { completion, mode };
     } catch (error) {
       if (probing && isResponseFormatRejection(error)) continue;
-      // The probe was the first try: what is left of the client's retry budget follows.
-      if (!probing || client.maxRetries < 1) throw toLlmError(error, exchange.caseId, exchange.purpose, secrets);
+      // The probe was the first try: what is left of the client's retry budget follows, for the
+      // failures the client itself would retry (connection, timeout, 408/409/429/5xx) only.
+      if (!probing || client.maxRetries < 1 || !clientWouldRetry(error)) throw toLlmError(error, exchange.caseId, exchange.purpose, secrets);
       try {
         const completion = await client.chat.completions.create(params, { maxRetries: client.maxRetries - 1 });
         rememberOutputMode(exchange.outputMode, client.baseURL, exchange.model, mode);
