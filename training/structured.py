@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -42,8 +41,10 @@ import torch
 import torch.nn.functional as F
 
 from . import models as M
-from .config import CommonConfig, to_dict
-from .export import export_graph, sha256_file, spec, write_model
+from .config import CommonConfig
+from .export import export_graph, spec, write_model
+from .metrics import concordance_index
+from .train import cox_loss
 
 PATCH = 32
 STORED = 40
@@ -156,15 +157,8 @@ def spearman(a, b) -> float:
 
 
 def c_index(risk, time_, event) -> float:
-    num = den = 0.0
-    for i in range(len(risk)):
-        if not event[i]:
-            continue
-        for j in range(len(risk)):
-            if time_[j] > time_[i]:
-                den += 1
-                num += 1.0 if risk[i] > risk[j] else 0.5 if risk[i] == risk[j] else 0.0
-    return num / den if den else float("nan")
+    """Harrell's C of a risk score (higher risk = shorter survival)."""
+    return concordance_index(time_, -np.asarray(risk), event)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,15 +358,6 @@ def evaluate_dynamics(head, den, decoder_path: Path, d: Patches, masked_z, base_
 
 # ---------------------------------------------------------------------------------------------
 # Heuristic
-
-
-def cox_loss(risk, time_, event):
-    order = torch.argsort(time_, descending=True)
-    r, e = risk[order], event[order]
-    log_cum = torch.logcumsumexp(r, 0)
-    if e.sum() < 1:
-        return risk.sum() * 0
-    return -((r - log_cum) * e).sum() / e.sum()
 
 
 CROP_OFFSETS = [(0, 0, 0), (0, 0, 3), (0, 0, -3), (3, 0, 0), (-3, 0, 0)]
