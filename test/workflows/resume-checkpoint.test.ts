@@ -109,7 +109,6 @@ describe('kill -9 of a GPU worker mid-simulation', () => {
     const { output, startedAtMs } = await simulateOutcome(beamStepWorkflowId(planId, 'drug', 1));
     const recoverySeconds = (startedAtMs - killedAtMs) / 1000;
     const recomputed = simulatedByDeadWorker - output.resumedReplicas;
-    // eslint-disable-next-line no-console
     console.log(
       `resume: dead worker simulated ${simulatedByDeadWorker} replicas; attempt ${output.attempt} took over ${output.resumedReplicas}, ` +
         `recomputed ${recomputed} (batch ${BATCH}), computed ${output.computedReplicas} in all; next attempt started ${recoverySeconds.toFixed(1)} s after the kill (heartbeat timeout ${HEARTBEAT_S} s)`,

@@ -1,5 +1,5 @@
 /**
- * The ONNX backend of the world model (loaded lazily by src/models/backend.ts, so the oracle
+ * The ONNX backend of the world model (loaded lazily by src/backends/world-model.ts, so the oracle
  * path never loads onnxruntime).
  */
 export { createOnnxWorldModel, DEFAULT_SAMPLER, type OnnxWorldModel, type OnnxWorldModelOptions, type SamplerSettings } from './world-model';
