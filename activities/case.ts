@@ -8,10 +8,7 @@
  *   segmentCase (gpu)   the assistant model segments that planning-spacing CT.
  *   prepareCase (cpu)   again, with the planning CT and its labels, for the ROI.
  *
- * ROI grid: axis-aligned RAS+, isotropic `roiSpacingMm`, `roiSize` voxels [nx, ny, nz], its centre
- * voxel (floor(n/2) per axis) on the tumour's centre of mass. Resampling straight from the
- * source grid onto it (any orientation: the affines carry it) avoids resampling whole CTs.
- * Outside the source: -1024 HU (air) and label 0.
+ * The ROI grid and its resampling: src/core/volume/roi.ts (shared with evaluation and the CLI).
  */
 import { stat } from 'node:fs/promises';
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
@@ -20,6 +17,7 @@ import { MewmError } from '../src/core/errors';
 import { reorientToRas } from '../src/core/volume/orientation';
 import { resampleToGrid, resampleToSpacing } from '../src/core/volume/resample';
 import { assertPlausibleVolume } from '../src/core/volume/validate';
+import { planningRoi, ROI_OUTSIDE_HU } from '../src/core/volume/roi';
 import { Label, diagonalAffine, sameGrid, spacingOf, type LabelledCt, type Volume } from '../src/core/volume/volume';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from '../src/io/bounded-read';
 import { assertPlausibleCt } from '../src/io/ct-plausibility';
@@ -72,8 +70,6 @@ export interface CaseGpuDependencies {
   readonly artifacts: ArtifactResolver;
   readonly log: ActivityLogger;
 }
-
-const outsideHu = -1024;
 
 async function readCt(deps: CaseDependencies, caseId: string, source: string): Promise<{ ct: Volume<Float32Array>; kind: 'nifti' | 'dicom'; sheared: boolean }> {
   const path = localPath(source);
@@ -139,38 +135,7 @@ export function planningCtOf(ct: Volume<Float32Array>, spacingMm: number, sheare
   }
   const shape = [0, 1, 2].map((r) => Math.max(1, Math.floor((high[r]! - low[r]!) / spacingMm) + 1)) as [number, number, number];
   const affine = [...diagonalAffine([spacingMm, spacingMm, spacingMm], [low[0]!, low[1]!, low[2]!])];
-  return resampleToGrid(ct, shape, affine, 'linear', { outside: outsideHu });
-}
-
-/** Centre of mass of the tumour voxels (label 2), in RAS mm. */
-export function tumourCentreMm(caseId: string, labels: Volume<Uint8Array>): [number, number, number] {
-  const [nx, ny, nz] = labels.shape;
-  let sx = 0;
-  let sy = 0;
-  let sz = 0;
-  let count = 0;
-  let index = 0;
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, index++) {
-        if (labels.data[index] !== Label.tumour) continue;
-        sx += x;
-        sy += y;
-        sz += z;
-        count++;
-      }
-    }
-  }
-  if (count === 0) throw new MewmError('InvalidInput', `case ${caseId}: the mask has no tumour voxels (label 2); planning needs a tumour`, { caseId });
-  const [i, j, k] = [sx / count, sy / count, sz / count];
-  const a = labels.affine;
-  return [0, 1, 2].map((r) => a[4 * r]! * i + a[4 * r + 1]! * j + a[4 * r + 2]! * k + a[4 * r + 3]!) as [number, number, number];
-}
-
-/** The ROI grid: RAS-aligned, isotropic spacing, centre voxel on `centreMm`. */
-export function roiGrid(centreMm: readonly [number, number, number], size: readonly [number, number, number], spacingMm: number): { shape: [number, number, number]; affine: number[] } {
-  const origin = [0, 1, 2].map((a) => centreMm[a]! - Math.floor(size[a]! / 2) * spacingMm) as [number, number, number];
-  return { shape: [size[0], size[1], size[2]], affine: [...diagonalAffine([spacingMm, spacingMm, spacingMm], origin)] };
+  return resampleToGrid(ct, shape, affine, 'linear', { outside: ROI_OUTSIDE_HU });
 }
 
 export function createCaseActivities(deps: CaseDependencies) {
@@ -181,11 +146,8 @@ export function createCaseActivities(deps: CaseDependencies) {
     source: LabelledCt,
     input: PrepareCaseInput,
   ): Promise<{ roi: RoiArtifacts; observation: TumourObservation; keySlices: ArtifactRef[] }> {
-    const centreMm = tumourCentreMm(caseId, source.labels);
-    const grid = roiGrid(centreMm, input.roiSize, input.roiSpacingMm);
-    const ct = resampleToGrid(source.ct, grid.shape, grid.affine, 'linear', { outside: outsideHu });
-    const labels = resampleToGrid(source.labels, grid.shape, grid.affine, 'nearest', { outside: 0 });
-    const roiVolumes: LabelledCt = { ct, labels };
+    const { grid, centreMm, roi: roiVolumes } = planningRoi(caseId, source, input);
+    const { ct, labels } = roiVolumes;
     const observation = deps.observe(roiVolumes, { caseId });
     const [ctRef, labelsRef] = await Promise.all([putVolume(store, ct), putVolume(store, labels, { labels: true })]);
     const slice = renderAxialSlice(ct, tumourCentreSlice(labels), { labels });

@@ -24,7 +24,7 @@ import type { LabelledCt, Volume } from '../src/core/volume/volume';
 import { resampleToGrid } from '../src/core/volume/resample';
 import { readNifti } from '../src/io/nifti';
 import { spearman } from '../src/evaluation/rank-correlation';
-import { roiGrid, tumourCentreMm } from '../activities/case';
+import { roiGrid, tumourCentreMm } from '../src/core/volume/roi';
 import { observeTumour } from '../src/policy/observation';
 import { GuidelinePolicy } from '../src/policy/guideline';
 import { createOracleWorldModelFromTruth, readOracleTruth } from '../src/world/oracle';

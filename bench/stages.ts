@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tumourCentreMm, roiGrid } from '../activities/case';
+import { tumourCentreMm, roiGrid } from '../src/core/volume/roi';
 import { LocalArtifactStore } from '../src/artifacts/local-store';
 import { putVolume } from '../src/artifacts/volumes';
 import { resampleToGrid } from '../src/core/volume/resample';

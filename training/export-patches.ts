@@ -27,7 +27,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { roiGrid } from '../activities/case';
+import { roiGrid } from '../src/core/volume/roi';
 import { protocolAgents } from '../src/core/vocabulary';
 import { resampleToGrid } from '../src/core/volume/resample';
 import { Label, makeVolume, type LabelledCt } from '../src/core/volume/volume';

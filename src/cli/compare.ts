@@ -23,9 +23,8 @@ import { encodePng, renderAxialSlice } from '../io/png';
 import { createWorldModel } from '../backends/world-model';
 import type { WorldModel } from '../models/world-model';
 import { mapAgentNames } from '../policy/agent-names';
-import { roiGrid, tumourCentreMm } from '../../activities/case';
+import { largestTumourSlice, roiGrid, tumourCentreMm } from '../core/volume/roi';
 import { readCohortManifest, readPreTreatment, renderKeySlices } from './baseline';
-import { largestTumourSlice } from './report';
 import { usageError } from './command-support';
 
 const USAGE = 'usage: mewm compare <caseId> --protocol "A; B; C" (--plan PLAN.json | --against "…") [--cohort DIR] [--replicas T] [--seed S] [--out FILE.html]';

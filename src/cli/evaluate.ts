@@ -64,7 +64,7 @@ import { Label, makeVolume, type LabelledCt, type Volume, type VoxelArray } from
 import { readNifti } from '../io/nifti';
 import { createWorldModel } from '../backends/world-model';
 import { POST_TUMOUR_HU } from '../world/response';
-import { roiGrid, tumourCentreMm } from '../../activities/case';
+import { roiGrid, tumourCentreMm } from '../core/volume/roi';
 import { GuidelinePolicy } from '../policy/guideline';
 import { observeTumour } from '../policy/observation';
 import { readPreTreatment, renderKeySlices } from './baseline';

@@ -13,6 +13,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { MewmError } from '../core/errors';
+import { largestTumourSlice } from '../core/volume/roi';
 import { Label, type LabelledCt, type Volume } from '../core/volume/volume';
 import { ArtifactStores } from '../artifacts/index';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
@@ -65,21 +66,6 @@ export interface StoreResolver {
 }
 
 /** The axial slice (RAS z index) with the most tumour voxels; the middle slice when there is none. */
-export function largestTumourSlice(labels: Volume<Uint8Array>): number {
-  const [nx, ny, nz] = labels.shape;
-  let best = Math.floor(nz / 2);
-  let bestArea = 0;
-  for (let z = 0; z < nz; z++) {
-    let area = 0;
-    for (let q = z * nx * ny; q < (z + 1) * nx * ny; q++) if (labels.data[q] === Label.tumour) area++;
-    if (area > bestArea) {
-      bestArea = area;
-      best = z;
-    }
-  }
-  return best;
-}
-
 function slicePng(ct: Volume, labels: Volume<Uint8Array>, z: number): Uint8Array {
   const image = renderAxialSlice(ct, z, { labels });
   return encodePng(image.rgba, image.width, image.height);

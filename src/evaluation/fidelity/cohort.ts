@@ -6,15 +6,13 @@
  * Planning's ROI (activities/case.ts, `prepareCase` with a mask): the CT widened to Float32 HU,
  * the mask as Uint8; the grid is `roiGrid(tumourCentreMm(labels), roiSize, roiSpacingMm)`; the CT
  * is resampled onto it trilinearly (outside: −1024 HU), the labels by nearest neighbour (outside:
- * 0). The two grid functions are imported from there; the two resampling calls repeat what its
- * private `buildRoi` does.
+ * 0). The grid functions are those of src/core/volume/roi.ts, which planning uses too.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-// eslint-disable-next-line mewm/layers -- ROI geometry lives in activities/case.ts until the application layer of issue 13 gives it a home in src/
-import { roiGrid, tumourCentreMm } from '../../../activities/case';
 import { MewmError } from '../../core/errors';
 import { resampleToGrid } from '../../core/volume/resample';
+import { roiGrid, tumourCentreMm } from '../../core/volume/roi';
 import { makeVolume, type LabelledCt, type Volume } from '../../core/volume/volume';
 import { readNifti } from '../../io/nifti';
 import { readOracleTruth } from '../../world/oracle';
