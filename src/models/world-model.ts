@@ -43,6 +43,12 @@ export interface DynamicsModel {
    * same volumes, bit for bit.
    */
   simulate(requests: readonly SimulationRequest[]): Promise<Volume<Float32Array>[][]>;
+  /**
+   * Diagnostic (the fidelity evaluation): `post` as this model's image decoder draws it, i.e. the
+   * treated region of a real post-CT encoded and decoded, pasted back as `simulate` pastes. What
+   * no denoiser in this latent space can do better than. Absent for models without an autoencoder.
+   */
+  reconstruct?(input: { readonly caseId: string; readonly pre: LabelledCt; readonly post: Volume<Float32Array> }): Promise<Volume<Float32Array>>;
 }
 
 /** H_seg(x̂): liver and tumour labels of a (simulated or real) CT, post-processed. */

@@ -87,7 +87,7 @@ describe('fidelityChecks', () => {
 describe('fidelity evaluation on a tiny synthetic cohort, with the world’s truth as the model under test', () => {
   let cohort: Awaited<ReturnType<typeof writeFidelityCohort>>;
   let oracle: WorldModel;
-  const runs: Record<'oracle' | 'ignoresAction' | 'constantHeuristic', { run: FidelityRun; summary: FidelitySummary }> = {} as never;
+  const runs: Record<'oracle' | 'ignoresAction' | 'constantHeuristic' | 'blindAssistant' | 'identityReconstruction', { run: FidelityRun; summary: FidelitySummary }> = {} as never;
 
   beforeAll(async () => {
     cohort = await writeFidelityCohort(3);
@@ -101,6 +101,11 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     runs.ignoresAction = await evaluate(withDynamics(oracle, ignoringAction(oracle.dynamics, FIDELITY_PANEL[0]!.protocol)), 1);
     const constant: WorldModel = { ...oracle, heuristic: { identity: oracle.heuristic.identity, risk: async () => 1 } };
     runs.constantHeuristic = await evaluate(constant, 1);
+    // An assistant that finds no tumour on any post-CT; and an autoencoder that reconstructs perfectly.
+    const blind: WorldModel = { ...oracle, assistant: { identity: oracle.assistant.identity, segment: async ({ ct }) => makeVolume(new Uint8Array(ct.data.length), ct.shape, ct.affine) } };
+    runs.blindAssistant = await evaluate(blind, 1);
+    const perfectAutoencoder: WorldModel = { ...oracle, dynamics: { ...oracle.dynamics, simulate: (r) => oracle.dynamics.simulate(r), reconstruct: async ({ post }) => post } };
+    runs.identityReconstruction = await evaluate(perfectAutoencoder, 1);
   }, 600_000);
   afterAll(async () => {
     await oracle?.close();
@@ -172,6 +177,26 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     expect(badHeuristic['risk.worldOnSimulated'].mean).toBeGreaterThan(0.9);
     // Same truth, same seeds: the oracle's own column does not depend on the model under test.
     expect(badHeuristic['risk.worldOnTruth'].mean).toBe(badDynamics['risk.worldOnTruth'].mean);
+  });
+
+  it('the decomposition blames the assistant: (ii-a) breaks with a blind assistant while (i) and (iii) hold', () => {
+    const blind = runs.blindAssistant.summary.spearman;
+    // No tumour found: no residual viable volume, so only toxicity is left to rank the panel by.
+    expect(runs.blindAssistant.summary.perProtocol.every((r) => r.assistantOnTruth!.post.volumeRatio === 0)).toBe(true);
+    console.log(`blind assistant: (ii-a) ${blind['risk.assistantOnTruth'].mean.toFixed(3)} vs (iii) ${blind['risk.worldOnTruth'].mean.toFixed(3)}`);
+    expect(blind['risk.assistantOnTruth'].mean).toBeLessThan(blind['risk.worldOnTruth'].mean - 0.2);
+    expect(blind['risk.heuristicOnTruth'].mean).toBeGreaterThan(0.9);
+    expect(blind['risk.worldOnTruth'].mean).toBe(runs.constantHeuristic.summary.spearman['risk.worldOnTruth'].mean);
+    // The oracle's assistant is exact: (ii-a) is the oracle's view.
+    expect(runs.oracle.summary.spearman['risk.assistantOnTruth'].mean).toBe(runs.oracle.summary.spearman['risk.worldOnTruth'].mean);
+  });
+
+  it('(ii-b) is measured only where the dynamics has an autoencoder, and a perfect one reproduces (ii-a)', () => {
+    expect(runs.oracle.summary.spearman['risk.worldOnReconstruction'].undefinedCount).toBe(3);
+    expect(runs.oracle.summary.perProtocol[0]!.reconstruction).toBeNull();
+    const perfect = runs.identityReconstruction.summary;
+    expect(perfect.spearman['risk.worldOnReconstruction'].mean).toBe(perfect.spearman['risk.assistantOnTruth'].mean);
+    expect(perfect.perProtocol[0]!.reconstruction).toEqual(perfect.perProtocol[0]!.assistantOnTruth);
   });
 
   it('renders every per-case and per-agent row in the report', () => {

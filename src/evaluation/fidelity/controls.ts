@@ -12,6 +12,7 @@ export function ignoringAction(dynamics: DynamicsModel, fixed: Protocol): Dynami
   return {
     identity: { ...dynamics.identity, name: `${dynamics.identity.name} (control: always ${protocolKey(protocol)})` },
     simulate: (requests) => dynamics.simulate(requests.map((r) => ({ ...r, protocol }))),
+    ...(dynamics.reconstruct ? { reconstruct: dynamics.reconstruct.bind(dynamics) } : {}),
   };
 }
 

@@ -39,6 +39,8 @@ const RISK_LABELS: readonly [CorrelationName, string][] = [
   ['risk.learned', 'end to end: learned pipeline (dynamics + assistant + heuristic)'],
   ['risk.heuristicOnTruth', '(i) learned heuristic on the true post-CTs, true labels'],
   ['risk.worldOnSimulated', "(ii) world's risk measured on the simulated post-CTs"],
+  ['risk.assistantOnTruth', "(ii-a) world's risk measured on the true post-CTs with the assistant's labels (assistant alone)"],
+  ['risk.worldOnReconstruction', "(ii-b) world's risk measured on the autoencoder's reconstructions of the true post-CTs, assistant labels (ceiling of any denoiser)"],
   ['risk.worldOnTruth', "(iii) oracle: world's risk measured on the true post-CTs"],
   ['risk.worldOnState', "reference: world's risk of the replicas' true ResponseState"],
 ];
@@ -126,12 +128,14 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
   out.push(
     table(
       style,
-      ['protocol', 'learned V/N/L', 'truth V/N/L', 'vol. ratio learned/truth', 'liver ΔHU learned/truth', 'learned risk', 'expected risk'],
+      ['protocol', 'learned V/N/L', 'truth V/N/L', 'assistant on truth V/N/L', 'reconstruction V/N/L', 'vol. ratio learned/truth/assistant on truth/reconstruction', 'liver ΔHU learned/truth', 'learned risk', 'expected risk'],
       summary.perProtocol.map((r) => [
         r.label,
         shares(r.learned.post),
         shares(r.truth.post),
-        `${f2(r.learned.post.volumeRatio)}/${f2(r.truth.post.volumeRatio)}`,
+        r.assistantOnTruth ? shares(r.assistantOnTruth.post) : 'n/a',
+        r.reconstruction ? shares(r.reconstruction.post) : 'n/a',
+        [r.learned, r.truth, r.assistantOnTruth, r.reconstruction].map((x) => (x ? f2(x.post.volumeRatio) : 'n/a')).join('/'),
         `${f1(r.learned.liverShiftHu)}/${f1(r.truth.liverShiftHu)}`,
         f3(r.learnedRisk),
         f3(r.expectedRisk),
@@ -143,7 +147,7 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
   out.push(
     table(
       style,
-      ['case', 'viable', 'necrotic', 'Lipiodol', 'volume', 'pre viable', 'liver', 'risk e2e', '(i) heur.', '(ii) sim', '(iii) oracle', 'state', '|Δ| viable', '|Δ| liver HU', 's'],
+      ['case', 'viable', 'necrotic', 'Lipiodol', 'volume', 'pre viable', 'liver', 'risk e2e', '(i) heur.', '(ii) sim', '(ii-a) asst.', '(ii-b) recon.', '(iii) oracle', 'state', '|Δ| viable', '|Δ| liver HU', 's'],
       summary.perCase.map((c) => [
         c.caseId,
         f2(c.spearman['post.viable']),
@@ -155,6 +159,8 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
         f2(c.spearman['risk.learned']),
         f2(c.spearman['risk.heuristicOnTruth']),
         f2(c.spearman['risk.worldOnSimulated']),
+        f2(c.spearman['risk.assistantOnTruth']),
+        f2(c.spearman['risk.worldOnReconstruction']),
         f2(c.spearman['risk.worldOnTruth']),
         f2(c.spearman['risk.worldOnState']),
         f3(c.meanAbsError['post.viable']),

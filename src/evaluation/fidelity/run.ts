@@ -18,6 +18,11 @@
  *   worldOnSimulated   `riskFromState` of what is measured on the simulated post (measure.ts):
  *                      dynamics + assistant alone, read by a perfect heuristic;
  *   worldOnTruth       `riskFromState` of the same measurements on the true post: the oracle's view;
+ *   assistantOnTruth   the same measurements on the true post with the assistant's labels: the
+ *                      assistant alone (its loss against worldOnTruth);
+ *   worldOnReconstruction  the same on the true post whose treated region the dynamics' autoencoder
+ *                      encoded and decoded (pasted as simulate pastes), assistant labels: what the
+ *                      image decoder lets any denoiser show (null where the model has none);
  *   worldOnState       `riskFromState` of the replica's true `ResponseState`: the realised truth.
  */
 import { MewmError } from '../../core/errors';
@@ -51,12 +56,19 @@ export interface ReplicaRisks {
   readonly worldOnSimulated: number;
   readonly worldOnTruth: number;
   readonly worldOnState: number;
+  /** Absent in results written before these rows existed. */
+  readonly assistantOnTruth?: number;
+  readonly worldOnReconstruction?: number | null;
 }
 
 export interface ReplicaRecord {
   readonly seed: number;
   readonly learned: PostMeasures;
   readonly truth: PostMeasures;
+  /** The true post-CT measured with the assistant's labels (absent in older results). */
+  readonly truthAssistant?: PostMeasures;
+  /** The autoencoder's reconstruction of the true post-CT, assistant labels (null: no autoencoder). */
+  readonly reconstruction?: PostMeasures | null;
   readonly state: StateSummary;
   readonly risk: ReplicaRisks;
 }
@@ -72,7 +84,7 @@ export interface CaseRecord {
   readonly caseId: string;
   readonly split: string;
   /** Wall seconds per stage for this patient. */
-  readonly seconds: { readonly roi: number; readonly simulate: number; readonly segment: number; readonly score: number; readonly truth: number; readonly total: number };
+  readonly seconds: { readonly roi: number; readonly simulate: number; readonly segment: number; readonly score: number; readonly truth: number; readonly diagnose?: number; readonly total: number };
   readonly protocols: readonly ProtocolRecord[];
 }
 
@@ -135,6 +147,7 @@ export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: Labe
   let segmentSeconds = 0;
   let scoreSeconds = 0;
   let truthSeconds = 0;
+  let diagnoseSeconds = 0;
   const protocols: ProtocolRecord[] = [];
   for (const [i, protocol] of panel.entries()) {
     const replicas: ReplicaRecord[] = [];
@@ -149,6 +162,11 @@ export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: Labe
       const truthMeasures = measurePost(pre, truth.post);
       truthSeconds += seconds(t);
       t = performance.now();
+      const truthAssistant = measurePost(pre, { ct: truth.post.ct, labels: await world.assistant.segment({ caseId, ct: truth.post.ct }) });
+      const reconstructed = world.dynamics.reconstruct ? await world.dynamics.reconstruct({ caseId, pre, post: truth.post.ct }) : undefined;
+      const reconstruction = reconstructed ? measurePost(pre, { ct: reconstructed, labels: await world.assistant.segment({ caseId, ct: reconstructed }) }) : null;
+      diagnoseSeconds += seconds(t);
+      t = performance.now();
       const learnedRisk = await world.heuristic.risk({ caseId, pre, post: { ct, labels } });
       const heuristicOnTruth = await world.heuristic.risk({ caseId, pre, post: truth.post });
       scoreSeconds += seconds(t);
@@ -156,6 +174,8 @@ export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: Labe
         seed,
         learned: learnedMeasures,
         truth: truthMeasures,
+        truthAssistant,
+        reconstruction,
         state: stateSummary(truth.state),
         risk: {
           learned: learnedRisk,
@@ -163,12 +183,14 @@ export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: Labe
           worldOnSimulated: riskFromState(c.phenotype, learnedMeasures),
           worldOnTruth: riskFromState(c.phenotype, truthMeasures),
           worldOnState: riskFromState(c.phenotype, truth.state),
+          assistantOnTruth: riskFromState(c.phenotype, truthAssistant),
+          worldOnReconstruction: reconstruction ? riskFromState(c.phenotype, reconstruction) : null,
         },
       });
     }
     protocols.push({ key: protocolKey(protocol), label: protocolLabel(protocol), expectedRisk: expectedRisk(c.phenotype, protocol), replicas });
   }
-  return { caseId, protocols, seconds: { simulate: simulateSeconds, segment: segmentSeconds, score: scoreSeconds, truth: truthSeconds } };
+  return { caseId, protocols, seconds: { simulate: simulateSeconds, segment: segmentSeconds, score: scoreSeconds, truth: truthSeconds, diagnose: diagnoseSeconds } };
 }
 
 /** Runs the evaluation over the cohort's cases; `world` is the model under test (not closed here). */

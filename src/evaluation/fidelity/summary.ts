@@ -27,7 +27,7 @@ export const MEASURED_QUANTITIES = {
 export type MeasuredQuantity = keyof typeof MEASURED_QUANTITIES;
 
 /** Risks ranked against the world's expected risk (run.ts says what each isolates). */
-export const RISK_QUANTITIES = ['learned', 'heuristicOnTruth', 'worldOnSimulated', 'worldOnTruth', 'worldOnState'] as const satisfies readonly (keyof ReplicaRisks)[];
+export const RISK_QUANTITIES = ['learned', 'heuristicOnTruth', 'worldOnSimulated', 'assistantOnTruth', 'worldOnReconstruction', 'worldOnTruth', 'worldOnState'] as const satisfies readonly (keyof ReplicaRisks)[];
 export type RiskQuantity = (typeof RISK_QUANTITIES)[number];
 
 export type CorrelationName = MeasuredQuantity | `risk.${RiskQuantity}`;
@@ -74,6 +74,9 @@ export interface ProtocolRow {
   /** Means over patients and replicas. */
   readonly learned: AgentMeans;
   readonly truth: AgentMeans;
+  /** The true post-CT with the assistant's labels, and the autoencoder's reconstruction of it (null: not measured). */
+  readonly assistantOnTruth: AgentMeans | null;
+  readonly reconstruction: AgentMeans | null;
   readonly learnedRisk: number;
   readonly expectedRisk: number;
 }
@@ -123,12 +126,25 @@ function summariseCase(c: CaseRecord): CaseSummary {
     errors[name] = mean(learned.map((v, i) => Math.abs(v - truth[i]!)));
   }
   const expected = c.protocols.map((p) => p.expectedRisk);
-  for (const q of RISK_QUANTITIES) spearmans[`risk.${q}`] = correlation(c.protocols.map((p) => replicaMean(p, (r) => r.risk[q])), expected);
+  for (const q of RISK_QUANTITIES) {
+    // A diagnostic row a run did not measure (older results, a model without an autoencoder) is undefined.
+    const measured = c.protocols.every((p) => p.replicas.every((r) => typeof r.risk[q] === 'number'));
+    spearmans[`risk.${q}`] = measured ? correlation(c.protocols.map((p) => replicaMean(p, (r) => r.risk[q] as number)), expected) : null;
+  }
   return { caseId: c.caseId, spearman: spearmans as Record<CorrelationName, number | null>, meanAbsError: errors as Record<MeasuredQuantity, number>, seconds: c.seconds.total };
 }
 
 function agentMeans(records: readonly ReplicaRecord[], side: 'learned' | 'truth'): AgentMeans {
-  const m = (f: (x: PostMeasures) => number) => mean(records.map((r) => f(r[side])));
+  return meansOf(records.map((r) => r[side]));
+}
+
+function diagnosticMeans(records: readonly ReplicaRecord[], side: 'truthAssistant' | 'reconstruction'): AgentMeans | null {
+  const measures = records.map((r) => r[side]);
+  return measures.every((x): x is PostMeasures => x !== undefined && x !== null) ? meansOf(measures) : null;
+}
+
+function meansOf(measures: readonly PostMeasures[]): AgentMeans {
+  const m = (f: (x: PostMeasures) => number) => mean(measures.map(f));
   return {
     post: { viable: m((x) => x.post.viable), necrotic: m((x) => x.post.necrotic), lipiodol: m((x) => x.post.lipiodol), volumeRatio: m((x) => x.post.volumeRatio) },
     pre: { viable: m((x) => x.pre.viable), necrotic: m((x) => x.pre.necrotic), lipiodol: m((x) => x.pre.lipiodol) },
@@ -187,6 +203,8 @@ export function summariseFidelity(run: FidelityRun): FidelitySummary {
       label: entry.label,
       learned: agentMeans(records, 'learned'),
       truth: agentMeans(records, 'truth'),
+      assistantOnTruth: diagnosticMeans(records, 'truthAssistant'),
+      reconstruction: diagnosticMeans(records, 'reconstruction'),
       learnedRisk: mean(records.map((r) => r.risk.learned)),
       expectedRisk: mean(run.cases.map((c) => c.protocols[i]!.expectedRisk)),
     };

@@ -191,6 +191,22 @@ class OnnxDynamics implements DynamicsModel {
     });
   }
 
+  async reconstruct(input: { readonly caseId: string; readonly pre: LabelledCt; readonly post: Volume<Float32Array> }): Promise<Volume<Float32Array>> {
+    const m = this.loaded.manifest;
+    const P = m.patchSizeZyx[0];
+    const C = m.latent.channels;
+    const p = P / m.latent.downsample;
+    checkLabelledCt('reconstruction input', input.caseId, input.pre);
+    const ratio = stepRatio(input.pre.ct, m.spacingMm[0]);
+    const centre = tumourCentre(input.pre.labels);
+    const image = samplePatch(input.post, centre, P, ratio, m.intensity.windowHu[0] - 1000, (v) => normaliseHu(v, m.intensity));
+    const { data: latent } = await this.host.runFloat('dynamics/encoder', { image: float32([1, 1, P, P, P], image) }, 'latent');
+    const { data: decoded } = await this.host.runFloat('dynamics/decoder', { latent: float32([1, C, p, p, p], latent) }, 'image');
+    const patchHu = decoded.map((v) => denormaliseToHu(Math.max(m.intensity.range[0], Math.min(m.intensity.range[1], v)), m.intensity));
+    const radius = Math.max(1, Math.round(this.pasteMarginMm / Math.min(...spacingOf(input.pre.ct.affine))));
+    return makeVolume(pastePatch(input.post, patchHu, P, centre, ratio, dilatedMask(input.pre.labels, Label.tumour, radius)), input.post.shape, input.post.affine);
+  }
+
   /**
    * The `response` graph on every request: the expected post-CT measurements of its action for
    * this patient (`action.responseFields` order), which condition the denoiser and shift the liver.
