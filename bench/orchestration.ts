@@ -29,6 +29,7 @@ import { activitiesFor } from '../workers/activities';
 import { createWorkerDependencies } from '../workers/dependencies';
 import { freePort } from '../workers/dev-server';
 import { createLogger } from '../workers/logging';
+import { requirementsFromConfig } from '../workers/serving';
 import { beamStepWith, stepReport } from '../workflows/beam-step';
 import { beamStepWorkflowId } from '../workflows/ids';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -73,7 +74,7 @@ const caseRef = await writeCaseSource(createArtifactStore(parseArtifactLocation(
   ct: join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz'),
   mask: join(cohortDir, 'cases', caseId, 'pre-labels.nii.gz'),
 });
-const input: PlanInput = { case: caseRef, settings: config.planning };
+const input: PlanInput = { case: caseRef, settings: config.planning, requirements: await requirementsFromConfig(config) };
 const log = createLogger(config.log, 'bench');
 
 /** What both runs must agree on. */

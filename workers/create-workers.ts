@@ -13,6 +13,7 @@ import type { MewmConfig } from '../src/config/config';
 import { TASK_QUEUES, type QueueRole } from '../workflows/task-queues';
 import { activitiesFor } from './activities';
 import type { WorkerDependencies } from './dependencies';
+import { gpuQueueOf, llmQueueOf, type ServedRequirements } from './serving';
 import type { DataConverter } from '@temporalio/common';
 
 export const workflowsPath = createRequire(import.meta.url).resolve('../workflows/index.ts');
@@ -59,6 +60,23 @@ export function workerLimits(role: QueueRole, workers: MewmConfig['workers']): P
   };
 }
 
+/**
+ * The queue a worker of `role` polls: the GPU and LLM queues are named after what the worker
+ * serves (workers/serving.ts), so a plan reaches only workers with exactly its policy and models.
+ */
+export function taskQueueOf(role: QueueRole, serves: ServedRequirements): string {
+  switch (role) {
+    case 'cpu':
+      return TASK_QUEUES.cpu;
+    case 'gpu':
+      if (!serves.worldModel) throw new Error('taskQueueOf: a gpu worker without a world model');
+      return gpuQueueOf(serves.worldModel);
+    case 'llm':
+      if (!serves.policy) throw new Error('taskQueueOf: an llm worker without a policy');
+      return llmQueueOf(serves.policy);
+  }
+}
+
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
   const workers: Worker[] = [];
   for (const role of options.roles) {
@@ -68,7 +86,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
       await Worker.create({
         connection: options.connection,
         namespace: options.namespace,
-        taskQueue: TASK_QUEUES[role],
+        taskQueue: taskQueueOf(role, options.deps.serves),
         activities: activitiesFor(role, options.deps),
         ...(hostsWorkflows ? { workflowBundle: options.workflowBundle } : {}),
         ...workerLimits(role, options.workers),

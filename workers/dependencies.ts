@@ -11,8 +11,10 @@ import type { LabelledCt, Volume } from '../src/core/volume/volume';
 import type { IngestLimits } from '../src/io/bounded-read';
 import type { WorldModel } from '../src/models/world-model';
 import type { ActionPolicy, TumourObservation } from '../src/policy/policy';
+import type { PolicyConfig } from '../src/policy/config';
 import type { QueueRole } from '../workflows/task-queues';
 import type { Logger } from './logging';
+import { policyRequirementOf, policyRequirementOfPolicy, worldModelRequirementOf, type ServedRequirements } from './serving';
 
 export interface WorkerDependencies {
   readonly log: Logger;
@@ -26,11 +28,16 @@ export interface WorkerDependencies {
   readonly readDicomSeries?: (folder: string, options?: { name?: string; limits?: IngestLimits }) => Promise<Volume>;
   /** What one input CT may cost (config `ingest`, src/io/bounded-read.ts). */
   readonly ingestLimits?: IngestLimits;
+  /** What this process's GPU and LLM workers serve (workers/serving.ts): names their task queues, checked on every task. */
+  readonly serves: ServedRequirements;
   /** Releases what was opened here (world model sessions, S3 pools). */
   close(): Promise<void>;
 }
 
-export type DependencyOverrides = Partial<Omit<WorkerDependencies, 'close' | 'log'>>;
+export type DependencyOverrides = Partial<Omit<WorkerDependencies, 'close' | 'log' | 'serves'>> & {
+  /** The policy to build (as from the environment), when it is not given as `policy`. */
+  readonly policyConfig?: PolicyConfig;
+};
 
 export async function createWorkerDependencies(config: MewmConfig, roles: readonly QueueRole[], log: Logger, overrides: DependencyOverrides = {}): Promise<WorkerDependencies> {
   const location = parseArtifactLocation(config.artifacts.location, config.artifacts.s3);
@@ -45,10 +52,14 @@ export async function createWorkerDependencies(config: MewmConfig, roles: readon
     ownsWorld = true;
   }
   let policy = overrides.policy;
-  if (policy === undefined && roles.includes('llm')) {
+  let policyRequirement = policy ? policyRequirementOfPolicy(policy) : undefined;
+  if (policy === undefined && (roles.includes('llm') || overrides.policyConfig)) {
     const { createPolicy, policyConfigFromEnv } = await import('../src/policy/index');
-    policy = createPolicy(policyConfigFromEnv());
+    const policyConfig = overrides.policyConfig ?? policyConfigFromEnv();
+    policy = createPolicy(policyConfig);
+    policyRequirement = policyRequirementOf(policyConfig);
   }
+  const worldRequirement = world ? await worldModelRequirementOf(world, config.worldModel) : undefined;
   let observe = overrides.observe;
   let readDicomSeries = overrides.readDicomSeries;
   if (roles.includes('cpu')) {
@@ -64,6 +75,7 @@ export async function createWorkerDependencies(config: MewmConfig, roles: readon
     ...(observe ? { observe } : {}),
     ...(readDicomSeries ? { readDicomSeries } : {}),
     ingestLimits: overrides.ingestLimits ?? config.ingest,
+    serves: { ...(policyRequirement ? { policy: policyRequirement } : {}), ...(worldRequirement ? { worldModel: worldRequirement } : {}) },
     async close() {
       if (ownsWorld) await world?.close();
       if (!overrides.artifacts) artifacts.close();

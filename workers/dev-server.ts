@@ -7,13 +7,15 @@
  * `temporal` on PATH. (With internet, @temporalio/testing can also download one: not needed here.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { MewmError } from '../src/core/errors';
 import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes';
+import type { WatchdogSpec } from './dev-server-watchdog';
+import { liveLeases, takeLease } from './leases';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -30,14 +32,21 @@ export interface DevServerOptions {
   readonly logFile?: string;
   /** How long to wait for the frontend to answer. */
   readonly startTimeoutMs?: number;
+  /** The lease folder (workers/dev-server-watchdog.ts); default `<dbFile>.leases`. */
+  readonly leaseDir?: string;
 }
 
 export interface DevServer {
   readonly address: string;
   readonly namespace: string;
+  /** The server's pid (its parent is the watchdog, workers/dev-server-watchdog.ts). */
   readonly pid: number;
-  /** Stops the server (SIGTERM, then SIGKILL after `graceMs`) and waits for it to exit. */
+  /** Where users of the server hold their leases; the server stops when none is left. */
+  readonly leaseDir: string;
+  /** Stops the server now (SIGTERM, then SIGKILL after `graceMs`) and waits for it to exit. */
   stop(graceMs?: number): Promise<void>;
+  /** Drops this process's lease: stops the server when no other process holds one, else leaves it to them. */
+  release(): Promise<void>;
   /** Resolves when the process exits (for whatever reason). */
   readonly exited: Promise<number | null>;
 }
@@ -88,31 +97,69 @@ export function devServerArgs(options: DevServerOptions): string[] {
   return args;
 }
 
+/** `node` with tsx, as bin/mewm runs TypeScript, for the watchdog. */
+function watchdogCommand(spec: WatchdogSpec): { command: string; args: string[] } {
+  const loader = pathToFileURL(join(projectRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  return { command: process.execPath, args: ['--import', loader, join(projectRoot, 'workers', 'dev-server-watchdog.ts'), '--watchdog', JSON.stringify(spec)] };
+}
+
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const cli = findTemporalCli(options.cliPath);
   mkdirSync(dirname(resolve(options.dbFile)), { recursive: true });
   const ip = options.ip ?? '127.0.0.1';
   const address = `${ip}:${options.port}`;
   const namespace = options.namespace ?? 'default';
-  let out: number | 'ignore' = 'ignore';
-  if (options.logFile) {
-    mkdirSync(dirname(options.logFile), { recursive: true });
-    out = openSync(options.logFile, 'a');
-  }
-  const child: ChildProcess = spawn(cli, devServerArgs(options), { stdio: ['ignore', out, out], detached: false });
-  if (typeof out === 'number') closeSync(out);
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true });
+  const leaseDir = options.leaseDir ?? `${resolve(options.dbFile)}.leases`;
+  // Leases of earlier, dead holders must not keep this server up; ours goes first.
+  liveLeases(leaseDir);
+  const lease = takeLease(leaseDir);
+  const spec: WatchdogSpec = { cli, args: devServerArgs(options), leaseDir, starterPid: process.pid, ...(options.logFile ? { logFile: options.logFile } : {}), pollMs: 500, graceMs: 10_000 };
+  const { command, args } = watchdogCommand(spec);
+  // Its own process group: a terminal's Ctrl-C reaches this command, not a server others may use.
+  const watchdog: ChildProcess = spawn(command, args, { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+  const exited = new Promise<number | null>((resolveExit) => watchdog.once('exit', (code) => resolveExit(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code ?? -1));
+  const serverPid = await new Promise<number>((resolvePid, reject) => {
+    let buffered = '';
+    watchdog.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const line = buffered.split('\n')[0];
+      if (buffered.includes('\n')) resolvePid((JSON.parse(line!) as { pid: number }).pid);
+    });
+    void exited.then((code) => reject(new MewmError('TemporalUnavailable', `the Temporal dev server's watchdog exited at start (code ${code})`, { port: options.port })));
+  }).catch((error: unknown) => {
+    lease.release();
+    throw error;
+  });
+
+  const stopNow = async (graceMs: number) => {
+    if (exitCode === undefined) {
+      watchdog.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        watchdog.kill('SIGKILL');
+        try {
+          process.kill(serverPid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, graceMs + 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    lease.release();
+  };
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   for (;;) {
     if (exitCode !== undefined) {
+      lease.release();
       throw new MewmError('TemporalUnavailable', `the Temporal dev server exited at start (code ${exitCode}); is port ${options.port} taken? Set MEWM_TEMPORAL_PORT, or see ${options.logFile ?? 'its output'}`, { port: options.port });
     }
     if (await frontendAnswers(address)) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      await stopNow(0);
       throw new MewmError('TemporalUnavailable', `the Temporal dev server did not answer on ${address} within ${options.startTimeoutMs ?? 30_000} ms`, { address });
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -121,14 +168,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return {
     address,
     namespace,
-    pid: child.pid!,
+    pid: serverPid,
+    leaseDir,
     exited,
-    async stop(graceMs = 10_000) {
-      if (exitCode !== undefined) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
+    stop: (graceMs = 10_000) => stopNow(graceMs),
+    async release() {
+      lease.release();
+      if (liveLeases(leaseDir).length === 0) return stopNow(10_000);
+      // Others still use it: the watchdog keeps it until their leases go. This process may exit.
+      watchdog.unref();
+      (watchdog.stdin as Socket | null)?.unref();
+      (watchdog.stdout as Socket | null)?.unref();
     },
   };
 }

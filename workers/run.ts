@@ -7,10 +7,12 @@ import { NativeConnection } from '@temporalio/worker';
 import type { MewmConfig } from '../src/config/config';
 import { MewmError } from '../src/core/errors';
 import type { QueueRole } from '../workflows/task-queues';
-import { bundleWorkflows, createWorkers, runWorkers, type WorkflowSource } from './create-workers';
+import type { PlanRequirements } from '../src/core/serving';
+import { bundleWorkflows, createWorkers, runWorkers, taskQueueOf, type WorkflowSource } from './create-workers';
 import { createWorkerDependencies, type DependencyOverrides } from './dependencies';
 import { installRuntimeLogging, type Logger } from './logging';
 import { dataConverterOption } from './payload-codec';
+import { planRequirements, policyRequirementOf, worldModelRequirementFromConfig, type ServedRequirements } from './serving';
 
 export interface WorkerProcessOptions {
   readonly config: MewmConfig;
@@ -22,8 +24,8 @@ export interface WorkerProcessOptions {
   readonly overrides?: DependencyOverrides;
   readonly workflowBundle?: WorkflowSource;
   readonly identity?: string;
-  /** Called once every worker polls its queue. */
-  readonly onReady?: () => void;
+  /** Called once every worker polls its queue, with what this process's GPU and LLM workers serve. */
+  readonly onReady?: (serves: ServedRequirements) => void;
 }
 
 export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
@@ -47,11 +49,52 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       ...(options.identity ? { identity: options.identity } : {}),
       ...dataConverterOption(options.config.temporal.payloadKey),
     });
-    options.log.info({ queues: options.roles, address: options.address }, 'workers polling');
-    options.onReady?.();
+    const queues = options.roles.map((role) => taskQueueOf(role, deps.serves));
+    options.log.info({ queues, address: options.address }, 'workers polling');
+    options.onReady?.(deps.serves);
     await runWorkers(workers, options.signal);
   } finally {
     await deps.close();
     await connection.close();
   }
+}
+
+export interface InProcessWorkers {
+  /** Settles when the workers stop; rejects when one of them fails. */
+  readonly done: Promise<void>;
+  /**
+   * What a plan for these workers asks for: their policy and world model (for a role this process
+   * does not run, what the configuration and environment name, as a separate worker computes it).
+   */
+  requirements(): Promise<PlanRequirements>;
+  /** Shuts the workers down gracefully and waits for them. */
+  stop(): Promise<void>;
+}
+
+/** Workers in this process, polling once this resolves (what `openTemporal` runs; `mewm evaluate` runs one set per method). */
+export async function startInProcessWorkers(options: Omit<WorkerProcessOptions, 'signal' | 'onReady'>): Promise<InProcessWorkers> {
+  const abort = new AbortController();
+  let served: ServedRequirements = {};
+  let ready!: () => void;
+  const readyPromise = new Promise<void>((r) => (ready = r));
+  const done = runWorkerProcess({
+    ...options,
+    signal: abort.signal,
+    onReady: (serves) => {
+      served = serves;
+      ready();
+    },
+  });
+  await Promise.race([readyPromise, done]);
+  return {
+    done,
+    async requirements() {
+      const policy = served.policy ?? policyRequirementOf((await import('../src/policy/index')).policyConfigFromEnv());
+      return planRequirements(policy, served.worldModel ?? (await worldModelRequirementFromConfig(options.config.worldModel)));
+    },
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
 }

@@ -20,18 +20,19 @@ import { runBeamStep, type CandidateEvaluation, type StepReport } from '../src/c
 import type { AuditActivities } from '../activities/audit';
 import type { SimulationActivities } from '../activities/simulation';
 import type { ModelIdentity } from '../src/models/world-model';
-import { activityProfiles } from './activity-profiles';
+import type { WorldModelRequirement } from '../src/core/serving';
+import { activityProfiles, type Requiring } from './activity-profiles';
 import { runPureAsync } from './failures';
 import type { BeamStepAudit, BeamStepInput, BeamStepResult, CandidateRecord, ReplicaRecord, StepSummary } from './types';
 
 export async function beamStep(input: BeamStepInput): Promise<BeamStepResult> {
-  const { cpu, gpu } = activityProfiles(input.settings.timeouts);
+  const { cpu, gpu } = activityProfiles(input.settings.timeouts, input.requirements);
   return beamStepWith(input, { gpu, cpu, workflowId: workflowInfo().workflowId });
 }
 
 /** What one beam step needs: its activities and the id it reports under. */
 export interface BeamStepEnvironment {
-  readonly gpu: Pick<SimulationActivities, 'simulateCandidates' | 'segmentReplicas' | 'scoreReplicas'>;
+  readonly gpu: Pick<Requiring<SimulationActivities, WorldModelRequirement>, 'simulateCandidates' | 'segmentReplicas' | 'scoreReplicas'>;
   readonly cpu: Pick<AuditActivities, 'writeAuditRecord'>;
   /** The beamStep workflow id (`beamStepWorkflowId`), kept in the step summary. */
   readonly workflowId: string;
@@ -40,6 +41,7 @@ export interface BeamStepEnvironment {
 export async function beamStepWith(input: BeamStepInput, { gpu, cpu, workflowId }: BeamStepEnvironment): Promise<BeamStepResult> {
   const started = Date.now();
   const { settings, phase, step } = input;
+  const requires = input.requirements ? { requires: input.requirements.worldModel } : {};
   const models: ModelIdentity[] = [];
   let simulation = { computedReplicas: 0, resumedReplicas: 0, attempts: 0 };
   const timings = { simulateMs: 0, segmentMs: 0, scoreMs: 0 };
@@ -51,11 +53,12 @@ export async function beamStepWith(input: BeamStepInput, { gpu, cpu, workflowId 
         roi: input.roi,
         candidates: specs.map((s) => ({ key: s.key, protocol: s.protocol, seeds: s.seeds })),
         batchReplicas: settings.simulateBatchReplicas,
+        ...requires,
       });
       const cts = simulated.cts.flat();
-      const segmented = settings.reusePreTreatmentMask ? null : await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas });
+      const segmented = settings.reusePreTreatmentMask ? null : await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas, ...requires });
       const labelsOf = (i: number) => (segmented ? segmented.labels[i]! : input.roi.labels);
-      const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: labelsOf(i) })) });
+      const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: labelsOf(i) })), ...requires });
       models.push(simulated.model, ...(segmented ? [segmented.model] : []), scored.model);
       simulation = { computedReplicas: simulated.computedReplicas, resumedReplicas: simulated.resumedReplicas, attempts: simulated.attempt };
       Object.assign(timings, { simulateMs: simulated.elapsedMs, segmentMs: segmented?.elapsedMs ?? 0, scoreMs: scored.elapsedMs });

@@ -19,14 +19,15 @@ import { activityProfiles } from './activity-profiles';
 import { beamStep, stepReport } from './beam-step';
 import { failureType, runPure, runPureAsync } from './failures';
 import { beamStepWorkflowId } from './ids';
-import { planAuditQuery, planProgressQuery } from './queries';
+import { planAuditQuery, planProgressQuery, askedForQuery } from './queries';
 import { MewmCaseId, MewmCohortId, MewmStatus, type MewmStatusValue } from './search-attributes';
-import type { PlanInput, PlanProgress, PlanResult, PreparedCase, ReplicaRecord, StepSummary } from './types';
+import type { PlanProgress, PlanResult, PlanWorkflowInput, PreparedCase, ReplicaRecord, StepSummary } from './types';
 import type { ArtifactRef } from '../src/artifacts/store';
 
-export async function planTreatment(input: PlanInput): Promise<PlanResult> {
+export async function planTreatment(input: PlanWorkflowInput): Promise<PlanResult> {
   const planId = workflowInfo().workflowId;
-  const { settings } = input;
+  const { settings, requirements } = input;
+  const requiresWorld = requirements ? { requires: requirements.worldModel } : {};
   const caseId = input.case.caseId;
   const schedule = runPure(() => phaseSteps(settings));
   let progress: PlanProgress = { stage: 'starting', stepsDone: 0, stepsTotal: schedule.length, bestRisk: null };
@@ -35,6 +36,7 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
   const steps: StepSummary[] = [];
   setHandler(planProgressQuery, () => progress);
   setHandler(planAuditQuery, () => ({ planId, caseId, prepared, proposal, steps }));
+  setHandler(askedForQuery, () => ({ settings, requirements: requirements ?? null }));
 
   const setStatus = (status: MewmStatusValue) =>
     upsertSearchAttributes([
@@ -45,13 +47,13 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
   setStatus('running');
 
   try {
-    const { cpu, gpu, llm } = activityProfiles(settings.timeouts);
+    const { cpu, gpu, llm } = activityProfiles(settings.timeouts, requirements);
 
     progress = { ...progress, stage: 'ingesting' };
     const roiRequest = { case: input.case, roiSize: settings.roiSize, roiSpacingMm: settings.roiSpacingMm };
     let ingest = await cpu.prepareCase(roiRequest);
     if (ingest.kind === 'needs-segmentation') {
-      const segmented = await gpu.segmentCase({ caseId, ct: ingest.planningCt });
+      const segmented = await gpu.segmentCase({ caseId, ct: ingest.planningCt, ...requiresWorld });
       ingest = await cpu.prepareCase({ ...roiRequest, segmented: { ct: ingest.planningCt, labels: segmented.labels, model: segmented.model, sourceKind: ingest.sourceKind } });
     }
     if (ingest.kind !== 'prepared') throw ApplicationFailure.nonRetryable(`case ${caseId}: ingest did not produce a planning ROI`, 'Internal');
@@ -66,6 +68,7 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
       drugCount: settings.drugCandidates,
       embolicCount: settings.embolicCandidates,
       keySlices: preparedCase.keySlices,
+      ...(requirements ? { requires: requirements.policy } : {}),
     });
     proposal = proposed;
 
@@ -74,7 +77,7 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
       progress = { ...progress, stage: phase === 'drug' ? 'drug-horizon' : 'embolic-horizon' };
       const result = await executeChild(beamStep, {
         workflowId: beamStepWorkflowId(planId, phase, step),
-        args: [{ planId, caseId, phase, step, beams, candidates, roi: preparedCase.roi, settings }],
+        args: [{ planId, caseId, phase, step, beams, candidates, roi: preparedCase.roi, settings, ...(requirements ? { requirements } : {}) }],
       });
       steps.push(result.summary);
       const risks = result.beams.map((b) => b.risk).filter((r): r is number => r !== null);
@@ -115,6 +118,7 @@ export async function planTreatment(input: PlanInput): Promise<PlanResult> {
       prepared: preparedCase,
       previews,
       settings,
+      ...(requirements ? { requirements } : {}),
     };
   } catch (error) {
     progress = { ...progress, stage: 'failed' };

@@ -29,14 +29,15 @@ import { activityProfiles } from './activity-profiles';
 import { failureType } from './failures';
 import { cohortPlanWorkflowId } from './ids';
 import { planTreatment } from './plan-treatment';
-import { cohortProgressQuery } from './queries';
+import { cohortProgressQuery, askedForQuery } from './queries';
 import { MewmCaseId, MewmCohortId, MewmStatus } from './search-attributes';
-import type { CohortCaseOutcome, CohortInput, CohortResult, CohortState } from './types';
+import type { CohortCaseOutcome, CohortResult, CohortState, CohortWorkflowInput } from './types';
 
-export async function runCohort(input: CohortInput): Promise<CohortResult> {
+export async function runCohort(input: CohortWorkflowInput): Promise<CohortResult> {
   let state: CohortState = input.state ?? { nextOffset: 0, total: null, completed: 0, failed: 0, skipped: 0, pages: [], runs: 0 };
   const running = new Set<string>();
   setHandler(cohortProgressQuery, () => ({ ...state, running: [...running] }));
+  setHandler(askedForQuery, () => ({ settings: input.settings, requirements: input.requirements ?? null }));
   upsertSearchAttributes([
     { key: MewmCohortId, value: input.cohortId },
     { key: MewmStatus, value: 'running' },
@@ -72,7 +73,7 @@ export async function runCohort(input: CohortInput): Promise<CohortResult> {
     try {
       const child = await startChild(planTreatment, {
         workflowId,
-        args: [{ case: patient, settings: input.settings, cohortId: input.cohortId }],
+        args: [{ case: patient, settings: input.settings, cohortId: input.cohortId, ...(input.requirements ? { requirements: input.requirements } : {}) }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         typedSearchAttributes: [

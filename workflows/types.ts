@@ -9,6 +9,7 @@ import type { ActionProposal, PolicyIdentity, TumourObservation } from '../src/p
 import type { AgentId, DrugId, EmbolicId, Phase, Protocol } from '../src/core/vocabulary';
 import type { Beam, BeamExtension, PrunedCandidate, Replacement } from '../src/core/planning/beam-search';
 import type { PlanSettings } from '../src/core/planning/settings';
+import type { PlanRequirements } from '../src/core/serving';
 
 export type { ActivityTimeouts, PlanSettings } from '../src/core/planning/settings';
 
@@ -104,6 +105,8 @@ export interface BeamStepInput {
   readonly candidates: readonly AgentId[];
   readonly roi: RoiArtifacts;
   readonly settings: PlanSettings;
+  /** The plan's requirements (PlanInput.requirements); absent in histories from before them. */
+  readonly requirements?: PlanRequirements;
 }
 
 /** A compact line per beam step: what the parent keeps and what `mewm plan` prints. */
@@ -133,7 +136,15 @@ export interface PlanInput {
   readonly settings: PlanSettings;
   /** Cohort this plan belongs to (search attribute), if any. */
   readonly cohortId?: string;
+  /**
+   * What the plan asked for: policy and endpoint, world-model hashes and runtime settings, and the
+   * queues of the workers that serve exactly those (src/core/serving.ts, workers/serving.ts).
+   */
+  readonly requirements: PlanRequirements;
 }
+
+/** What planTreatment accepts: also inputs recorded before requirements existed (their GPU and LLM activities go to the shared queues). */
+export type PlanWorkflowInput = Omit<PlanInput, 'requirements'> & { readonly requirements?: PlanRequirements };
 
 export type PlanStage = 'starting' | 'ingesting' | 'proposing' | 'drug-horizon' | 'embolic-horizon' | 'previews' | 'done' | 'failed';
 
@@ -165,6 +176,8 @@ export interface PlanResult {
   readonly prepared: PreparedCase;
   readonly previews: readonly ArtifactRef[];
   readonly settings: PlanSettings;
+  /** What the plan asked for (PlanInput.requirements), when it was given. */
+  readonly requirements?: PlanRequirements;
 }
 
 /** One case of a cohort as the planner needs it. */
@@ -182,9 +195,14 @@ export interface CohortInput {
   readonly concurrency: number;
   /** Cases per continue-as-new page. */
   readonly pageSize: number;
+  /** Passed to every plan of the cohort (PlanInput.requirements). */
+  readonly requirements: PlanRequirements;
   /** Carried across continue-as-new. */
   readonly state?: CohortState;
 }
+
+/** What runCohort accepts: also inputs recorded before requirements existed. */
+export type CohortWorkflowInput = Omit<CohortInput, 'requirements'> & { readonly requirements?: PlanRequirements };
 
 export interface CohortCaseOutcome {
   readonly caseId: string;

@@ -5,8 +5,9 @@
  *   mewm server [--port N] [--ui-port N] [--config FILE]
  *
  * Also home of `openTemporal`, which every client command uses: connect to TEMPORAL_ADDRESS, or
- * (none configured) to the embedded server, starting it when nothing answers on its port, and
- * optionally running the all-in-one workers in this process.
+ * (none configured) to the embedded server of the data dir — adopted only when it is the one mewm
+ * started there, started when nothing listens on its port, refused otherwise
+ * (workers/embedded-server.ts) — and optionally run the all-in-one workers in this process.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,10 +15,10 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/load';
 import type { MewmConfig } from '../config/config';
 import { MewmError } from '../core/errors';
-import { startDevServer, type DevServer } from '../../workers/dev-server';
+import { openEmbeddedServer, startEmbeddedServer, type EmbeddedServer } from '../../workers/embedded-server';
 import { createLogger, type Logger } from '../../workers/logging';
 import { dataConverterOption } from '../../workers/payload-codec';
-import { runWorkerProcess, type WorkerProcessOptions } from '../../workers/run';
+import { startInProcessWorkers } from '../../workers/run';
 import type { QueueRole } from '../../workflows/task-queues';
 import { commandFailed, usageError } from './command-support';
 
@@ -47,24 +48,26 @@ async function answers(address: string): Promise<Connection | undefined> {
 }
 
 export async function openTemporal(config: MewmConfig, log: Logger, options: { workers?: readonly QueueRole[] } = {}): Promise<TemporalSession> {
-  let server: DevServer | undefined;
-  let address = config.temporal.address ?? `127.0.0.1:${config.temporal.port}`;
-  let connection = await answers(address);
-  if (connection === undefined) {
-    if (config.temporal.address !== null) {
+  let embedded: EmbeddedServer | undefined;
+  let connection: Connection;
+  let address: string;
+  if (config.temporal.address !== null) {
+    address = config.temporal.address;
+    const answered = await answers(address);
+    if (answered === undefined) {
       throw new MewmError('TemporalUnavailable', `no Temporal server answers at ${address} (TEMPORAL_ADDRESS): start one, or unset TEMPORAL_ADDRESS to use the embedded server`, { address });
     }
-    log.info({ db: embeddedDbFile(config), port: config.temporal.port }, 'starting the embedded Temporal dev server');
-    server = await startDevServer({
-      dbFile: embeddedDbFile(config),
-      port: config.temporal.port,
-      uiPort: config.temporal.uiPort,
-      cliPath: config.temporal.cliPath,
-      namespace: config.temporal.namespace,
-      logFile: join(config.dataDir, 'temporal', 'server.log'),
-    });
-    address = server.address;
-    connection = await Connection.connect({ address });
+    connection = answered;
+  } else {
+    // Only the server mewm started for this data dir is adopted (workers/embedded-server.ts).
+    embedded = await openEmbeddedServer({ dataDir: config.dataDir, port: config.temporal.port, uiPort: config.temporal.uiPort, cliPath: config.temporal.cliPath, namespace: config.temporal.namespace, log });
+    address = embedded.address;
+    try {
+      connection = await Connection.connect({ address });
+    } catch (error) {
+      await embedded.release();
+      throw new MewmError('TemporalUnavailable', `cannot connect to the embedded Temporal server at ${address}`, { address }, { cause: error });
+    }
   }
   const client = new Client({ connection, namespace: config.temporal.namespace, ...dataConverterOption(config.temporal.payloadKey) });
 
@@ -72,37 +75,17 @@ export async function openTemporal(config: MewmConfig, log: Logger, options: { w
   return {
     client,
     address,
-    startedServer: server !== undefined,
+    startedServer: embedded?.started === true,
     async close() {
       await workers?.stop().catch((error: unknown) => log.warn({ err: error }, 'worker stopped with an error'));
       await connection.close();
-      await server?.stop();
+      // Stops the server when no other command uses it.
+      await embedded?.release();
     },
   };
 }
 
-export interface InProcessWorkers {
-  /** Settles when the workers stop; rejects when one of them fails. */
-  readonly done: Promise<void>;
-  /** Shuts the workers down gracefully and waits for them. */
-  stop(): Promise<void>;
-}
-
-/** Workers in this process, polling once this resolves (what `openTemporal` runs; `mewm evaluate` runs one set per method). */
-export async function startInProcessWorkers(options: Omit<WorkerProcessOptions, 'signal' | 'onReady'>): Promise<InProcessWorkers> {
-  const abort = new AbortController();
-  let ready!: () => void;
-  const readyPromise = new Promise<void>((r) => (ready = r));
-  const done = runWorkerProcess({ ...options, signal: abort.signal, onReady: ready });
-  await Promise.race([readyPromise, done]);
-  return {
-    done,
-    async stop() {
-      abort.abort();
-      await done;
-    },
-  };
-}
+export { startInProcessWorkers, type InProcessWorkers } from '../../workers/run';
 
 export async function runServer(argv: readonly string[]): Promise<number> {
   let values;
@@ -126,14 +109,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       },
     });
     const log = createLogger(config.log);
-    const server = await startDevServer({
-      dbFile: embeddedDbFile(config),
-      port: config.temporal.port,
-      uiPort: config.temporal.uiPort,
-      cliPath: config.temporal.cliPath,
-      namespace: config.temporal.namespace,
-      logFile: join(config.dataDir, 'temporal', 'server.log'),
-    });
+    const server = await startEmbeddedServer({ dataDir: config.dataDir, port: config.temporal.port, uiPort: config.temporal.uiPort, cliPath: config.temporal.cliPath, namespace: config.temporal.namespace });
     process.stdout.write(
       `Temporal dev server on ${server.address} (namespace ${server.namespace}, state in ${embeddedDbFile(config)})` +
         `${config.temporal.uiPort ? `, web UI on http://127.0.0.1:${config.temporal.uiPort}` : ''}\n` +

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   ArtifactCorrupt: { retryable: false, description: 'an artifact does not match its content hash' },
   ArtifactStoreUnavailable: { retryable: true, description: 'the artifact store (filesystem or S3) could not be reached' },
   TemporalUnavailable: { retryable: true, description: 'the Temporal server could not be reached' },
+  TemporalForeign: { retryable: false, description: 'what answers on the embedded server port is not the server mewm started for this data dir' },
+  ServingMismatch: { retryable: false, description: 'a worker cannot serve the policy or world model a plan asked for (src/core/serving.ts)' },
   Internal: { retryable: true, description: 'an unexpected failure; retried in case it was transient' },
 } as const;
 

@@ -89,7 +89,7 @@ describe('real plan failures printed by the CLI', () => {
 
   async function planFailure(workflowId: string, input: { ct: string; mask?: string }): Promise<string> {
     const error = await stack.client.workflow
-      .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId, args: [{ case: await stageCase(config, { caseId, ...input }), settings: config.planning }] })
+      .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId, args: [{ case: await stageCase(config, { caseId, ...input }), settings: config.planning, requirements: stack.requirements }] })
       .then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     return printed(error);

@@ -71,7 +71,7 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
     const plan = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-report-a',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: stack.requirements }],
     })) as PlanResult;
     const promptVersions = plan.proposal.policy.promptVersions ?? {};
     expect(Object.keys(promptVersions)).toContain('propose');

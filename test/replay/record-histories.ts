@@ -1,7 +1,9 @@
 /**
  * Records the event histories the replay test replays (test/replay/histories/*.json): a full plan,
  * one of its beam steps, a cohort run (first page, ending in continue-as-new, with a failed
- * patient) and a failed plan. Re-record after an intended workflow change:
+ * patient) and a failed plan, all with requirements (replay-req-*). The histories without them
+ * (replay-plan*, replay-cohort, plan-replay-BAD-0001) were recorded before requirements existed
+ * and are kept as recorded. Re-record after an intended workflow change:
  *
  *   node --import tsx test/replay/record-histories.ts
  *
@@ -27,12 +29,22 @@ const server = await startTestServer(join(dir, 'temporal.sqlite'));
 const client = await connectClient(server.address);
 const workers = await startWorkers({ address: server.address, config });
 try {
-  const planId = 'replay-plan';
-  await client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohort.dir, ids[0]!)), settings: config.planning }] });
+  // Since requirements (PlanInput.requirements): new ids, so the histories recorded before them
+  // (replay-plan*, replay-cohort, plan-replay-BAD-0001, inputs without requirements) stay as they are.
+  const requirements = await workers.requirements();
+  const planId = 'replay-req-plan';
+  await client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohort.dir, ids[0]!)), settings: config.planning, requirements }] });
   const bad = writeCorruptCase(join(cohort.dir, 'cases'), 'BAD-0001');
   const manifest = writeManifest(join(cohort.dir, 'replay.jsonl'), [caseOf(cohort.dir, ids[1]!), bad, caseOf(cohort.dir, ids[0]!)]);
-  const input: CohortInput = { cohortId: 'replay', cases: await stageCohort(config, 'replay', manifest), settings: { ...config.planning, drugHorizon: 1, embolicHorizon: 1 }, concurrency: 2, pageSize: 2 };
-  const cohortHandle = await client.workflow.start('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'replay-cohort', args: [input] });
+  const input: CohortInput = {
+    cohortId: 'replay-req',
+    cases: await stageCohort(config, 'replay-req', manifest),
+    settings: { ...config.planning, drugHorizon: 1, embolicHorizon: 1 },
+    concurrency: 2,
+    pageSize: 2,
+    requirements,
+  };
+  const cohortHandle = await client.workflow.start('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'replay-req-cohort', args: [input] });
   await cohortHandle.result();
   // Files are named by workflow id: replay needs the original id (child ids derive from it).
   const save = async (workflowId: string, runId?: string) => {
@@ -42,8 +54,8 @@ try {
   };
   await save(planId); // planTreatment, completed
   await save(beamStepWorkflowId(planId, 'drug', 1)); // beamStep
-  await save('replay-cohort', cohortHandle.firstExecutionRunId); // runCohort first page, ends in continue-as-new, one failed patient
-  await save(cohortPlanWorkflowId('replay', 'BAD-0001')); // planTreatment failed on a corrupt CT
+  await save('replay-req-cohort', cohortHandle.firstExecutionRunId); // runCohort first page, ends in continue-as-new, one failed patient
+  await save(cohortPlanWorkflowId('replay-req', 'BAD-0001')); // planTreatment failed on a corrupt CT
 } finally {
   await workers.stop();
   await client.connection.close();

@@ -3,12 +3,22 @@
  * test process itself serves something the CLI calls (a scripted OpenAI endpoint): `runMewm`
  * (spawnSync) would deadlock there.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { MEWM_BIN, type CliResult } from './cli';
+
+/** Children still running, so that a failed test can end them (else they outlive the test with their servers). */
+const running = new Set<ChildProcess>();
+
+/** Kills (SIGKILL) every `mewm` child still running; for afterAll/afterEach. */
+export function killRunningMewm(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
 
 export function runMewmAsync(cwd: string, env: Record<string, string>, args: readonly string[], timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(MEWM_BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -19,6 +29,7 @@ export function runMewmAsync(cwd: string, env: Record<string, string>, args: rea
       reject(error);
     });
     child.on('close', (code) => {
+      running.delete(child);
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });

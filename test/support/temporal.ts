@@ -12,6 +12,7 @@ import { writeCaseSource, writeCohortSource, readCohortManifest, type CaseInput 
 import { ArtifactStores, parseArtifactLocation } from '../../src/artifacts';
 import type { ArtifactRef, ArtifactStore } from '../../src/artifacts/store';
 import { resolveConfig, type ConfigOverrides, type MewmConfig } from '../../src/config/config';
+import type { PlanRequirements } from '../../src/core/serving';
 import type { CaseRef } from '../../workflows/types';
 import { writeCohort } from '../../src/world/cohort';
 import type { SyntheticPatient } from '../../src/world/cohort';
@@ -19,7 +20,7 @@ import { bundleWorkflows } from '../../workers/create-workers';
 import type { DependencyOverrides } from '../../workers/dependencies';
 import { freePort, startDevServer, type DevServer } from '../../workers/dev-server';
 import { createLogger } from '../../workers/logging';
-import { startInProcessWorkers, type InProcessWorkers } from '../../src/cli/server';
+import { startInProcessWorkers, type InProcessWorkers } from '../../workers/run';
 import type { QueueRole } from '../../workflows/task-queues';
 
 export function tempDir(prefix: string): string {
@@ -113,6 +114,8 @@ export interface TemporalStack {
   readonly server: DevServer;
   readonly client: Client;
   readonly workers: RunningWorkers;
+  /** What a plan for these workers asks for (PlanInput.requirements): without it, nothing serves its GPU and LLM activities. */
+  readonly requirements: PlanRequirements;
   /** Stops the workers, closes the client, stops the server. */
   stop(): Promise<void>;
 }
@@ -128,6 +131,7 @@ export async function startTemporalStack(dir: string, config: MewmConfig, overri
       server,
       client: connected,
       workers,
+      requirements: await workers.requirements(),
       stop: async () => {
         await workers.stop();
         await connected.connection.close();

@@ -86,7 +86,7 @@ describe('a plan with payload encryption on', () => {
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-encrypted',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: stack.requirements }],
     })) as PlanResult;
     expect(result.protocol.drugs.length + result.protocol.embolics.length).toBeGreaterThan(0);
 

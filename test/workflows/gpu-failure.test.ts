@@ -96,7 +96,7 @@ describe('GPU worker killed mid-simulation', () => {
   it('finishes on a second worker with the undisturbed result, resuming from the heartbeat', { timeout: 180_000 }, async () => {
     gpuProcess = await startGpuProcess();
     const planId = 'plan-gpu-killed';
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }] });
+    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }] });
 
     // Wait until the second drug step's simulation has finished a few replicas, then kill the worker.
     const victim = beamStepWorkflowId(planId, 'drug', 2);
@@ -128,7 +128,7 @@ describe('GPU worker killed mid-simulation', () => {
     const undisturbed = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-gpu-undisturbed',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }],
     })) as PlanResult;
     expect(undisturbed.steps.every((s) => s.resumedReplicas === 0)).toBe(true);
     expect(decisions(disturbed)).toEqual(decisions(undisturbed));

@@ -42,7 +42,7 @@ describe.skipIf(!pythonAvailable)(`planTreatment from a DICOM series without a m
     const handle = await client.workflow.start('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-dicom',
-      args: [{ case: await stageCase(config, { caseId, ct: seriesDir }), settings: config.planning }],
+      args: [{ case: await stageCase(config, { caseId, ct: seriesDir }), settings: config.planning, requirements: stack.requirements }],
     });
     const result = (await handle.result()) as PlanResult;
     expect(result.prepared).toMatchObject({ sourceKind: 'dicom', maskSource: 'assistant' });

@@ -45,7 +45,7 @@ describe('planTreatment with the LLM policy', () => {
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-llm',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: stack.requirements }],
     })) as PlanResult;
     expect(result.proposal.policy.name).toMatch(/^llm/);
     expect(fake.requests.length).toBeGreaterThanOrEqual(2); // the 500 was retried

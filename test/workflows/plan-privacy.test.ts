@@ -69,7 +69,7 @@ function expectClean(text: string, what: string): void {
 describe('patient identifiers in paths stay out of Temporal', () => {
   it('plans a case from DOE^JOHN-90817263/ct.nii.gz without the folder name in any history or search attribute', { timeout: 180_000 }, async () => {
     const caseRef = await stageCase(config, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'mask.nii.gz') });
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-privacy', args: [{ case: caseRef, settings: config.planning }] });
+    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-privacy', args: [{ case: caseRef, settings: config.planning, requirements: stack.requirements }] });
     const result = (await handle.result()) as PlanResult;
     expect(result.caseId).toBe(caseId);
     const planHistory = await historyText(handle);
@@ -86,7 +86,7 @@ describe('patient identifiers in paths stay out of Temporal', () => {
     const handle = await client.workflow.start('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-privacy-missing-mask',
-      args: [{ case: await stageCase(config, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'Doe_John-mask.nii.gz') }), settings: config.planning }],
+      args: [{ case: await stageCase(config, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'Doe_John-mask.nii.gz') }), settings: config.planning, requirements: stack.requirements }],
     });
     const failure = await handle.result().then(
       () => null,
@@ -108,7 +108,7 @@ describe('patient identifiers in paths stay out of Temporal', () => {
     const handle = await client.workflow.start('runCohort', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'cohort-privacy',
-      args: [{ cohortId: 'privacy', cases: await stageCohort(config, 'privacy', manifest), settings: config.planning, concurrency: 1, pageSize: 5 }],
+      args: [{ cohortId: 'privacy', cases: await stageCohort(config, 'privacy', manifest), settings: config.planning, concurrency: 1, pageSize: 5, requirements: stack.requirements }],
     });
     const result = (await handle.result()) as CohortResult;
     expect(result).toMatchObject({ total: 1, completed: 1, failed: 0 });

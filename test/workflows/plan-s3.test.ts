@@ -49,7 +49,7 @@ describe('planTreatment with an S3 artifact store', () => {
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-s3',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId), store), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId), store), settings: config.planning, requirements: stack.requirements }],
     })) as PlanResult;
     const prefix = `s3://${s3.bucket}/runs/test/sha256/`;
     expect(result.prepared.roi.ct.uri.startsWith(prefix)).toBe(true);

@@ -52,7 +52,7 @@ async function plan(workflowId: string, caseId: string, withMask = true, seed = 
   return client.workflow.execute('planTreatment', {
     taskQueue: TASK_QUEUES.cpu,
     workflowId,
-    args: [{ case: await stageCase(config, caseOf(cohortDir, caseId, withMask)), settings: { ...config.planning, seed } }],
+    args: [{ case: await stageCase(config, caseOf(cohortDir, caseId, withMask)), settings: { ...config.planning, seed }, requirements: stack.requirements }],
   });
 }
 
@@ -166,7 +166,7 @@ describe('planTreatment on a real Temporal dev server', () => {
     const result: PlanResult = await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-e2e-reference-options',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true } }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true }, requirements: stack.requirements }],
     });
     expect(result.protocol.embolics).toContain('lipiodol');
     for (const beam of result.beams) {

@@ -96,7 +96,7 @@ describe('kill -9 of a GPU worker mid-simulation', () => {
   it('the next attempt takes over every checkpointed replica, starts within seconds, and plans identically', { timeout: 600_000 }, async () => {
     gpu = await startCountingGpu();
     const planId = 'plan-resume-checkpoint';
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }] });
+    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }] });
     // Kill after several batches: more than one heartbeat interval's worth of finished replicas.
     for (let i = 0; i < 3000 && simulatedByDeadWorker < 7; i++) await new Promise((r) => setTimeout(r, 50));
     expect(simulatedByDeadWorker).toBeGreaterThanOrEqual(7);
@@ -121,7 +121,7 @@ describe('kill -9 of a GPU worker mid-simulation', () => {
     const undisturbed = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-resume-undisturbed',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }],
     })) as PlanResult;
     // A checkpoint belongs to one activity execution: another run resumes nothing.
     expect(undisturbed.steps.every((s) => s.resumedReplicas === 0)).toBe(true);

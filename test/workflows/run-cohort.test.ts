@@ -40,7 +40,7 @@ afterAll(async () => {
   stores.close();
 });
 
-const cohortInput = async (cohortId: string): Promise<CohortInput> => ({ cohortId, cases: await stageCohort(config, cohortId, manifest), settings: config.planning, concurrency: 2, pageSize: 2 });
+const cohortInput = async (cohortId: string): Promise<CohortInput> => ({ cohortId, cases: await stageCohort(config, cohortId, manifest), settings: config.planning, concurrency: 2, pageSize: 2, requirements: stack.requirements });
 
 async function outcomes(result: CohortResult): Promise<CohortCaseOutcome[]> {
   const lines: CohortCaseOutcome[] = [];

@@ -48,7 +48,7 @@ describe('Temporal server restart mid-cohort', () => {
     const handle = await first.workflow.start('runCohort', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'cohort-restart',
-      args: [{ cohortId: 'restart', cases: await stageCohort(config, 'restart', manifest), settings: config.planning, concurrency: 2, pageSize: 2 }],
+      args: [{ cohortId: 'restart', cases: await stageCohort(config, 'restart', manifest), settings: config.planning, concurrency: 2, pageSize: 2, requirements: await workers.requirements() }],
     });
     // Stop the server once some, not all, patients are done.
     let done = 0;
