@@ -115,6 +115,18 @@ function foreign(address: string, reason: string): MewmError {
   );
 }
 
+/** Whether a live process (other than this one) holds the start lock. */
+function lockHeldByOther(file: string): boolean {
+  let holder: string[];
+  try {
+    holder = readFileSync(file, 'utf8').trim().split(' ');
+  } catch {
+    return false;
+  }
+  const pid = Number(holder[0]);
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && leaseHolderAlive(pid, holder[1] ?? null);
+}
+
 /** Takes the start lock, or returns false while a live command holds it (a dead holder's lock is removed). */
 function tryLock(file: string): boolean {
   try {
@@ -125,15 +137,7 @@ function tryLock(file: string): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  let holder: [string, string?] = [''];
-  try {
-    holder = readFileSync(file, 'utf8').trim().split(' ') as [string, string?];
-  } catch {
-    return false;
-  }
-  const pid = Number(holder[0]);
-  if (Number.isInteger(pid) && pid > 0 && leaseHolderAlive(pid, holder[1] ?? null)) return false;
-  rmSync(file, { force: true });
+  if (!lockHeldByOther(file)) rmSync(file, { force: true });
   return false;
 }
 
@@ -179,6 +183,12 @@ export async function openEmbeddedServer(options: EmbeddedServerOptions): Promis
   const address = `${host}:${options.port}`;
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   for (;;) {
+    // A command starting the server: its record is written once the server answers; wait for it.
+    if (lockHeldByOther(paths.lock)) {
+      if (Date.now() > deadline) throw new MewmError('TemporalUnavailable', `another mewm command has been starting the embedded Temporal server on ${address} for too long`, { address });
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
     if (await somethingListens(host, options.port)) {
       const identity = readIdentity(paths.identity);
       // Leased before it is checked, so that a starter finishing now does not stop it under us.

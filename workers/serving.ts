@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { MewmConfig } from '../src/config/config';
 import { MewmError } from '../src/core/errors';
 import { createWorldModel } from '../src/backends/world-model';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { canonicalJson, describePolicyRequirement, describeWorldModelRequirement, type ModelRequirement, type PlanRequirements, type PolicyRequirement, type ServingQueues, type WorldModelRequirement } from '../src/core/serving';
 import type { ModelIdentity, WorldModel } from '../src/models/world-model';
 import type { PolicyConfig } from '../src/policy/config';
@@ -175,4 +175,29 @@ export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly 
   else if (canonicalJson(their.policy) !== canonicalJson(ours.policy)) fail(`the policy ${describePolicyRequirement(their.policy)}, not the policy ${describePolicyRequirement(ours.policy)} this command asks for`);
   else if (canonicalJson(their) !== canonicalJson(ours)) fail(`the world model ${describeWorldModelRequirement(their.worldModel)}, not the world model ${describeWorldModelRequirement(ours.worldModel)} this command asks for`);
   if (canonicalJson(theirs.settings) !== canonicalJson(asked.settings)) fail('other planning settings than this command asks for (beams, replicas, horizons, seed, ROI or timeouts)');
+}
+
+/**
+ * The GPU and LLM queues of `requirements` that no worker polls right now, each with what it
+ * serves, for a note when workers run elsewhere (TEMPORAL_ADDRESS): such a plan waits until a
+ * worker with exactly that configuration starts. A server that cannot say is taken as served.
+ */
+/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY (@temporalio/proto is not a direct dependency). */
+const TASK_QUEUE_TYPE_ACTIVITY = 2;
+
+export async function unservedQueues(client: Client, namespace: string, requirements: PlanRequirements): Promise<string[]> {
+  const unserved: string[] = [];
+  const queues = [
+    [requirements.queues.gpu, `world model ${describeWorldModelRequirement(requirements.worldModel)}`, 'gpu'],
+    [requirements.queues.llm, `policy ${describePolicyRequirement(requirements.policy)}`, 'llm'],
+  ] as const;
+  for (const [name, what, role] of queues) {
+    try {
+      const described = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType: TASK_QUEUE_TYPE_ACTIVITY });
+      if ((described.pollers ?? []).length === 0) unserved.push(`no worker polls ${name} (${what}): start \`mewm worker --queue ${role}\` with the same configuration`);
+    } catch {
+      // not answered: say nothing
+    }
+  }
+  return unserved;
 }

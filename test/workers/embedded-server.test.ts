@@ -12,10 +12,12 @@ import { isMewmError } from '../../src/core/errors';
 import { freePort, startDevServer, type DevServer } from '../../workers/dev-server';
 import { embeddedServerPaths, openEmbeddedServer, somethingListens, type EmbeddedServer, type EmbeddedServerIdentity } from '../../workers/embedded-server';
 import { cliTestEnv, MEWM_BIN } from '../support/cli';
+import { killRunningMewm, runMewmAsync } from '../support/cli-async';
 import { tempDir } from '../support/temporal';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
+  killRunningMewm();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -111,6 +113,16 @@ describe('the embedded server of a data dir', () => {
     const { code, message } = await refusal(openEmbeddedServer({ dataDir: data, port, namespace: 'default' }));
     expect(code).toBe('TemporalForeign');
     expect(message).toContain('not the one mewm created');
+  });
+
+  it('two commands starting at once: one starts the server, the other waits and adopts it; it stops after both', { timeout: 120_000 }, async () => {
+    const dir = tempDir('start-race');
+    const env = await cliTestEnv(dir);
+    const [a, b] = await Promise.all([runMewmAsync(dir, env, ['status'], 90_000), runMewmAsync(dir, env, ['status'], 90_000)]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const identity = JSON.parse(readFileSync(embeddedServerPaths(env.MEWM_DATA_DIR!).identity, 'utf8')) as EmbeddedServerIdentity;
+    expect(await gone(identity.pid, 10_000)).not.toBeNull();
   });
 
   it('kill -9 of `mewm server`: the dev server it started is gone within seconds', { timeout: 90_000 }, async () => {

@@ -4,6 +4,7 @@
  * queue nobody polls), queues differ exactly when requirements do, no key reaches a requirement,
  * and a worker refuses a task it cannot serve with a final ServingMismatch.
  */
+import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { createWorldModel } from '../../src/backends/world-model';
@@ -12,8 +13,8 @@ import { canonicalJson, servingMismatch } from '../../src/core/serving';
 import { llmEndpointConfig } from '../../src/policy/config';
 import { createPolicy } from '../../src/policy/index';
 import { refusingOthers } from '../../workers/activities';
-import { planRequirements, policyRequirementOf, policyRequirementOfPolicy, servingQueues, worldModelRequirementFromConfig, worldModelRequirementOf } from '../../workers/serving';
-import { tempDir, testConfig, writeTestCohort } from '../support/temporal';
+import { planRequirements, policyRequirementOf, policyRequirementOfPolicy, servingQueues, unservedQueues, worldModelRequirementFromConfig, worldModelRequirementOf } from '../../workers/serving';
+import { connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort } from '../support/temporal';
 
 const llm = (overrides: Parameters<typeof llmEndpointConfig>[0] = {}) => ({ llm: llmEndpointConfig({ baseURL: 'http://127.0.0.1:8080/v1', apiKey: 'sk-secret', model: 'local-model', ...overrides }) });
 
@@ -113,5 +114,36 @@ describe('a worker that cannot serve what a task asks for', () => {
     const r = planRequirements(served, world);
     expect(r.queues).toEqual(servingQueues(served, world));
     expect(r.queues.gpu).toMatch(/^mewm-gpu-[0-9a-f]{16}$/);
+  });
+});
+
+describe('a plan whose workers run elsewhere', () => {
+  it('is told which of its queues no worker polls', { timeout: 120_000 }, async () => {
+    const dir = tempDir('serving-unserved');
+    const cohort = await writeTestCohort(dir, 1, 5);
+    const config = testConfig(dir, cohort.dir);
+    const server = await startTestServer(join(dir, 'temporal.sqlite'));
+    const client = await connectClient(server.address);
+    try {
+      const requirements = planRequirements(policyRequirementOf({}), await worldModelRequirementFromConfig(config.worldModel));
+      const before = await unservedQueues(client, 'default', requirements);
+      expect(before).toHaveLength(2);
+      expect(before[0]).toContain(`no worker polls ${requirements.queues.gpu} (world model oracle`);
+      expect(before[1]).toContain(`no worker polls ${requirements.queues.llm} (policy guideline)`);
+      const workers = await startWorkers({ address: server.address, config, roles: ['llm'], overrides: { policyConfig: {} } });
+      try {
+        let after = before;
+        for (let i = 0; i < 50 && after.length !== 1; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          after = await unservedQueues(client, 'default', requirements);
+        }
+        expect(after).toEqual([before[0]]);
+      } finally {
+        await workers.stop();
+      }
+    } finally {
+      await client.connection.close();
+      await server.stop();
+    }
   });
 });
