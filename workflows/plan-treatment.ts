@@ -11,7 +11,7 @@
  * Every replica seed derives from `settings.seed` inside the pure planning code, so the same input
  * gives the same plan bit for bit, however often activities are retried or workers die.
  */
-import { ApplicationFailure, executeChild, isCancellation, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
 import { phaseSteps } from '../src/core/planning/beam-search';
 import { exploreProtocols, type StepRequest } from '../src/core/planning/exploration';
 import type { ActionProposal } from '../src/policy/policy';
@@ -47,6 +47,11 @@ export async function planTreatment(input: PlanWorkflowInput): Promise<PlanResul
   setStatus('running');
 
   try {
+    // A new plan without requirements would wait on the old shared queues, which no worker polls:
+    // refused at once. Histories from before requirements replay past this (no patch marker).
+    if (requirements === undefined && patched('plan-requires-requirements')) {
+      throw ApplicationFailure.nonRetryable('the plan input has no requirements (policy, world model): start it with `mewm plan`, or pass PlanInput.requirements (workers/serving.ts)', 'InvalidInput');
+    }
     const { cpu, gpu, llm } = activityProfiles(settings.timeouts, requirements);
 
     progress = { ...progress, stage: 'ingesting' };

@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { ArtifactStores } from '../../src/artifacts';
 import { getJson } from '../../src/artifacts/volumes';
 import { replicaSeed } from '../../src/core/planning/beam-search';
@@ -185,5 +186,17 @@ describe('planTreatment on a real Temporal dev server', () => {
     expect(result.prepared.maskSource).toBe('assistant');
     expect(result.prepared.assistant?.role).toBe('assistant');
     expect(isValidProtocol(result.protocol)).toBe(true);
+  });
+
+  it('refuses at once a new plan whose input has no requirements (it would wait on queues nobody polls)', async () => {
+    const started = Date.now();
+    const error = await client.workflow
+      .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-no-requirements', args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: config.planning }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('InvalidInput');
+    expect(cause.message).toContain('has no requirements');
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
