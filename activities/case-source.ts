@@ -12,10 +12,10 @@
  *                file) or 'dicom' (a folder holding one CT series); mask: NIfTI label map.
  *   CohortSource `{ schema: 'mewm.cohort-source/1', cohortId, cases: CaseRef[] }` in manifest order.
  *
- * Cohort manifests (JSON Lines, one case per line: `{"caseId": "...", "ct": "...", "mask": "..."}`
- * with paths relative to the manifest's folder; the `mewm synth` names `preCt` / `preLabels` are
- * read too; a line without a CT path is read from the synthetic layout `cases/<caseId>/pre-ct.nii.gz`
- * and, when present, `cases/<caseId>/pre-labels.nii.gz`) are parsed here, on the starting side.
+ * Cohort manifests (src/io/cohort-manifest.ts: `{"caseId": "...", "ct": "...", "mask": "..."}` per
+ * line, paths relative to the manifest's folder, or the `mewm synth` names `preCt` / `preLabels`)
+ * become cases here, on the starting side; a line without a CT path is read from the synthetic
+ * layout `cases/<caseId>/pre-ct.nii.gz` and, when present, `cases/<caseId>/pre-labels.nii.gz`.
  */
 import { access, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -23,7 +23,7 @@ import { z } from 'zod';
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
 import { getJson, putJson } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
-import { readRegularFile } from '../src/io/bounded-read';
+import { caseIdPattern, readManifestEntries } from '../src/io/cohort-manifest';
 import { inputLabel } from '../src/io/input-label';
 import type { CaseRef } from '../workflows/types';
 import type { ArtifactResolver } from './deps';
@@ -38,7 +38,7 @@ export interface CaseInput {
   readonly mask?: string;
 }
 
-export const caseIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export { caseIdPattern };
 
 const artifactRefSchema = z.object({ uri: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative(), mediaType: z.string().min(1) });
 const caseIdSchema = z.string().regex(caseIdPattern);
@@ -125,47 +125,20 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-const maxManifestBytes = 64 * 1024 ** 2;
-
 /** Parses a cohort manifest into cases (all of them, in file order), keeping lines whose `split` equals `split` when given. */
 export async function readCohortManifest(manifest: string, split?: string): Promise<CaseInput[]> {
   const path = manifest.startsWith('file://') ? localPath(manifest) : resolve(manifest);
-  let text: string;
-  try {
-    // Regular files of at most 64 MiB only: a FIFO or a device named manifest.jsonl must not hang the CLI.
-    text = new TextDecoder().decode(await readRegularFile(path, 'the cohort manifest', maxManifestBytes));
-  } catch (error) {
-    // No cause: a file-system error's message holds the full path, which may name the patient or the site.
-    const problem = (error as { details?: { problem?: string } }).details?.problem ?? 'cannot be read';
-    throw new MewmError('InvalidInput', `cannot read the cohort manifest ${inputLabel(path, 'given')}: it ${problem}; give the path of a JSON Lines file (e.g. the manifest.jsonl of mewm synth)`, { file: inputLabel(path, 'given') });
-  }
   const root = dirname(path);
   const at = (p: string) => (isAbsolute(p) ? p : join(root, p));
   const cases: CaseInput[] = [];
-  const seen = new Set<string>();
-  const lines = text.split('\n');
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.trim();
-    if (line === '') continue;
-    let entry: Record<string, unknown>;
-    try {
-      entry = JSON.parse(line) as Record<string, unknown>;
-    } catch (error) {
-      throw new MewmError('InvalidInput', `cohort manifest line ${index + 1} is not JSON`, { line: index + 1 }, { cause: error });
-    }
-    const caseId = entry.caseId ?? entry.id;
-    if (typeof caseId !== 'string' || !caseIdPattern.test(caseId)) {
-      throw new MewmError('InvalidInput', `cohort manifest line ${index + 1}: caseId must be a pseudonymous id of letters, digits, '.', '_' or '-'`, { line: index + 1 });
-    }
-    if (seen.has(caseId)) throw new MewmError('InvalidInput', `cohort manifest line ${index + 1}: case ${caseId} appears twice`, { line: index + 1, caseId });
-    seen.add(caseId);
+  for (const entry of await readManifestEntries(path, `the cohort manifest ${inputLabel(path, 'given')}`)) {
     if (split !== undefined && entry.split !== split) continue;
-    const ctField = typeof entry.ct === 'string' ? entry.ct : typeof entry.preCt === 'string' ? entry.preCt : undefined;
-    const maskField = typeof entry.mask === 'string' ? entry.mask : typeof entry.preLabels === 'string' ? entry.preLabels : undefined;
-    const ct = ctField !== undefined ? at(ctField) : join(root, 'cases', caseId, 'pre-ct.nii.gz');
-    const defaultMask = join(root, 'cases', caseId, 'pre-labels.nii.gz');
+    const ctField = entry.ct ?? entry.preCt;
+    const maskField = entry.mask ?? entry.preLabels;
+    const ct = ctField !== undefined ? at(ctField) : join(root, 'cases', entry.caseId, 'pre-ct.nii.gz');
+    const defaultMask = join(root, 'cases', entry.caseId, 'pre-labels.nii.gz');
     const mask = maskField !== undefined ? at(maskField) : ctField !== undefined ? undefined : (await exists(defaultMask)) ? defaultMask : undefined;
-    cases.push({ caseId, ct, ...(mask === undefined ? {} : { mask }) });
+    cases.push({ caseId: entry.caseId, ct, ...(mask === undefined ? {} : { mask }) });
   }
   return cases;
 }

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../workers/dev-server';
-import type { PlanAudit } from '../src/cli/audit';
+import type { PlanAudit } from '../src/app/plan-audit';
 import { DEFAULT_SAMPLER } from '../src/models/onnx/world-model';
 import type { PlanResult } from '../workflows/types';
 

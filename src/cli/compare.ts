@@ -12,20 +12,20 @@
  * builds it (tumour-centred, RAS, planning spacing and size from the configuration).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { isMewmError, MewmError, toMewmError } from '../core/errors';
+import { MewmError } from '../core/errors';
 import { deriveSeed } from '../core/random';
-import { resampleToGrid } from '../core/volume/resample';
 import { type LabelledCt } from '../core/volume/volume';
 import { canonicalProtocol, isValidProtocol, protocolKey, protocolLabel, ruleViolations, type Protocol } from '../core/vocabulary';
 import { loadConfig } from '../config/load';
 import { renderComparisonReport, summariseRisks, type ComparedProtocol } from '../evaluation/report-html';
+import { readPreTreatment, readSyntheticManifest } from '../io/cohort-manifest';
+import { renderKeySlices } from '../io/key-slices';
 import { encodePng, renderAxialSlice } from '../io/png';
 import { createWorldModel } from '../backends/world-model';
 import type { WorldModel } from '../models/world-model';
 import { mapAgentNames } from '../policy/agent-names';
-import { largestTumourSlice, roiGrid, tumourCentreMm } from '../core/volume/roi';
-import { readCohortManifest, readPreTreatment, renderKeySlices } from './baseline';
-import { usageError } from './command-support';
+import { largestTumourSlice, planningRoi } from '../core/volume/roi';
+import { runCommand, type Command, type Env } from './command';
 
 const USAGE = 'usage: mewm compare <caseId> --protocol "A; B; C" (--plan PLAN.json | --against "…") [--cohort DIR] [--replicas T] [--seed S] [--out FILE.html]';
 
@@ -128,20 +128,10 @@ export async function simulateProtocol(world: WorldModel, caseId: string, pre: L
   return { role, protocol, replicaRisks: risks, replicas: images };
 }
 
-export async function runCompare(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  let args: CompareArguments;
-  try {
-    args = parseCompareArguments(argv);
-  } catch (error) {
-    return usageError(USAGE, error, 'compare');
-  }
+async function compare(args: CompareArguments, env: Env): Promise<0> {
   let world: WorldModel | undefined;
   try {
-    const config = loadConfig();
+    const config = loadConfig({ env });
     const cohortDir = args.cohortDir ?? config.worldModel.oracleCohortDir;
     if (!cohortDir) throw new MewmError('InvalidConfig', 'no cohort: pass --cohort DIR or set MEWM_ORACLE_COHORT');
     let reference: Protocol;
@@ -153,15 +143,10 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
     } else {
       reference = args.against!;
     }
-    const row = (await readCohortManifest(cohortDir)).find((r) => r.caseId === args.caseId);
+    const row = (await readSyntheticManifest(cohortDir, ['preCt', 'preLabels'])).find((r) => r.caseId === args.caseId);
     if (!row) throw new MewmError('InvalidInput', `case ${args.caseId} is not in the cohort's manifest.jsonl`);
-    const source = await readPreTreatment(cohortDir, row);
-    const settings = config.planning;
-    const grid = roiGrid(tumourCentreMm(args.caseId, source.labels), settings.roiSize, settings.roiSpacingMm);
-    const pre: LabelledCt = {
-      ct: resampleToGrid(source.ct, grid.shape, grid.affine, 'linear', { outside: -1024 }),
-      labels: resampleToGrid(source.labels, grid.shape, grid.affine, 'nearest', { outside: 0 }),
-    };
+    // The ROI as the planner builds it (tumour-centred, RAS, planning spacing and size).
+    const { roi: pre } = planningRoi(args.caseId, await readPreTreatment(cohortDir, row), config.planning);
     world = await createWorldModel({ ...config.worldModel, oracleCohortDir: cohortDir });
     const seedsFor = (p: Protocol) => Array.from({ length: args.replicas }, (_, r) => deriveSeed(args.seed, 'compare', args.caseId, protocolKey(p), r));
     const proposed = await simulateProtocol(world, args.caseId, pre, args.protocol, seedsFor(args.protocol), 'Physician');
@@ -183,11 +168,13 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
     await writeFile(out, html);
     process.stderr.write(`mewm compare: ${out}\n`);
     return 0;
-  } catch (error) {
-    const e = toMewmError(error);
-    process.stderr.write(`mewm compare: ${e.code}: ${e.message}\n`);
-    return isMewmError(error) && !e.retryable ? 2 : 1;
   } finally {
     await world?.close();
   }
+}
+
+export const compareCommand: Command<CompareArguments> = { name: 'compare', usage: USAGE, parse: parseCompareArguments, run: (args, { env }) => compare(args, env) };
+
+export function runCompare(argv: readonly string[], env?: Env): Promise<number> {
+  return runCommand(compareCommand, argv, env);
 }

@@ -36,14 +36,16 @@ import { isMewmError, MewmError, toMewmError } from '../core/errors';
 import { protocolKey } from '../core/vocabulary';
 import type { CandidateRisk, MethodPredictions } from '../evaluation/evaluate';
 import { methodFromCohortOutcomes } from '../evaluation/evaluate';
-import { createPolicy, policyConfigFromEnv, type LlmEndpointConfig, type PolicyConfig } from '../policy/index';
+import { policyConfigFromEnv, type LlmEndpointConfig, type PolicyConfig } from '../policy/index';
 import { createPosteriorOracleWorldModel, posteriorOracleVersion, type PosteriorOracleOptions } from '../world/posterior-oracle';
 import { bundleWorkflows } from '../../workers/create-workers';
 import { createLogger } from '../../workers/logging';
 import { QUEUE_ROLES } from '../../workflows/task-queues';
 import type { CohortCaseOutcome, CohortResult } from '../../workflows/types';
-import { loadPlanAudit, type PlanAudit } from './audit';
-import { awaitCohort, cohortWorkflowId, completedCohort, readCohortOutcomes, startCohort } from './cohort-runner';
+import { cohortWorkflowId, completedCohort, readCohortOutcomes, startCohort } from '../app/cohort-run';
+import { loadPlanAudit, type PlanAudit } from '../app/plan-audit';
+import { followCohort } from '../app/workflow-client';
+import { progressReporter } from './command-support';
 import { openTemporal, startInProcessWorkers } from './server';
 
 export const PLANNERS = ['mewm-oracle', 'mewm-onnx', 'mewm-llm', 'mewm-posterior-oracle'] as const;
@@ -342,15 +344,28 @@ export async function runPlanningMethods(options: {
           address: session.address,
           roles: QUEUE_ROLES,
           log: logger.child({ component: 'worker', method: r.method.id }),
-          overrides: { policy: createPolicy(r.policy), ...(world ? { world } : {}) },
+          overrides: { policyConfig: r.policy, ...(world ? { world } : {}) },
           workflowBundle: await bundle,
           identity: `evaluate-${r.method.id}`,
         });
         try {
-          const { started } = await startCohort(session.client, store, { cohortId: r.cohortId, cases, settings: r.config.planning, concurrency: r.config.cohort.concurrency, pageSize: r.config.cohort.pageSize }, logger);
+          const { started } = await startCohort(
+            session.client,
+            store,
+            { cohortId: r.cohortId, cases, settings: r.config.planning, concurrency: r.config.cohort.concurrency, pageSize: r.config.cohort.pageSize, requirements: await workers.requirements() },
+            logger,
+          );
           if (!started) log(`${r.method.id}: the cohort workflow was still running (an interrupted evaluation?): resuming it`);
           // A worker that dies would leave the cohort waiting forever: its failure ends the wait.
-          await Promise.race([awaitCohort(session.client, workflowId, r.method.id), workers.done.then(() => new Promise<never>(() => {}))]);
+          const progress = progressReporter(r.method.id);
+          try {
+            await Promise.race([
+              followCohort(session.client, workflowId, (p) => progress.update(p.completed + p.failed + p.skipped, p.total ?? p.completed + p.failed + p.skipped, `${p.failed} failed, ${p.skipped} skipped, ${p.running.length} running`)),
+              workers.done.then(() => new Promise<never>(() => {})),
+            ]);
+          } finally {
+            progress.finish();
+          }
         } finally {
           await workers.stop();
           await world?.close();

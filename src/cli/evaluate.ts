@@ -34,11 +34,14 @@
  * own encoder, not the paper's FID.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
-import { isMewmError, MewmError, toMewmError } from '../core/errors';
-import { canonicalProtocol, isDrug, isEmbolic, isValidProtocol, protocolKey, type DrugId, type EmbolicId, type Protocol } from '../core/vocabulary';
+import { createWorldModel } from '../backends/world-model';
+import { BUNDLED_MODEL_DIR } from '../config/config';
+import { loadConfig } from '../config/load';
+import { MewmError, toMewmError } from '../core/errors';
+import { protocolKey } from '../core/vocabulary';
+import { loadCohortTruth, readOutcomes, type LoadedCohort } from '../evaluation/cohort-truth';
 import {
   baselineMethod,
   evaluate,
@@ -48,34 +51,22 @@ import {
   physicianMethod,
   randomValidMethod,
   type CaseTruth,
-  type CohortOutcomeLike,
   type MethodPredictions,
   type RealismSample,
   type SurvivalScore,
 } from '../evaluation/evaluate';
-import { clipped, compositionError, psnr, ssim, tumourComposition } from '../evaluation/image-metrics';
-import { loadConfig } from '../config/load';
-import { featureDistance, loadFeatureEncoder } from '../evaluation/feature-distance';
-import { BUNDLED_MODEL_DIR } from '../config/config';
-import { centroidOf } from '../models/onnx/resample';
-import { deriveSeed } from '../core/random';
-import { resampleToGrid } from '../core/volume/resample';
-import { Label, makeVolume, type LabelledCt, type Volume, type VoxelArray } from '../core/volume/volume';
-import { readNifti } from '../io/nifti';
-import { createWorldModel } from '../backends/world-model';
-import { POST_TUMOUR_HU } from '../world/response';
-import { roiGrid, tumourCentreMm } from '../core/volume/roi';
+import { loadFeatureEncoder } from '../evaluation/feature-distance';
+import { PosteriorTables, posteriorErrorFiles, posteriorOptimalMethod } from '../evaluation/posterior';
+import { measureWorldModel } from '../evaluation/realism';
+import { readPreTreatment } from '../io/cohort-manifest';
+import { renderKeySlices } from '../io/key-slices';
 import { GuidelinePolicy } from '../policy/guideline';
-import { observeTumour } from '../policy/observation';
-import { readPreTreatment, renderKeySlices } from './baseline';
 import { describePolicy } from '../policy/index';
 import { createProtocolBaseline, DEFAULT_GOAL as BASELINE_GOAL } from '../policy/llm-baseline';
-import { visibleFindings } from '../world/physician';
-import type { Phenotype } from '../world/phenotype';
-import { expectedRisk } from '../world/survival';
+import { observeTumour } from '../policy/observation';
 import { DEFAULT_POSTERIOR_DRAWS, DEFAULT_POSTERIOR_SEED } from '../world/posterior';
-import { PosteriorTables, posteriorErrorFiles, posteriorOptimalMethod } from './evaluate-posterior';
-import { usageError } from './command-support';
+import { expectedRisk } from '../world/survival';
+import { runCommand, type Command, type Env } from './command';
 import {
   ablationOf,
   candidatesFromOutcomeFiles,
@@ -266,131 +257,6 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
 // ---------------------------------------------------------------------------------------------
 // Reading the cohort
 
-const protocolRecord = z.object({ drugs: z.array(z.string()), embolics: z.array(z.string()) });
-const manifestLine = z.object({
-  caseId: z.string().min(1),
-  split: z.enum(['train', 'val', 'test']),
-  preCt: z.string().min(1),
-  preLabels: z.string().min(1),
-  postCt: z.string().min(1),
-  postLabels: z.string().min(1),
-  protocol: protocolRecord,
-  osMonths: z.number().nonnegative(),
-  event: z.union([z.literal(0), z.literal(1)]),
-});
-const truthLine = z.object({
-  caseId: z.string().min(1),
-  phenotype: z.object({ lesions: z.array(z.unknown()).min(1) }).passthrough(),
-  goldProtocol: protocolRecord,
-  goldExpectedRisk: z.number(),
-  physicianExpectedRisk: z.number(),
-});
-const outcomeLine = z.object({
-  caseId: z.string().min(1),
-  status: z.enum(['completed', 'failed', 'skipped']).optional(),
-  protocol: protocolRecord.optional(),
-  risk: z.number().optional(),
-  workflowId: z.string().min(1).optional(),
-  error: z.unknown().optional(),
-});
-
-/**
- * JSON Lines of `schema`. `role` names the file in errors ("the cohort's manifest.jsonl", "the
- * --mewm file of method x"): never its path, which may hold a patient's name (docs/architecture.md,
- * Privacy), so the file-system error is not kept as a cause either, only its code.
- */
-async function readJsonLines<T>(path: string, schema: z.ZodType<T>, role: string): Promise<T[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new MewmError('InvalidInput', `cannot read ${role} (${code})`, { file: role });
-  }
-  const rows: T[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line.length === 0) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw new MewmError('InvalidInput', `${role}, line ${i + 1}: not JSON`, { file: role, line: i + 1 });
-    }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new MewmError('InvalidInput', `${role}, line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`, { file: role, line: i + 1 });
-    rows.push(parsed.data);
-  });
-  return rows;
-}
-
-export function toProtocol(record: { readonly drugs: readonly string[]; readonly embolics: readonly string[] }, where: string): Protocol {
-  for (const d of record.drugs) if (!isDrug(d)) throw new MewmError('UnknownAction', `${where}: "${d}" is not a drug of the vocabulary`);
-  for (const e of record.embolics) if (!isEmbolic(e)) throw new MewmError('UnknownAction', `${where}: "${e}" is not an embolic of the vocabulary`);
-  const protocol = canonicalProtocol({ drugs: record.drugs as DrugId[], embolics: record.embolics as EmbolicId[] });
-  if (!isValidProtocol(protocol)) throw new MewmError('RuleViolation', `${where}: protocol breaks a clinical rule`);
-  return protocol;
-}
-
-export interface LoadedCohort {
-  readonly truth: CaseTruth[];
-  readonly phenotypes: ReadonlyMap<string, Phenotype>;
-  readonly manifest: ReadonlyMap<string, z.infer<typeof manifestLine>>;
-  readonly horizons: { readonly maxDrugs: number; readonly maxEmbolics: number };
-}
-
-export async function loadCohortTruth(cohortDir: string, split: EvaluateArguments['split']): Promise<LoadedCohort> {
-  const manifest = await readJsonLines(join(cohortDir, 'manifest.jsonl'), manifestLine, "the cohort's manifest.jsonl");
-  const truthRows = await readJsonLines(join(cohortDir, 'truth.jsonl'), truthLine, "the cohort's truth.jsonl");
-  let horizons = { maxDrugs: 2, maxEmbolics: 2 };
-  try {
-    const world = JSON.parse(await readFile(join(cohortDir, 'world.json'), 'utf8')) as { horizons?: { maxDrugs?: unknown; maxEmbolics?: unknown } };
-    if (typeof world.horizons?.maxDrugs === 'number' && typeof world.horizons.maxEmbolics === 'number') horizons = { maxDrugs: world.horizons.maxDrugs, maxEmbolics: world.horizons.maxEmbolics };
-  } catch {
-    // Older cohorts have no world.json: the world's default horizons apply.
-  }
-  const truthById = new Map(truthRows.map((t) => [t.caseId, t]));
-  const selected = manifest.filter((m) => split === 'all' || m.split === split);
-  if (selected.length === 0) throw new MewmError('InvalidInput', `the cohort has no ${split} cases`);
-  const phenotypes = new Map<string, Phenotype>();
-  const truth: CaseTruth[] = selected.map((m) => {
-    const t = truthById.get(m.caseId);
-    if (!t) throw new MewmError('InvalidInput', `case ${m.caseId} is in manifest.jsonl but not in truth.jsonl`);
-    const phenotype = t.phenotype as unknown as Phenotype;
-    phenotypes.set(m.caseId, phenotype);
-    const optimal = toProtocol(t.goldProtocol, `truth.jsonl ${m.caseId} goldProtocol`);
-    const physician = toProtocol(m.protocol, `manifest.jsonl ${m.caseId} protocol`);
-    const findings = visibleFindings(phenotype);
-    return {
-      caseId: m.caseId,
-      optimalProtocol: optimal,
-      physicianProtocol: physician,
-      expectedRisk: { [protocolKey(optimal)]: t.goldExpectedRisk, [protocolKey(physician)]: t.physicianExpectedRisk },
-      survival: { timeMonths: m.osMonths, event: m.event === 1 },
-      features: { largestDiameterMm: findings.largestDiameterMm, lesionCount: findings.lesionCount, meanEnhancementHu: findings.meanEnhancementHu },
-    };
-  });
-  return { truth, phenotypes, manifest: new Map(manifest.map((m) => [m.caseId, m])), horizons };
-}
-
-/** Cohort case outcomes from a --mewm, --ablation or --llm file; `role` names the file in errors. */
-async function readOutcomes(file: string, role: string, truthIds: ReadonlySet<string>): Promise<(CohortOutcomeLike & { readonly workflowId?: string })[]> {
-  const rows = await readJsonLines(file, outcomeLine, role);
-  return rows
-    .filter((r) => truthIds.has(r.caseId))
-    .map((r) => {
-      // `skipped`: planned by an earlier run of the cohort (a resumed `mewm cohort`), with that plan's protocol.
-      const completed = (r.status ?? 'completed') !== 'failed' && r.protocol !== undefined;
-      return {
-        caseId: r.caseId,
-        status: completed ? ('completed' as const) : ('failed' as const),
-        ...(completed ? { protocol: toProtocol(r.protocol!, `${role}, case ${r.caseId}`) } : {}),
-        ...(r.risk !== undefined ? { risk: r.risk } : {}),
-        ...(r.workflowId !== undefined ? { workflowId: r.workflowId } : {}),
-      };
-    });
-}
-
 function gitCommit(): string | undefined {
   try {
     return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
@@ -399,22 +265,8 @@ function gitCommit(): string | undefined {
   }
 }
 
-/**
- * What the configured world model is measured on, per case on the planner's ROI:
- * - simulation realism (first `realismCases` cases, T = `realismReplicas`; none when 0): the
- *   physician's protocol (what the true post-CT shows) is simulated and compared with the true
- *   post-treatment CT: tumour composition error, SSIM/PSNR inside the pre-treatment tumour region
- *   on the paper's HU window [−175, 600], and the feature distance in our own encoder;
- * - the learned survival heuristic (ONNX backend only; every case): H_surv on the pre-CT and the
- *   true post-CT with its true mask, a risk score for the survival table (the oracle's own risk
- *   is already the world-expected-risk row).
- */
-async function worldModelMeasurements(
-  args: EvaluateArguments,
-  cohort: LoadedCohort,
-  log: (line: string) => void,
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<{ realism: RealismSample[]; heuristic: SurvivalScore | null }> {
+/** The configured world model measured on the cohort (src/evaluation/realism.ts): realism samples and learned-heuristic risks. */
+async function worldModelMeasurements(args: EvaluateArguments, cohort: LoadedCohort, log: (line: string) => void, env: Env): Promise<{ realism: RealismSample[]; heuristic: SurvivalScore | null }> {
   const config = loadConfig({ env });
   const scoreHeuristic = config.worldModel.backend === 'onnx';
   if (args.realismReplicas === 0 && !scoreHeuristic) return { realism: [], heuristic: null };
@@ -427,62 +279,21 @@ async function worldModelMeasurements(
           log(`realism: no feature distance (${toMewmError(error).message})`);
           return null;
         });
-  const samples: RealismSample[] = [];
-  const risks: Record<string, number> = {};
-  const [lo, hi] = REALISM_WINDOW_HU;
   try {
-    for (const [index, t] of cohort.truth.entries()) {
-      const withRealism = args.realismReplicas > 0 && index < args.realismCases;
-      if (!withRealism && !scoreHeuristic) break;
-      const row = cohort.manifest.get(t.caseId)!;
-      const source = await readPreTreatment(args.cohortDir, row);
-      const trueCt = await readNifti(join(args.cohortDir, row.postCt));
-      const trueLabels = await readNifti(join(args.cohortDir, row.postLabels));
-      const grid = roiGrid(tumourCentreMm(t.caseId, source.labels), config.planning.roiSize, config.planning.roiSpacingMm);
-      const linear = (v: Volume) => resampleToGrid(v, grid.shape, grid.affine, 'linear', { outside: -1024 });
-      const nearest = <T extends VoxelArray>(v: Volume<T>) => resampleToGrid(v, grid.shape, grid.affine, 'nearest', { outside: 0 });
-      const pre: LabelledCt = { ct: linear(source.ct), labels: nearest(source.labels) };
-      const truePost: LabelledCt = { ct: linear(trueCt), labels: nearest(trueLabels) as Volume<Uint8Array> };
-      const region = Uint8Array.from(pre.labels.data, (l) => (l === Label.tumour ? 1 : 0));
-      if (!region.includes(1)) continue;
-      if (scoreHeuristic) risks[t.caseId] = await world.heuristic.risk({ caseId: t.caseId, pre, post: truePost });
-      if (!withRealism) continue;
-      const isTumour = (labels: ArrayLike<number>) => Uint8Array.from({ length: labels.length }, (_, i) => (labels[i] === Label.tumour ? 1 : 0));
-      const truth = tumourComposition(region, truePost.ct.data, isTumour(truePost.labels.data), POST_TUMOUR_HU);
-      const seeds = Array.from({ length: args.realismReplicas }, (_, r) => deriveSeed(args.seed, 'realism', t.caseId, r));
-      const [posts] = await world.dynamics.simulate([{ caseId: t.caseId, pre, protocol: t.physicianProtocol, seeds }]);
-      const centre = centroidOf(pre.labels, Label.tumour)!;
-      for (const ct of posts ?? []) {
-        const labels = await world.assistant.segment({ caseId: t.caseId, ct });
-        const simulated = tumourComposition(region, ct.data, isTumour(labels.data), POST_TUMOUR_HU);
-        const images = { shape: grid.shape, reference: clipped(truePost.ct.data, lo, hi), test: clipped(ct.data, lo, hi), region, dataRange: hi - lo };
-        const features = encoder ? await featureDistance(encoder, [{ reference: truePost.ct, simulated: ct, centre }]) : null;
-        samples.push({
-          caseId: t.caseId,
-          protocolKey: protocolKey(t.physicianProtocol),
-          compositionError: compositionError(simulated, truth),
-          ssim: ssim(images),
-          psnr: psnr(images),
-          ...(features ? { featureDistance: features.pairs[0]!.frechet } : {}),
-        });
-      }
-    }
+    return await measureWorldModel(world, encoder, cohort, {
+      cohortDir: args.cohortDir,
+      seed: args.seed,
+      realismReplicas: args.realismReplicas,
+      realismCases: args.realismCases,
+      roi: config.planning,
+      scoreHeuristic,
+      log,
+    });
   } finally {
     await world.close();
     await encoder?.close();
   }
-  if (args.realismReplicas > 0) {
-    const encoderNote = encoder ? `; feature distance: latent Fréchet distance in the encoder of ${encoder.identity.name} ${encoder.identity.version} (sha256 ${encoder.identity.sha256.slice(0, 12)}), our own model, not the paper's FID` : '';
-    log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model${encoderNote})`);
-  }
-  const h = world.heuristic.identity;
-  const heuristic = scoreHeuristic ? { name: 'heuristic-onnx', label: `learned heuristic ${h.name} ${h.version} on pre-CT + true post-CT (sha256 ${h.sha256.slice(0, 12)})`, risk: risks } : null;
-  if (heuristic) log(`survival: ${Object.keys(risks).length} cases scored by the learned heuristic ${h.name} ${h.version}`);
-  return { realism: samples, heuristic };
 }
-
-/** The paper's intensity window for TACE response, HU. */
-const REALISM_WINDOW_HU = [-175, 600] as const;
 
 /** Builds every method row and runs the evaluation; returns the files written. */
 export async function runEvaluation(
@@ -607,26 +418,15 @@ export async function runEvaluation(
   return { outDir: args.outDir, files: result.files.length, skipped: result.summary.skipped };
 }
 
-/** Runs the command; returns the exit code (0 done, 2 bad input, 1 failure). */
-export async function runEvaluate(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  let args: EvaluateArguments;
-  try {
-    args = parseEvaluateArguments(argv);
-  } catch (error) {
-    return usageError(USAGE, error, 'evaluate');
-  }
-  try {
-    const done = await runEvaluation(args, (line) => process.stderr.write(`mewm evaluate: ${line}\n`), argv);
-    process.stderr.write(`mewm evaluate: ${done.files} files → ${done.outDir}\n`);
-    for (const s of done.skipped) process.stderr.write(`mewm evaluate: not produced: ${s}\n`);
-    return 0;
-  } catch (error) {
-    const e = toMewmError(error);
-    process.stderr.write(`mewm evaluate: ${e.code}: ${e.message}\n`);
-    return isMewmError(error) && !e.retryable ? 2 : 1;
-  }
+async function evaluateCommandRun(args: EvaluateArguments, argv: readonly string[], env: Env): Promise<0> {
+  const done = await runEvaluation(args, (line) => process.stderr.write(`mewm evaluate: ${line}\n`), argv, env);
+  process.stderr.write(`mewm evaluate: ${done.files} files → ${done.outDir}\n`);
+  for (const s of done.skipped) process.stderr.write(`mewm evaluate: not produced: ${s}\n`);
+  return 0;
+}
+
+export const evaluateCommand: Command<EvaluateArguments> = { name: 'evaluate', usage: USAGE, parse: parseEvaluateArguments, run: (args, { argv, env }) => evaluateCommandRun(args, argv, env) };
+
+export function runEvaluate(argv: readonly string[], env?: Env): Promise<number> {
+  return runCommand(evaluateCommand, argv, env);
 }

@@ -31,7 +31,7 @@ import {
   withDynamics,
   type FidelitySplit,
 } from '../evaluation/fidelity/index';
-import { commandFailed, usageError } from './command-support';
+import { EXIT, runCommand, type Command, type Env, type ExitCode } from './command';
 
 const USAGE =
   'usage: mewm fidelity --cohort DIR [--split test|val|train|all] [--cases N] [--models DIR] [--replicas T]\n' +
@@ -106,20 +106,11 @@ export function parseFidelityArguments(argv: readonly string[]): FidelityArgumen
   };
 }
 
-export async function runFidelityCommand(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  let args: FidelityArguments;
-  try {
-    args = parseFidelityArguments(argv);
-  } catch (error) {
-    return usageError(USAGE, error, 'fidelity');
-  }
+/** Runs the evaluation; with --check, a missed target is exit code 1 (the measurements are written either way). */
+async function fidelity(args: FidelityArguments, env: Env): Promise<ExitCode> {
   let world: WorldModel | undefined;
   try {
-    const config = loadConfig();
+    const config = loadConfig({ env });
     let worldConfig: WorldModelConfig = args.modelDir !== undefined ? { ...config.worldModel, backend: 'onnx', modelDir: args.modelDir } : config.worldModel;
     if (args.sampler) worldConfig = { ...worldConfig, sampler: args.sampler };
     // One process: the oracle's exact-label cache is safe here (src/backends/world-model.ts says why it is off by default).
@@ -152,10 +143,14 @@ export async function runFidelityCommand(argv: readonly string[]): Promise<numbe
     await writeFile(join(args.outDir, 'summary.md'), renderFidelityReport(run, summary, checks, 'markdown'));
     process.stdout.write(renderFidelityReport(run, summary, checks, 'text'));
     process.stderr.write(`mewm fidelity: wrote ${join(args.outDir, 'results.json')} and summary.md\n`);
-    return args.check && !checks.pass ? 1 : 0;
-  } catch (error) {
-    return commandFailed(error);
+    return args.check && !checks.pass ? EXIT.failed : EXIT.ok;
   } finally {
     await world?.close();
   }
+}
+
+export const fidelityCommand: Command<FidelityArguments> = { name: 'fidelity', usage: USAGE, parse: parseFidelityArguments, run: (args, { env }) => fidelity(args, env) };
+
+export function runFidelityCommand(argv: readonly string[], env?: Env): Promise<number> {
+  return runCommand(fidelityCommand, argv, env);
 }

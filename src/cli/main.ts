@@ -1,7 +1,7 @@
 /**
  * The `mewm` command: dispatches to one module per sub-command (loaded on demand, so `mewm synth`
- * does not load Temporal). Each sub-command returns its exit code: 0 ok, 1 failure (one clear
- * line on stderr), 2 bad arguments.
+ * does not load Temporal). Every sub-command is parse → run → one exit-code policy
+ * (./command.ts: 0 done, 1 failed and may succeed later, 2 fix the arguments, input or configuration).
  */
 type Command = { readonly summary: string; readonly run: (argv: readonly string[]) => Promise<number> };
 

@@ -11,7 +11,7 @@
  * pre-treatment tumour is largest. Default output: ./report-<caseId>.html.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { fetchPlanResult } from '../app/plan-audit';
 import { MewmError } from '../core/errors';
 import { largestTumourSlice } from '../core/volume/roi';
 import { Label, type LabelledCt, type Volume } from '../core/volume/volume';
@@ -19,14 +19,14 @@ import { ArtifactStores } from '../artifacts/index';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store';
 import { getCtVolume, getJson, getLabelVolume } from '../artifacts/volumes';
 import { inputLabel } from '../io/input-label';
+import { renderKeySlices } from '../io/key-slices';
 import { encodePng, renderAxialSlice } from '../io/png';
 import { protocolLabel } from '../core/vocabulary';
 import { renderPlanReport, type PlanAuditRecord, type ReportCandidate, type ReportImage, type ReportModel, type ReportStep } from '../evaluation/report-html';
 import { loadConfig } from '../config/load';
-import { renderKeySlices } from './baseline';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
 import { createLogger } from '../../workers/logging';
-import { commandFailed, usageError } from './command-support';
+import { runCommand, type Command, type Env } from './command';
 import { openTemporal } from './server';
 
 const USAGE = 'usage: mewm report <workflowId> [--out FILE] [--config FILE]\n       mewm report --plan PLAN.json [--out FILE] [--config FILE]';
@@ -141,30 +141,6 @@ export async function buildAuditRecord(plan: PlanResult, stores: StoreResolver):
   };
 }
 
-/**
- * The result of a completed planTreatment run. A run that is still going, failed, or is not a plan
- * is an InvalidInput naming the workflow id and what to do (waiting on it would hang).
- */
-export async function fetchPlanResult(client: Client, workflowId: string): Promise<PlanResult> {
-  const handle = client.workflow.getHandle(workflowId);
-  let description;
-  try {
-    description = await handle.describe();
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new MewmError('InvalidInput', `no workflow ${workflowId}: list plans with \`mewm status\``, { workflowId });
-    throw error;
-  }
-  if (description.type !== 'planTreatment') throw new MewmError('InvalidInput', `workflow ${workflowId} is a ${description.type}, not a plan: report one of its plans (\`mewm status\` lists them)`, { workflowId });
-  const status = description.status.name;
-  if (status !== 'COMPLETED') {
-    const hint = status === 'RUNNING' ? `wait for it (\`mewm status ${workflowId}\`)` : 'only a completed plan has a report';
-    throw new MewmError('InvalidInput', `plan ${workflowId} is ${status}: ${hint}`, { workflowId, status });
-  }
-  const result = (await handle.result()) as PlanResult;
-  if (result?.schema !== 'mewm.plan/1') throw new MewmError('InvalidInput', `workflow ${workflowId} did not return a mewm.plan/1 result`, { workflowId });
-  return result;
-}
-
 async function readPlanFile(file: string): Promise<PlanResult> {
   let plan: PlanResult;
   try {
@@ -178,42 +154,34 @@ async function readPlanFile(file: string): Promise<PlanResult> {
   return plan;
 }
 
-export async function runReport(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  let args: ReportArguments;
+async function report(args: ReportArguments, env: Env): Promise<0> {
+  const config = loadConfig({ env, ...(args.configFile ? { configPath: args.configFile } : {}) });
+  const stores = new ArtifactStores(config.artifacts.s3);
   try {
-    args = parseReportArguments(argv);
-  } catch (error) {
-    return usageError(USAGE, error, 'report');
-  }
-  try {
-    const config = loadConfig(args.configFile ? { configPath: args.configFile } : {});
-    const stores = new ArtifactStores(config.artifacts.s3);
-    try {
-      let plan: PlanResult;
-      if (args.planFile) {
-        plan = await readPlanFile(args.planFile);
-      } else {
-        // Same connection rules as `mewm audit` and `mewm status`: TEMPORAL_ADDRESS, else the embedded server.
-        const session = await openTemporal(config, createLogger(config.log));
-        try {
-          plan = await fetchPlanResult(session.client, args.workflowId!);
-        } finally {
-          await session.close();
-        }
+    let plan: PlanResult;
+    if (args.planFile) {
+      plan = await readPlanFile(args.planFile);
+    } else {
+      // Same connection rules as `mewm audit` and `mewm status`: TEMPORAL_ADDRESS, else the embedded server.
+      const session = await openTemporal(config, createLogger(config.log));
+      try {
+        plan = await fetchPlanResult(session.client, args.workflowId!);
+      } finally {
+        await session.close();
       }
-      const html = renderPlanReport(await buildAuditRecord(plan, stores));
-      const out = args.outFile ?? `report-${plan.caseId}.html`;
-      await writeFile(out, html);
-      process.stderr.write(`mewm report: ${out}\n`);
-      return 0;
-    } finally {
-      stores.close();
     }
-  } catch (error) {
-    return commandFailed(error);
+    const html = renderPlanReport(await buildAuditRecord(plan, stores));
+    const out = args.outFile ?? `report-${plan.caseId}.html`;
+    await writeFile(out, html);
+    process.stderr.write(`mewm report: ${out}\n`);
+    return 0;
+  } finally {
+    stores.close();
   }
+}
+
+export const reportCommand: Command<ReportArguments> = { name: 'report', usage: USAGE, parse: parseReportArguments, run: (args, { env }) => report(args, env) };
+
+export function runReport(argv: readonly string[], env?: Env): Promise<number> {
+  return runCommand(reportCommand, argv, env);
 }

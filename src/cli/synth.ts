@@ -4,11 +4,11 @@
  *   mewm synth --patients N --seed S --out DIR [--size clinical|small] [--preview] [--stats]
  *   mewm synth --stats [--patients 200] [--seed S]      (statistics only, no images)
  */
-import { isMewmError, MewmError, toMewmError } from '../core/errors';
+import { MewmError } from '../core/errors';
 import { writeCohort } from '../world/cohort';
 import { isGridPreset, type GridPreset } from '../world/phantom';
 import { formatStatisticsMarkdown, worldStatistics } from '../world/statistics';
-import { usageError } from './command-support';
+import { runCommand, type Command } from './command';
 
 const USAGE = 'usage: mewm synth --patients N --seed S --out DIR [--size clinical|small] [--preview] [--stats]\n       mewm synth --stats [--patients N] [--seed S]';
 
@@ -73,36 +73,25 @@ export function parseSynthArguments(argv: readonly string[]): SynthArguments {
   return { patients: patients ?? (outDir ? 20 : 200), seed, size, preview, stats, ...(outDir ? { outDir } : {}) };
 }
 
-/** Runs the command; returns the process exit code (0 ok, 2 bad arguments, 1 failure). */
-export async function runSynth(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
+async function synth(args: SynthArguments): Promise<0> {
+  if (args.outDir) {
+    const started = Date.now();
+    await writeCohort({
+      seed: args.seed,
+      patients: args.patients,
+      gridPreset: args.size,
+      outDir: args.outDir,
+      preview: args.preview,
+      onPatient: (p) => process.stderr.write(`${p.caseId} (${p.index}/${args.patients}) written\n`),
+    });
+    process.stderr.write(`mewm synth: ${args.patients} patients in ${((Date.now() - started) / 1000).toFixed(1)} s → ${args.outDir}\n`);
   }
-  let args: SynthArguments;
-  try {
-    args = parseSynthArguments(argv);
-  } catch (error) {
-    return usageError(USAGE, error, 'synth');
-  }
-  try {
-    if (args.outDir) {
-      const started = Date.now();
-      await writeCohort({
-        seed: args.seed,
-        patients: args.patients,
-        gridPreset: args.size,
-        outDir: args.outDir,
-        preview: args.preview,
-        onPatient: (p) => process.stderr.write(`${p.caseId} (${p.index}/${args.patients}) written\n`),
-      });
-      process.stderr.write(`mewm synth: ${args.patients} patients in ${((Date.now() - started) / 1000).toFixed(1)} s → ${args.outDir}\n`);
-    }
-    if (args.stats) process.stdout.write(formatStatisticsMarkdown(worldStatistics(args.seed, args.patients)));
-    return 0;
-  } catch (error) {
-    const e = toMewmError(error);
-    process.stderr.write(`mewm synth: ${e.code}: ${e.message}\n`);
-    return isMewmError(error) && !e.retryable ? 2 : 1;
-  }
+  if (args.stats) process.stdout.write(formatStatisticsMarkdown(worldStatistics(args.seed, args.patients)));
+  return 0;
+}
+
+export const synthCommand: Command<SynthArguments> = { name: 'synth', usage: USAGE, parse: parseSynthArguments, run: (args) => synth(args) };
+
+export function runSynth(argv: readonly string[]): Promise<number> {
+  return runCommand(synthCommand, argv);
 }

@@ -14,7 +14,7 @@ import { loadConfig } from '../config/load';
 import { createLogger } from '../../workers/logging';
 import { runWorkerProcess } from '../../workers/run';
 import { QUEUE_ROLES, type QueueRole } from '../../workflows/task-queues';
-import { commandFailed, usageError } from './command-support';
+import { runCommand, type Command, type Env } from './command';
 
 const USAGE = 'usage: mewm worker --queue gpu|llm|cpu|all[,...] [--config FILE]';
 
@@ -30,32 +30,31 @@ export function parseQueues(text: string): QueueRole[] {
   return roles;
 }
 
-export async function runWorker(argv: readonly string[]): Promise<number> {
-  let roles: QueueRole[];
-  let configPath: string | undefined;
-  try {
-    const { values } = parseArgs({ args: [...argv], options: { queue: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (!values.queue) throw new Error('--queue is required');
-    roles = parseQueues(values.queue);
-    configPath = values.config;
-  } catch (error) {
-    return usageError(USAGE, error);
-  }
-  try {
-    const config = loadConfig(configPath ? { configPath } : {});
-    const log = createLogger(config.log);
-    const address = config.temporal.address ?? `127.0.0.1:${config.temporal.port}`;
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    await runWorkerProcess({ config, address, roles, log, signal: abort.signal, identity: `${process.pid}@${hostname()}` });
-    return 0;
-  } catch (error) {
-    return commandFailed(error);
-  }
+interface WorkerArguments {
+  readonly roles: QueueRole[];
+  readonly configPath?: string;
+}
+
+function parseWorkerArguments(argv: readonly string[]): WorkerArguments {
+  const { values } = parseArgs({ args: [...argv], options: { queue: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (!values.queue) throw new Error('--queue is required');
+  return { roles: parseQueues(values.queue), ...(values.config ? { configPath: values.config } : {}) };
+}
+
+async function worker(args: WorkerArguments, env: Env): Promise<0> {
+  const config = loadConfig({ env, ...(args.configPath ? { configPath: args.configPath } : {}) });
+  const log = createLogger(config.log);
+  const address = config.temporal.address ?? `127.0.0.1:${config.temporal.port}`;
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await runWorkerProcess({ config, address, roles: args.roles, log, signal: abort.signal, identity: `${process.pid}@${hostname()}` });
+  return 0;
+}
+
+export const workerCommand: Command<WorkerArguments> = { name: 'worker', usage: USAGE, parse: parseWorkerArguments, run: (args, { env }) => worker(args, env) };
+
+export function runWorker(argv: readonly string[], env?: Env): Promise<number> {
+  return runCommand(workerCommand, argv, env);
 }

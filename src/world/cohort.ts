@@ -12,7 +12,7 @@
  *   cases/<caseId>/{pre-ct,pre-labels,post-ct,post-labels}.nii.gz, report.txt
  *   previews/<caseId>.png     with `preview`: pre/post slices with liver (red) and tumour (green)
  * CTs are int16 HU, labels uint8 (0 background, 1 liver, 2 tumour); paths in the manifests are
- * relative to DIR. Same seed and options → byte-identical files.
+ * relative to DIR; manifest.jsonl's schema is src/io/cohort-manifest.ts (shared with its readers). Same seed and options → byte-identical files.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { MewmError } from '../core/errors';
 import { Rng, deriveSeed } from '../core/random';
 import { protocolKey, protocolLabel, type Protocol } from '../core/vocabulary';
 import { Label, makeVolume, type LabelledCt, type Volume } from '../core/volume/volume';
+import type { Split, SyntheticManifestRow } from '../io/cohort-manifest';
 import { encodeNifti } from '../io/nifti';
 import { encodePng, montage, renderAxialSlice } from '../io/png';
 import { DEFAULT_HORIZONS, rankProtocols, type Horizons } from './gold';
@@ -37,7 +38,7 @@ export const WORLD_VERSION = '1.0.0';
 /** Noisy CT compresses little better at level 6 but five times slower. */
 const CT_GZIP_LEVEL = 1;
 
-export type Split = 'train' | 'val' | 'test';
+export type { Split } from '../io/cohort-manifest';
 
 export interface CohortOptions {
   readonly seed: number;
@@ -174,19 +175,8 @@ export function previewPng(pre: LabelledCt, post: LabelledCt): Uint8Array {
   return encodePng(image.rgba, image.width, image.height);
 }
 
-export interface ManifestRow {
-  readonly caseId: string;
-  readonly split: Split;
-  readonly preCt: string;
-  readonly preLabels: string;
-  readonly postCt: string;
-  readonly postLabels: string;
-  readonly report: string;
-  /** The physician's protocol as performed (the paper's gold action). */
-  readonly protocol: ProtocolRecord;
-  readonly osMonths: number;
-  readonly event: 0 | 1;
-}
+/** One line of manifest.jsonl: the schema its readers parse it with (src/io/cohort-manifest.ts). */
+export type ManifestRow = SyntheticManifestRow;
 
 export function manifestRow(patient: SyntheticPatient): ManifestRow {
   const dir = `cases/${patient.caseId}`;

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidProtocol } from '../../src/core/vocabulary';
 import { decodePng } from '../../src/io/png';
-import { parseBaselineArguments, readCohortManifest, readPreTreatment, renderKeySlices, runBaseline } from '../../src/cli/baseline';
+import { parseBaselineArguments, runBaseline } from '../../src/cli/baseline';
+import { readPreTreatment, readSyntheticManifest } from '../../src/io/cohort-manifest';
+import { renderKeySlices } from '../../src/io/key-slices';
 import { writeCohort } from '../../src/world/cohort';
 import { json, startFakeOpenAi, status, type FakeOpenAi } from '../support/fake-openai';
 
@@ -80,7 +82,7 @@ describe('mewm baseline', () => {
   });
 
   it('renders key slices through the tumour as PNGs of the axial plane', async () => {
-    const [row] = await readCohortManifest(join(dir, 'cohort'));
+    const [row] = await readSyntheticManifest(join(dir, 'cohort'));
     const roi = await readPreTreatment(join(dir, 'cohort'), row!);
     const pngs = renderKeySlices(roi, 3);
     expect(pngs).toHaveLength(3);

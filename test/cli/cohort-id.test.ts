@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cohortWorkflowId, defaultCohortId } from '../../src/cli/cohort';
+import { cohortWorkflowId, defaultCohortId } from '../../src/app/cohort-run';
 
 describe('mewm cohort: the default cohort id', () => {
   it('is opaque: nothing of the folder name reaches the id or the workflow id', () => {

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStores } from '../../src/artifacts';
-import { loadPlanAudit } from '../../src/cli/audit';
+import { loadPlanAudit } from '../../src/app/plan-audit';
 import { runReport } from '../../src/cli/report';
 import type { PlanningRecord } from '../../src/cli/evaluate-planning';
 import { cliTestEnv, runMewm } from '../support/cli';

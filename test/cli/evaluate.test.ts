@@ -6,11 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCohortTruth, parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
+import { parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
+import { loadCohortTruth } from '../../src/evaluation/cohort-truth';
 import { writeCohort } from '../../src/world/cohort';
 import { json, startFakeOpenAi } from '../support/fake-openai';
 import { candidatesFromOutcomeFiles, modelAblation, parsePlanningMethod, resolvePlanningMethod, type EvaluatedCohort, type PlanAuditSource } from '../../src/cli/evaluate-planning';
-import type { PlanAudit } from '../../src/cli/audit';
+import type { PlanAudit } from '../../src/app/plan-audit';
 import { MewmError } from '../../src/core/errors';
 import { resolveConfig } from '../../src/config/config';
 

@@ -109,9 +109,9 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
     expect(html).not.toContain(cohortDir);
   });
 
-  it('an unknown workflow id is one InvalidInput line and exit code 1, no stack trace', async () => {
+  it('an unknown workflow id is one InvalidInput line and exit code 2, no stack trace', async () => {
     const { code, stderr } = await report(['no-such-plan', '--config', configFile, '--out', join(dir, 'never.html')]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toBe('mewm: InvalidInput: no workflow no-such-plan: list plans with `mewm status`\n');
   });
 
@@ -120,7 +120,7 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
     const handle = await client.workflow.start('planTreatment', { taskQueue: 'mewm-report-test-idle', workflowId: 'plan-report-running', args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }] });
     try {
       const { code, stderr } = await report(['plan-report-running', '--config', configFile, '--out', join(dir, 'never.html')]);
-      expect(code).toBe(1);
+      expect(code).toBe(2);
       expect(stderr).toMatch(/^mewm: InvalidInput: plan plan-report-running is RUNNING: wait for it/);
     } finally {
       await handle.terminate('test over');

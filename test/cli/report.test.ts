@@ -128,8 +128,8 @@ describe('mewm report', () => {
     expect(html).toContain('One 15 mm hyper-enhancing lesion');
     expect((html.match(/<img src="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(4);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ schema: 'something-else' }));
-    // A failure like every other command's: exit code 1 and one line.
-    expect(await runReport(['--plan', join(dir, 'bad.json'), '--out', join(dir, 'x.html')])).toBe(1);
+    // A failure like every other command's: one line, exit code 2 (the input must change).
+    expect(await runReport(['--plan', join(dir, 'bad.json'), '--out', join(dir, 'x.html')])).toBe(2);
   });
 
   it('names a plan file by its role only (a file name may be a patient name)', async () => {
@@ -137,8 +137,8 @@ describe('mewm report', () => {
     let stderr = '';
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
     try {
-      expect(await runReport(['--plan', join(dir, 'Doe_John.json'), '--out', join(dir, 'x.html')])).toBe(1);
-      expect(await runReport(['--plan', join(dir, 'Doe_Jane.json'), '--out', join(dir, 'x.html')])).toBe(1);
+      expect(await runReport(['--plan', join(dir, 'Doe_John.json'), '--out', join(dir, 'x.html')])).toBe(2);
+      expect(await runReport(['--plan', join(dir, 'Doe_Jane.json'), '--out', join(dir, 'x.html')])).toBe(2);
     } finally {
       spy.mockRestore();
     }

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveCase } from '../../src/cli/plan';
+import { resolveCase } from '../../src/app/case-input';
 import { isMewmError } from '../../src/core/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'mewm-resolve-case-'));

@@ -72,11 +72,11 @@ describe('mewm CLI', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/usage: mewm plan/);
     const missing = run(['plan', 'no-such-case.nii.gz']);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toBe('mewm: InvalidInput: the case path given does not exist');
     expect(run(['frobnicate']).code).toBe(2);
     const badEnv = spawnSync(MEWM_BIN, ['plan', 'demo'], { cwd: dir, env: { ...env, MEWM_BEAMS: 'many' }, encoding: 'utf8' });
-    expect(badEnv.status).toBe(1);
+    expect(badEnv.status).toBe(2);
     expect(badEnv.stderr).toMatch(/mewm: InvalidConfig: MEWM_BEAMS must be an integer/);
   });
 });

@@ -49,6 +49,11 @@ describe('eslint.config.js', { timeout: 60_000 }, () => {
     ['src/policy/probe.ts', "import { runPlan } from '../cli/plan';\nexport const r = runPlan;", ['mewm/layers']],
     ['activities/probe.ts', "import { runPlan } from '../src/cli/plan';\nexport const r = runPlan;", ['mewm/layers']],
     ['activities/probe.ts', "import type { PlanInput } from '../workflows/types';\nexport type P = PlanInput;", []],
+    // a command imports the command skeleton and the application layer, never another command; src/app never the CLI
+    ['src/cli/probe.ts', "import { runBaseline } from './baseline';\nexport const r = runBaseline;", ['mewm/layers']],
+    ['src/cli/probe.ts', "import { runCommand } from './command';\nimport { resolveCase } from '../app/case-input';\nexport const r = [runCommand, resolveCase];", []],
+    ['src/app/probe.ts', "import { stepTable } from '../cli/plan';\nexport const s = stepTable;", ['mewm/layers']],
+    ['src/cli/main.ts', "export const load = () => import('./plan');", []],
     // bench and production code never import the tests' harness
     ['bench/probe.ts', "import { tempDir } from '../test/support/temporal';\nexport const t = tempDir;", ['mewm/layers']],
     ['workers/probe.ts', "import { tempDir } from '../test/support/temporal';\nexport const t = tempDir;", ['mewm/layers']],

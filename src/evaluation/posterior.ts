@@ -12,8 +12,8 @@
  * The same K and seed as the planned row, so the numbers are those its heuristic returned.
  */
 import { protocolKey, type Protocol } from '../core/vocabulary';
-import type { CaseTruth, MethodPredictions, ResultFile } from '../evaluation/evaluate';
-import { fixed, toCsv, toMarkdown, type Table } from '../evaluation/tables';
+import type { CaseTruth, MethodPredictions, ResultFile } from './evaluate';
+import { fixed, toCsv, toMarkdown, type Table } from './tables';
 import { candidateProtocols } from '../world/gold';
 import type { Phenotype } from '../world/phenotype';
 import { pairedDifference, PosteriorRiskTable, samplePosterior, visiblePhenotype } from '../world/posterior';
