@@ -159,7 +159,7 @@ export async function requirementsFromConfig(config: MewmConfig, policy?: Policy
  * exactly the same: otherwise `ServingMismatch` (another policy or model would answer in its name).
  * A run that cannot be asked (no worker hosts it yet) is followed, as before requirements.
  */
-export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly settings: PlanSettings; readonly requirements: PlanRequirements }): Promise<void> {
+export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly settings: PlanSettings; readonly requirements?: PlanRequirements | undefined }): Promise<void> {
   let theirs: AskedFor;
   try {
     theirs = await handle.query(askedForQuery);
@@ -169,11 +169,15 @@ export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly 
   const fail = (message: string) => {
     throw new MewmError('ServingMismatch', `workflow ${handle.workflowId} is already running with ${message}: wait for it, terminate it, or give another workflow id`, { workflowId: handle.workflowId });
   };
-  const ours = asked.requirements;
+  const ours = asked.requirements ?? null;
   const their = theirs.requirements;
-  if (their === null) fail('no recorded requirements (started before them)');
-  else if (canonicalJson(their.policy) !== canonicalJson(ours.policy)) fail(`the policy ${describePolicyRequirement(their.policy)}, not the policy ${describePolicyRequirement(ours.policy)} this command asks for`);
-  else if (canonicalJson(their) !== canonicalJson(ours)) fail(`the world model ${describeWorldModelRequirement(their.worldModel)}, not the world model ${describeWorldModelRequirement(ours.worldModel)} this command asks for`);
+  if (their === null || ours === null) {
+    if (their !== ours) fail(their === null ? 'no recorded requirements (started before them)' : 'recorded requirements, and this command gives none');
+  } else if (canonicalJson(their.policy) !== canonicalJson(ours.policy)) {
+    fail(`the policy ${describePolicyRequirement(their.policy)}, not the policy ${describePolicyRequirement(ours.policy)} this command asks for`);
+  } else if (canonicalJson(their) !== canonicalJson(ours)) {
+    fail(`the world model ${describeWorldModelRequirement(their.worldModel)}, not the world model ${describeWorldModelRequirement(ours.worldModel)} this command asks for`);
+  }
   if (canonicalJson(theirs.settings) !== canonicalJson(asked.settings)) fail('other planning settings than this command asks for (beams, replicas, horizons, seed, ROI or timeouts)');
 }
 
