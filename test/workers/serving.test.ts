@@ -5,6 +5,7 @@
  * and a worker refuses a task it cannot serve with a final ServingMismatch.
  */
 import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { createWorldModel } from '../../src/backends/world-model';
@@ -12,9 +13,11 @@ import { resolveConfig } from '../../src/config/config';
 import { canonicalJson, servingMismatch } from '../../src/core/serving';
 import { llmEndpointConfig } from '../../src/policy/config';
 import { createPolicy } from '../../src/policy/index';
+import { describeFailure } from '../../src/cli/command-support';
 import { refusingOthers } from '../../workers/activities';
+import { TASK_QUEUES } from '../../workflows/task-queues';
 import { planRequirements, policyRequirementOf, policyRequirementOfPolicy, servingQueues, unservedQueues, worldModelRequirementFromConfig, worldModelRequirementOf } from '../../workers/serving';
-import { connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort } from '../support/temporal';
+import { caseOf, connectClient, stageCase, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort } from '../support/temporal';
 
 const llm = (overrides: Parameters<typeof llmEndpointConfig>[0] = {}) => ({ llm: llmEndpointConfig({ baseURL: 'http://127.0.0.1:8080/v1', apiKey: 'sk-secret', model: 'local-model', ...overrides }) });
 
@@ -142,6 +145,40 @@ describe('a plan whose workers run elsewhere', () => {
         await workers.stop();
       }
     } finally {
+      await client.connection.close();
+      await server.stop();
+    }
+  });
+});
+
+describe('a task that reaches a worker that cannot serve it', () => {
+  it('fails the plan at once with ServingMismatch, printed intact with its case', { timeout: 180_000 }, async () => {
+    const dir = tempDir('serving-refusal');
+    const cohort = await writeTestCohort(dir, 1, 9);
+    const caseId = cohort.patients[0]!.caseId;
+    const config = testConfig(dir, cohort.dir);
+    const server = await startTestServer(join(dir, 'temporal.sqlite'));
+    const client = await connectClient(server.address);
+    const workers = await startWorkers({ address: server.address, config, roles: ['cpu', 'llm'], overrides: { policyConfig: {} } });
+    try {
+      const served = await workers.requirements();
+      // Asks for an LLM endpoint but names the guideline workers' queue (as a hand-configured queue would).
+      const asked = policyRequirementOf(llm());
+      const requirements = { ...served, policy: asked };
+      const error = await client.workflow
+        .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-refused', args: [{ case: await stageCase(config, caseOf(cohort.dir, caseId)), settings: config.planning, requirements }] })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const { code, message } = describeFailure(error);
+      expect(code).toBe('ServingMismatch');
+      expect(message).toBe(`case ${caseId}: ${servingMismatch('policy', asked, served.policy)}; start a worker with that configuration`);
+      expect(message).not.toContain('sk-secret');
+      // Final on the first attempt: one proposeActions attempt in the history.
+      const history = await client.workflow.getHandle('plan-refused').fetchHistory();
+      const failed = history.events!.filter((e) => e.activityTaskFailedEventAttributes);
+      expect(failed).toHaveLength(1);
+    } finally {
+      await workers.stop();
       await client.connection.close();
       await server.stop();
     }
