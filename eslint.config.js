@@ -32,7 +32,9 @@ const LAYERS = {
   'src/artifacts': { may: ['src/core', 'src/io'] },
   // evaluation measures the world model against the synthetic world
   'src/evaluation': { may: ['src/core', 'src/io', 'src/models', 'src/world'] },
-  'src/config': { may: ['src/core'] },
+  // the typed configuration parses the policy's section with the policy's own parser (one pipeline)
+  'src/config': { may: ['src/core', 'src/policy/config.ts'] },
+  'src/policy/config.ts': { may: ['src/core'] },
   // the application layer between the CLI and the engine: typed Temporal client, plan audits, case input, cohort runs
   'src/app': { may: [...SRC_LIBRARIES, 'activities', 'workflows', 'workers'] },
   // one file per command: a command imports the command skeleton, never another command (`isolated`)

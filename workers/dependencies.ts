@@ -54,8 +54,8 @@ export async function createWorkerDependencies(config: MewmConfig, roles: readon
   let policy = overrides.policy;
   let policyRequirement = policy ? policyRequirementOfPolicy(policy) : undefined;
   if (policy === undefined && (roles.includes('llm') || overrides.policyConfig)) {
-    const { createPolicy, policyConfigFromEnv } = await import('../src/policy/index');
-    const policyConfig = overrides.policyConfig ?? policyConfigFromEnv();
+    const { createPolicy } = await import('../src/policy/index');
+    const policyConfig = overrides.policyConfig ?? config.policy;
     policy = createPolicy(policyConfig);
     policyRequirement = policyRequirementOf(policyConfig);
   }

@@ -89,7 +89,7 @@ export async function startInProcessWorkers(options: Omit<WorkerProcessOptions, 
   return {
     done,
     async requirements() {
-      const policy = served.policy ?? policyRequirementOf((await import('../src/policy/index')).policyConfigFromEnv());
+      const policy = served.policy ?? policyRequirementOf(options.config.policy);
       return planRequirements(policy, served.worldModel ?? (await worldModelRequirementFromConfig(options.config.worldModel)));
     },
     async stop() {

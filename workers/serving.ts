@@ -148,9 +148,9 @@ export function planRequirements(policy: PolicyRequirement, worldModel: WorldMod
   return { schema: 'mewm.requirements/1', policy, worldModel, queues: servingQueues(policy, worldModel) };
 }
 
-/** What a plan started with this configuration asks for (the policy from the environment unless given). */
+/** What a plan started with this configuration asks for (its policy unless one is given). */
 export async function requirementsFromConfig(config: MewmConfig, policy?: PolicyConfig): Promise<PlanRequirements> {
-  const policyConfig = policy ?? (await import('../src/policy/index')).policyConfigFromEnv();
+  const policyConfig = policy ?? config.policy;
   return planRequirements(policyRequirementOf(policyConfig), await worldModelRequirementFromConfig(config.worldModel));
 }
 

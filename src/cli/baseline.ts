@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { isMewmError, MewmError, toMewmError } from '../core/errors';
 import { readPreTreatment, readSyntheticManifest } from '../io/cohort-manifest';
 import { renderKeySlices } from '../io/key-slices';
-import { policyConfigFromEnv } from '../policy/config';
+import { loadConfig } from '../config/load';
 import { describePolicy } from '../policy/index';
 import { createProtocolBaseline, DEFAULT_GOAL } from '../policy/llm-baseline';
 import { observeTumour } from '../policy/observation';
@@ -94,8 +94,9 @@ export function parseBaselineArguments(argv: readonly string[]): BaselineArgumen
 
 /** Runs the command: 0 all cases done, 1 some cases failed (each with its error in FILE); a configuration error stops the run. */
 async function baseline(args: BaselineArguments, env: Env): Promise<ExitCode> {
-  const config = policyConfigFromEnv(args.policy === 'auto' ? env : { ...env, MEWM_POLICY: args.policy });
-  const predictor = createProtocolBaseline(config.llm);
+  // --policy stands for MEWM_POLICY.
+  const { policy } = loadConfig({ env: args.policy === 'auto' ? env : { ...env, MEWM_POLICY: args.policy } });
+  const predictor = createProtocolBaseline(policy.llm);
   const rows = (await readSyntheticManifest(args.cohortDir, ['split', 'preCt', 'preLabels'])).filter((r) => args.split === 'all' || r.split === args.split).slice(0, args.limit);
   process.stderr.write(`mewm baseline: ${describePolicy(predictor.identity).replace(/^policy: /, 'baseline: ')}\n`);
   process.stderr.write(`mewm baseline: ${rows.length} case(s) of split "${args.split}"\n`);

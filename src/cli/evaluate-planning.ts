@@ -151,13 +151,13 @@ export function configuredLlmEndpoint(env: Env): LlmEndpointConfig | undefined {
   }
 }
 
-function policyFor(planner: PlannerId, env: Env): PolicyConfig | { skip: string } {
+function policyFor(planner: PlannerId, base: MewmConfig, env: Env): PolicyConfig | { skip: string } {
   if (planner === 'mewm-llm') {
     const llm = configuredLlmEndpoint(env);
     return llm ? { llm } : { skip: 'no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, docs/policy.md)' };
   }
   // The offline methods never call an endpoint, even when one is configured.
-  return policyConfigFromEnv(env).actionBase ? { actionBase: true } : {};
+  return base.policy.actionBase ? { actionBase: true } : {};
 }
 
 /** The three model manifests of an ONNX model folder (they hold the weights' sha256), or its path when they are absent. */
@@ -181,7 +181,7 @@ export function resolvePlanningMethod(
   env: Env,
   posteriorOptions: { readonly draws?: number; readonly seed?: number } = {},
 ): ResolvedPlanningMethod | { readonly method: PlanningMethod; readonly skip: string } {
-  const policy = policyFor(method.planner, env);
+  const policy = policyFor(method.planner, base, env);
   if ('skip' in policy) return { method, skip: policy.skip };
   const variant = method.variant;
   let worldModel: MewmConfig['worldModel'];

@@ -15,7 +15,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isMewmError, MewmError, toMewmError } from '../core/errors';
 import { readSyntheticManifest } from '../io/cohort-manifest';
-import { policyConfigFromEnv } from '../policy/config';
+import { loadConfig } from '../config/load';
 import { createLlmClient } from '../policy/llm-json';
 import { extractReport, extractReportByRules, type ExtractOptions, type ReportExtractionResult } from '../policy/report-extraction';
 import { EXIT, runCommand, type Command, type Env, type ExitCode } from './command';
@@ -79,8 +79,9 @@ export function parseExtractArguments(argv: readonly string[]): ExtractArguments
 
 /** Runs the command: 0 all done, 1 some LLM extractions failed (each flagged in FILE); a configuration error stops the run. */
 async function extract(args: ExtractArguments, env: Env): Promise<ExitCode> {
-  const config = policyConfigFromEnv(args.policy === 'auto' ? env : { ...env, MEWM_POLICY: args.policy });
-  const llm: ExtractOptions['llm'] = config.llm ? { client: createLlmClient(config.llm), config: config.llm } : undefined;
+  // --policy stands for MEWM_POLICY.
+  const { policy } = loadConfig({ env: args.policy === 'auto' ? env : { ...env, MEWM_POLICY: args.policy } });
+  const llm: ExtractOptions['llm'] = policy.llm ? { client: createLlmClient(policy.llm), config: policy.llm } : undefined;
   process.stderr.write(`mewm extract: ${llm ? `rules + LLM cross-check (${llm.config.extractModel})` : 'rules only [no LLM endpoint configured]'}\n`);
   if (args.reportFile) {
     const text = await readReport(args.reportFile, 'the --report file');

@@ -32,10 +32,13 @@
  *   MEWM_INGEST_MAX_VOXELS, MEWM_INGEST_MAX_BYTES, MEWM_INGEST_MAX_FILES, MEWM_INGEST_MAX_SLICE_BYTES (ingest.*)
  *                                                what one input CT may cost, checked before reading or inflating (src/io/bounded-read.ts)
  *   MEWM_ARTIFACT_FILE_MODE, MEWM_ARTIFACT_DIR_MODE (artifacts.fileMode / dirMode)  octal permissions of local artifacts (default 600 / 700)
+ *   MEWM_POLICY, OPENAI_BASE_URL, OPENAI_API_KEY, MEWM_POLICY_* … (policy)  the policy and its LLM endpoint: src/policy/config.ts
+ *                                                (environment only: a key never sits in a config file)
  */
 import { MewmError } from '../core/errors';
 import { validateSearchOptions } from '../core/planning/beam-search';
 import type { PlanSettings } from '../core/planning/settings';
+import { policyConfigFromEnv, type PolicyConfig } from '../policy/config';
 
 export type WorldModelBackend = 'oracle' | 'onnx';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -76,6 +79,8 @@ export interface MewmConfig {
     readonly intraOpThreads: number | null;
   };
   readonly planning: PlanSettings;
+  /** The policy and its LLM endpoint, from the environment only (MEWM_POLICY, OPENAI_*: src/policy/config.ts). Holds the API key: never logged. */
+  readonly policy: PolicyConfig;
   readonly cohort: { readonly concurrency: number; readonly pageSize: number };
   readonly workers: {
     readonly gpuSlots: number;
@@ -137,6 +142,7 @@ export function defaultConfig(cwd: string): MewmConfig {
     artifacts: { location: joinPath(dataDir, 'artifacts'), fileMode: 0o600, dirMode: 0o700, s3: {} },
     worldModel: { backend: 'onnx', oracleCohortDir: null, modelDir: BUNDLED_MODEL_DIR, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
     planning: DEFAULT_PLAN_SETTINGS,
+    policy: {},
     cohort: { concurrency: 4, pageSize: 50 },
     workers: { gpuSlots: 1, llmSlots: 4, cpuSlots: 4, maxCachedWorkflows: 200, shutdownGraceS: 10 },
     log: { level: 'info', pretty: false },
@@ -341,6 +347,7 @@ export function resolveConfig(input: { cwd: string; env: Env; file?: unknown; ov
   const withDirs: MewmConfig = {
     ...merged,
     dataDir,
+    policy: policyConfigFromEnv(input.env),
     artifacts: { ...merged.artifacts, location: artifactsSet === undefined && dataDirChanged ? joinPath(dataDir, 'artifacts') : merged.artifacts.location },
     worldModel: { ...merged.worldModel, modelDir: merged.worldModel.modelDir && !isAbsolutePath(merged.worldModel.modelDir) ? joinPath(input.cwd, merged.worldModel.modelDir) : merged.worldModel.modelDir },
   };

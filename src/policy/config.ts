@@ -1,5 +1,6 @@
 /**
- * Policy configuration, parsed once from the environment (or given explicitly) and validated.
+ * Policy configuration, parsed once from the environment at start-up (as the `policy` section of
+ * the typed configuration, src/config/config.ts) or given explicitly, and validated.
  * No LLM endpoint configured → the guideline policy; the CLI reports which one it used.
  *
  * Environment:
@@ -21,9 +22,10 @@
  *                                models without a schema may otherwise write until the context is full
  */
 import { MewmError } from '../core/errors';
-import { OUTPUT_MODES, type OutputMode } from './structured-output';
 
-export type { OutputMode } from './structured-output';
+/** How answers are constrained (src/policy/structured-output.ts). */
+export type OutputMode = 'auto' | 'json_schema' | 'json_object_schema' | 'json_object' | 'none';
+export const OUTPUT_MODES: readonly OutputMode[] = ['auto', 'json_schema', 'json_object_schema', 'json_object', 'none'];
 
 export interface LlmEndpointConfig {
   readonly baseURL: string;
@@ -100,8 +102,8 @@ export function llmEndpointConfig(partial: Partial<LlmEndpointConfig> & { baseUR
   return config;
 }
 
-/** Parses the policy configuration from environment variables (once, at start-up). */
-export function policyConfigFromEnv(env: Env = process.env): PolicyConfig {
+/** Parses the policy configuration from environment variables (once, at start-up: src/config loadConfig). */
+export function policyConfigFromEnv(env: Env): PolicyConfig {
   const choice = env.MEWM_POLICY?.trim() || 'auto';
   if (choice !== 'auto' && choice !== 'guideline' && choice !== 'llm' && choice !== 'action-base') {
     throw new MewmError('InvalidConfig', `MEWM_POLICY must be auto, guideline, llm or action-base, got "${choice}"`, { variable: 'MEWM_POLICY' });

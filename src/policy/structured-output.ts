@@ -18,9 +18,10 @@
  */
 import OpenAI from 'openai';
 
-export type OutputMode = 'auto' | 'json_schema' | 'json_object_schema' | 'json_object' | 'none';
+import type { OutputMode } from './config';
+
+export { OUTPUT_MODES, type OutputMode } from './config';
 export type ConcreteOutputMode = Exclude<OutputMode, 'auto'>;
-export const OUTPUT_MODES: readonly OutputMode[] = ['auto', 'json_schema', 'json_object_schema', 'json_object', 'none'];
 
 /** The order `auto` tries, strongest constraint first. */
 const AUTO_ORDER: readonly ConcreteOutputMode[] = ['json_schema', 'json_object_schema', 'json_object', 'none'];

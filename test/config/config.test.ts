@@ -77,6 +77,20 @@ describe('resolveConfig', () => {
     }
   });
 
+  it('the policy is a section of the same configuration, from the environment only', () => {
+    expect(resolveConfig({ cwd: '/work/x', env: {} }).policy).toEqual({});
+    const llm = resolveConfig({ cwd: '/work/x', env: { OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1', MEWM_POLICY_MODEL: 'local' } }).policy.llm;
+    expect(llm).toMatchObject({ baseURL: 'http://127.0.0.1:8000/v1', model: 'local', apiKey: 'no-key-configured' });
+    expect(resolveConfig({ cwd: '/work/x', env: { MEWM_POLICY: 'action-base' }, file: { policy: { llm: { model: 'from-a-file' } } } }).policy).toEqual({ actionBase: true });
+    let error: unknown;
+    try {
+      resolveConfig({ cwd: '/work/x', env: { MEWM_POLICY: 'clever' } });
+    } catch (e) {
+      error = e;
+    }
+    expect(isMewmError(error, 'InvalidConfig') && (error as Error).message).toMatch(/MEWM_POLICY must be auto, guideline, llm or action-base/);
+  });
+
   it('loadConfig reads MEWM_CONFIG and reports a broken file by path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mewm-config-'));
     writeFileSync(join(dir, 'good.json'), JSON.stringify({ planning: { replicas: 7 } }));

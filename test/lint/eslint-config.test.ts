@@ -54,6 +54,9 @@ describe('eslint.config.js', { timeout: 60_000 }, () => {
     ['src/cli/probe.ts', "import { runCommand } from './command';\nimport { resolveCase } from '../app/case-input';\nexport const r = [runCommand, resolveCase];", []],
     ['src/app/probe.ts', "import { stepTable } from '../cli/plan';\nexport const s = stepTable;", ['mewm/layers']],
     ['src/cli/main.ts', "export const load = () => import('./plan');", []],
+    // one configuration pipeline: src/config reads the policy's settings through src/policy/config.ts only
+    ['src/config/probe.ts', "import { policyConfigFromEnv } from '../policy/config';\nexport const p = policyConfigFromEnv;", []],
+    ['src/config/probe.ts', "import { createPolicy } from '../policy/index';\nexport const p = createPolicy;", ['mewm/layers']],
     // bench and production code never import the tests' harness
     ['bench/probe.ts', "import { tempDir } from '../test/support/temporal';\nexport const t = tempDir;", ['mewm/layers']],
     ['workers/probe.ts', "import { tempDir } from '../test/support/temporal';\nexport const t = tempDir;", ['mewm/layers']],
