@@ -8,12 +8,12 @@
  * is resampled onto it trilinearly (outside: −1024 HU), the labels by nearest neighbour (outside:
  * 0). The grid functions are those of src/core/volume/roi.ts, which planning uses too.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MewmError } from '../../core/errors';
 import { resampleToGrid } from '../../core/volume/resample';
 import { roiGrid, tumourCentreMm } from '../../core/volume/roi';
 import { makeVolume, type LabelledCt, type Volume } from '../../core/volume/volume';
+import { readSyntheticManifest } from '../../io/cohort-manifest';
 import { readNifti } from '../../io/nifti';
 import { readOracleTruth } from '../../world/oracle';
 import type { Phenotype } from '../../world/phenotype';
@@ -33,42 +33,12 @@ export interface RoiSettings {
   readonly roiSpacingMm: number;
 }
 
-interface ManifestRow {
-  readonly caseId: string;
-  readonly split: string;
-  readonly preCt: string;
-  readonly preLabels: string;
-}
-
-function parseManifestLine(line: string, number: number): ManifestRow {
-  let value: Partial<Record<keyof ManifestRow, unknown>>;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new MewmError('InvalidInput', `manifest.jsonl line ${number} is not JSON`, { line: number });
-  }
-  const { caseId, split, preCt, preLabels } = value;
-  if (typeof caseId !== 'string' || typeof split !== 'string' || typeof preCt !== 'string' || typeof preLabels !== 'string') {
-    throw new MewmError('InvalidInput', `manifest.jsonl line ${number} lacks caseId, split, preCt or preLabels (write the cohort with mewm synth)`, { line: number });
-  }
-  return { caseId, split, preCt, preLabels };
-}
-
 /** The cohort's cases of `split` in manifest order, the first `limit` of them, with their phenotypes. */
 export async function readFidelityCohort(cohortDir: string, split: FidelitySplit, limit?: number): Promise<FidelityCase[]> {
-  let text: string;
-  try {
-    text = await readFile(join(cohortDir, 'manifest.jsonl'), 'utf8');
-  } catch (error) {
-    throw new MewmError('InvalidInput', 'no manifest.jsonl in the cohort folder (write one with mewm synth)', { file: 'manifest.jsonl' }, { cause: error });
-  }
+  // The manifest's one schema (src/io/cohort-manifest.ts), read before the truth: a missing cohort says so first.
+  const manifest = await readSyntheticManifest(cohortDir, ['split', 'preCt', 'preLabels']);
   const truth = await readOracleTruth(cohortDir);
-  const rows = text
-    .split('\n')
-    .map((line, i) => ({ line: line.trim(), number: i + 1 }))
-    .filter(({ line }) => line.length > 0)
-    .map(({ line, number }) => parseManifestLine(line, number))
-    .filter((row) => split === 'all' || row.split === split);
+  const rows = manifest.filter((row) => split === 'all' || row.split === split);
   if (rows.length === 0) throw new MewmError('InvalidInput', `the cohort has no ${split} cases`);
   return rows.slice(0, limit ?? rows.length).map((row) => {
     const phenotype = truth.phenotypes.get(row.caseId);
