@@ -52,7 +52,7 @@ function expectNoKey(where: string, text: string): void {
 
 describe.skipIf(!available)('the LLM paths against the real local model', () => {
   beforeAll(async () => {
-    llm = await startLocalLlm();
+    llm = await startLocalLlm({ threads: 1 });
     dir = tempDir('local-llm');
     env = await cliTestEnv(dir, {
       OPENAI_BASE_URL: llm.baseURL,

@@ -54,7 +54,14 @@ export interface RunningLocalLlm {
   stop(): Promise<void>;
 }
 
-/** Starts the pinned model on a free loopback port and waits until it answers (≤ `timeoutMs`). */
+/**
+ * Starts the pinned model on a free loopback port and waits until it answers (≤ `timeoutMs`).
+ * One thread by default: llama.cpp's threads meet at a barrier after every operation, so on a
+ * busy machine (tests in parallel, 2 cores) a second thread that is not scheduled stalls the
+ * first — measured on 2 cores at a load average of about 9: 0.5–5 tokens/s with 2 threads (server
+ * at nice 10) against 11–21 tokens/s with 1 thread (nice 5); the nice levels alone would explain
+ * a factor of about 3, not 0.5 tokens/s.
+ */
 export async function startLocalLlm(options: { readonly threads?: number; readonly ctx?: number; readonly timeoutMs?: number } = {}): Promise<RunningLocalLlm> {
   const found = localLlm();
   if (!found.ok) throw new Error(found.reason);
@@ -79,7 +86,7 @@ export async function startLocalLlm(options: { readonly threads?: number; readon
       '--n_ctx',
       String(options.ctx ?? 4096),
       '--n_threads',
-      String(options.threads ?? 2),
+      String(options.threads ?? 1),
     ],
     { stdio: ['ignore', out, out] },
   );
