@@ -195,18 +195,14 @@ export interface CohortInput {
   readonly concurrency: number;
   /** Cases per continue-as-new page. */
   readonly pageSize: number;
-  /**
-   * Passed to every plan of the cohort (PlanInput.requirements). Starters must set it (src/app
-   * cohort-run.ts CohortStart requires it); a cohort without it fails each plan at once
-   * (planTreatment refuses a new plan without requirements).
-   */
-  readonly requirements?: PlanRequirements;
+  /** Passed to every plan of the cohort (PlanInput.requirements). */
+  readonly requirements: PlanRequirements;
   /** Carried across continue-as-new. */
   readonly state?: CohortState;
 }
 
-/** What runCohort accepts: also inputs recorded before requirements existed. */
-export type CohortWorkflowInput = CohortInput;
+/** What runCohort accepts: also inputs recorded before requirements existed (their plans are refused at once). */
+export type CohortWorkflowInput = Omit<CohortInput, 'requirements'> & { readonly requirements?: PlanRequirements };
 
 export interface CohortCaseOutcome {
   readonly caseId: string;
