@@ -9,8 +9,10 @@
  * viable-share Spearman 0.39, risk Spearman −0.04, per-agent Lipiodol error 0.17, necrosis error
  * 0.21 inside the assistant's post tumour label — while inside the pre-treatment tumour mask
  * (dynamics alone) the per-agent errors are 0.06 / 0.07 / 0.09 and the heuristic on the true
- * post-CTs reaches 0.87: the assistant's segmentation of simulated CTs is where the ranking is lost
- * (training/README.md). What the 0.3 models do pass is tested in
+ * post-CTs reaches 0.87. With assistant 0.2.0 (8 patients): risk Spearman −0.06, Lipiodol error
+ * 0.04, necrosis error 0.12; the decomposition rows (ii-a)/(ii-b) put the remaining loss at the
+ * autoencoder's decoder (0.82 → 0.30) and the denoiser (0.30 → −0.06), docs/fidelity.md.
+ * What the 0.3 models do pass is tested in
  * test/models/onnx/world-model.test.ts ("the action matters"). Turn `describe.skip` into
  * `describe` in the commit that ships models that pass this.
  */
