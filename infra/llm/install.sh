@@ -41,6 +41,7 @@ wheel="$(ls "$wheel_dir"/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)"
 if [ -z "$wheel" ]; then
   echo "llm: building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION with CMAKE_ARGS=\"$LLAMA_CPP_CMAKE_ARGS\" (several minutes on 2 cores)" >&2
   tmp="$(mktemp -d "$cache/wheels/build.XXXXXX")"
+  build_started=$(date +%s)
   # --no-cache-dir: pip's own wheel cache is not keyed by CMAKE_ARGS, so a native build cached
   # elsewhere must never be picked up here.
   CMAKE_ARGS="$LLAMA_CPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
@@ -49,10 +50,14 @@ if [ -z "$wheel" ]; then
   mv "$tmp"/llama_cpp_python-*.whl "$wheel_dir"/
   rmdir "$tmp"
   wheel="$(ls "$wheel_dir"/llama_cpp_python-*.whl | head -1)"
+  echo "llm: built $(basename "$wheel") in $(( $(date +%s) - build_started )) s (cached in $wheel_dir)" >&2
 else
   echo "llm: using the cached build $wheel" >&2
 fi
 echo "llm: installing llama-cpp-python[server] and its pinned dependencies" >&2
+# --force-reinstall: a wheel built with other flags has the same version, and pip would keep the
+# old build in an existing venv.
+"${pip[@]}" install --force-reinstall --no-deps "$wheel"
 "${pip[@]}" install -r infra/llm/requirements.txt "$wheel[server]"
 
 if [ ! -f "$model_file" ] || ! echo "$SMOLLM2_GGUF_SHA256  $model_file" | sha256sum -c --quiet - 2>/dev/null; then
