@@ -247,11 +247,18 @@ def alphas_cumprod(base_manifest: dict) -> torch.Tensor:
     return torch.cumprod(1 - betas, 0).float()
 
 
-def train_denoiser(d: Patches, post_z, masked_z, base_manifest, minutes: float, rng, device, response_noise: float = 0.02):
+def train_denoiser(d: Patches, post_z, masked_z, base_manifest, minutes: float, rng, device, response_noise: float = 0.02,
+                   init_state: dict | None = None, lr: float = 1e-3, tumour_weight: float = 1.0):
+    """ε-loss over the latent; `tumour_weight` > 1 weights the latent voxels of the pre-treatment
+    tumour (avg-pooled mask) that much more, where the action changes the picture; `init_state`
+    continues from earlier weights."""
     C = post_z.shape[1]
-    net = M.ResponseDenoiser(C, ch=32, cond_dim=48, downsample=base_manifest["latent"]["downsample"]).to(device)
+    ds = base_manifest["latent"]["downsample"]
+    net = M.ResponseDenoiser(C, ch=32, cond_dim=48, downsample=ds).to(device)
+    if init_state is not None:
+        net.load_state_dict(init_state)
     ema = copy.deepcopy(net).eval()
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
     abar = alphas_cumprod(base_manifest).to(device)
     T = abar.shape[0]
     z1, z0m = torch.from_numpy(post_z).to(device), torch.from_numpy(masked_z).to(device)
@@ -266,12 +273,16 @@ def train_denoiser(d: Patches, post_z, masked_z, base_manifest, minutes: float, 
         a = abar[t].view(-1, 1, 1, 1, 1)
         zt = a.sqrt() * z1[idx] + (1 - a).sqrt() * eps
         r = resp[idx] + response_noise * torch.randn_like(resp[idx]) * torch.tensor([1, 1, 1, 1, M.LIVER_SHIFT_SCALE_HU], device=device)
-        loss = F.mse_loss(net(zt, t.float(), z0m[idx], mask[idx], r), eps)
+        if tumour_weight == 1.0:
+            loss = F.mse_loss(net(zt, t.float(), z0m[idx], mask[idx], r), eps)
+        else:
+            w = 1 + (tumour_weight - 1) * F.avg_pool3d(mask[idx], ds)
+            loss = (w * (net(zt, t.float(), z0m[idx], mask[idx], r) - eps) ** 2).mean() / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
-        decay = min(0.999, (1 + step) / (10 + step))
+        decay = 0.999 if init_state is not None else min(0.999, (1 + step) / (10 + step))
         with torch.no_grad():
             for pe, p in zip(ema.parameters(), net.parameters()):
                 pe.mul_(decay).add_(p.detach(), alpha=1 - decay)
@@ -438,7 +449,7 @@ def check_dynamic_batch(path: Path, module, inputs: dict) -> None:
     log(stage="export", graph=path.name, batch3MaxAbsError=error)
 
 
-def export_dynamics(out: Path, base: Path, head, den, quality: dict, train_cases: int, note: str, config: dict) -> Path:
+def export_dynamics(out: Path, base: Path, head, den, quality: dict, train_cases: int, note: str, config: dict, version: str = VERSION) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     base_manifest = json.loads((base / "manifest.json").read_text())
     base_parity = json.loads((base / base_manifest.get("parityFile", "parity.json")).read_text())["graphs"]
@@ -496,7 +507,7 @@ def export_dynamics(out: Path, base: Path, head, den, quality: dict, train_cases
         out,
         role="dynamics",
         name="mewm-dynamics-demo",
-        version=VERSION,
+        version=version,
         description=(
             "Response-conditioned latent diffusion: the 0.2 KL autoencoder (graphs unchanged), a response head "
             "(per-agent concept embeddings x a pre-CT patient vector -> expected volume ratio, viable / necrosis / "
@@ -571,7 +582,11 @@ def reexport_dynamics(out: Path, base: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["dynamics", "heuristic", "all", "reexport-dynamics"])
+    ap.add_argument("what", choices=["dynamics", "heuristic", "all", "reexport-dynamics", "finetune-denoiser"])
+    ap.add_argument("--checkpoint", type=Path, help="finetune-denoiser: the dynamics checkpoint to continue (response head kept)")
+    ap.add_argument("--tumour-weight", type=float, default=1.0, help="ε-loss weight of the tumour's latent voxels")
+    ap.add_argument("--lr-denoiser", type=float, default=1e-3)
+    ap.add_argument("--version", default=VERSION)
     ap.add_argument("--patches", required=True, type=Path)
     ap.add_argument("--base", type=Path, default=Path("models/demo"), help="model folder whose dynamics autoencoder is kept")
     ap.add_argument("--out", required=True, type=Path)
@@ -613,6 +628,20 @@ def main() -> None:
         quality = {"response": rq, "simulation": dq, "denoiserSteps": steps}
         log(model="dynamics", quality=quality)
         export_dynamics(args.out / "dynamics", base, head, den, quality, len(train), note, config)
+    if args.what == "finetune-denoiser":
+        base = args.base / "dynamics"
+        base_manifest = json.loads((base / "manifest.json").read_text())
+        state = torch.load(args.checkpoint)
+        head = M.ResponseHead(len(agent_ids()), ch=16, dim=48)
+        head.load_state_dict(state["response"])
+        post_z, masked_z = encode_latents(base / base_manifest["graphs"]["encoder"]["file"], data, args.threads)
+        den, steps = train_denoiser(train, post_z[train_idx], masked_z[train_idx], base_manifest, args.minutes_denoiser, rng, device,
+                                    init_state=state["denoiser"], lr=args.lr_denoiser, tumour_weight=args.tumour_weight)
+        torch.save({"response": head.state_dict(), "denoiser": den.state_dict()}, args.out.parent / f"{args.out.name}-dynamics-checkpoint.pt")
+        dq = evaluate_dynamics(head.to(device), den, base / base_manifest["graphs"]["decoder"]["file"], val, masked_z[held], base_manifest, device)
+        quality = dict(json.loads((base / "manifest.json").read_text())["quality"], simulation=dq, denoiserFineTune={"from": str(args.checkpoint.name), "steps": steps, "tumourWeight": args.tumour_weight})
+        log(model="dynamics", quality=quality)
+        export_dynamics(args.out / "dynamics", base, head, den, quality, len(train), note, config, version=args.version)
     if args.what in ("heuristic", "all"):
         net, hq = train_heuristic(train, val, args.minutes_heuristic, rng, device)
         log(model="heuristic", quality=hq)
