@@ -43,7 +43,9 @@ const LAYERS = {
   'src/cli/command.ts': { may: ['src/core'] },
   'src/cli/command-support.ts': { may: ['src/cli/command.ts'] },
   // evaluate's planned rows (Temporal + in-process workers per method), a module of `mewm evaluate`
-  'src/cli/evaluate-planning.ts': { may: [...SRC_LIBRARIES, 'src/app', 'activities', 'workflows', 'workers', 'src/cli/command-support.ts', 'src/cli/server.ts'] },
+  'src/cli/evaluate-planning.ts': {
+    may: [...SRC_LIBRARIES, 'src/app', 'activities', 'workflows', 'workers', 'src/cli/command-support.ts', 'src/cli/server.ts'],
+  },
   // deterministic sandbox: values from src/core only; payload and activity types from anywhere in src
   workflows: { may: ['src/core'], types: [...SRC_LIBRARIES, 'activities'] },
   activities: { may: SRC_LIBRARIES, types: ['workflows'] },
@@ -60,7 +62,7 @@ const LAYERS = {
  */
 const OPEN_TEMPORAL = {
   may: ['src/cli/server.ts'],
-  why: "openTemporal (the connection to TEMPORAL_ADDRESS or the embedded server) still lives in the `mewm server` command; it moves to src/app/ once the embedded-server work of issue 11 lands",
+  why: 'openTemporal (the connection to TEMPORAL_ADDRESS or the embedded server) still lives in the `mewm server` command; it moves to src/app/ once the embedded-server work of issue 11 lands',
 };
 const EXCEPTIONS = {
   'src/cli/plan.ts': OPEN_TEMPORAL,
@@ -68,7 +70,10 @@ const EXCEPTIONS = {
   'src/cli/status.ts': OPEN_TEMPORAL,
   'src/cli/audit.ts': OPEN_TEMPORAL,
   'src/cli/report.ts': OPEN_TEMPORAL,
-  'src/cli/evaluate.ts': { may: ['src/cli/evaluate-planning.ts'], why: "evaluate's planned rows are a module of the command (not a command); it moves to src/app/ with openTemporal" },
+  'src/cli/evaluate.ts': {
+    may: ['src/cli/evaluate-planning.ts'],
+    why: "evaluate's planned rows are a module of the command (not a command); it moves to src/app/ with openTemporal",
+  },
   'bench/llm-policy.ts': {
     may: ['test/support/local-llm.ts'],
     why: 'starts the local LLM server through the test harness; the start-up belongs in src/ or infra/llm (issue 13: bench must not import test/support)',
@@ -112,7 +117,11 @@ const layersRule = {
     const file = path.relative(ROOT, context.physicalFilename).split(path.sep).join('/');
     const from = layerOf(file);
     if (from === undefined) return {};
-    const { may, types = [], isolated = false } = /** @type {{ may: string[]; types?: string[]; isolated?: boolean }} */ (LAYERS[/** @type {keyof typeof LAYERS} */ (from)]);
+    const {
+      may,
+      types = [],
+      isolated = false,
+    } = /** @type {{ may: string[]; types?: string[]; isolated?: boolean }} */ (LAYERS[/** @type {keyof typeof LAYERS} */ (from)]);
     /** @param {any} node @param {any} source */
     function check(node, source) {
       if (source?.type !== 'Literal' || typeof source.value !== 'string' || !source.value.startsWith('.')) return;
@@ -121,7 +130,12 @@ const layersRule = {
         .split(path.sep)
         .join('/');
       const isType = typeOnly(node);
-      const allowed = [...(isolated ? [] : [from]), ...may, ...(isType ? types : []), ...(EXCEPTIONS[/** @type {keyof typeof EXCEPTIONS} */ (file)]?.may ?? [])];
+      const allowed = [
+        ...(isolated ? [] : [from]),
+        ...may,
+        ...(isType ? types : []),
+        ...(EXCEPTIONS[/** @type {keyof typeof EXCEPTIONS} */ (file)]?.may ?? []),
+      ];
       if (allowed.some((prefix) => within(target, prefix) || within(`${target}.ts`, prefix))) return;
       context.report({
         node: source,

@@ -55,11 +55,17 @@ export function createAuditActivities(deps: AuditDependencies) {
 
   /** One PNG: the pre-treatment ROI slice then each simulated post-treatment slice, with mask outlines. */
   async function renderPreviews(input: PreviewInput): Promise<ArtifactRef[]> {
-    const [preCt, preLabels] = await Promise.all([getCtVolume(artifacts.storeFor(input.roi.ct.uri), input.roi.ct), getLabelVolume(artifacts.storeFor(input.roi.labels.uri), input.roi.labels)]);
+    const [preCt, preLabels] = await Promise.all([
+      getCtVolume(artifacts.storeFor(input.roi.ct.uri), input.roi.ct),
+      getLabelVolume(artifacts.storeFor(input.roi.labels.uri), input.roi.labels),
+    ]);
     const z = tumourCentreSlice(preLabels);
     const tiles: RgbaImage[] = [renderAxialSlice(preCt, z, { labels: preLabels })];
     for (const post of input.posts) {
-      const [ct, labels] = await Promise.all([getCtVolume(artifacts.storeFor(post.ct.uri), post.ct), getLabelVolume(artifacts.storeFor(post.labels.uri), post.labels)]);
+      const [ct, labels] = await Promise.all([
+        getCtVolume(artifacts.storeFor(post.ct.uri), post.ct),
+        getLabelVolume(artifacts.storeFor(post.labels.uri), post.labels),
+      ]);
       tiles.push(renderAxialSlice(ct, z, { labels }));
     }
     const image = montage(tiles, tiles.length);

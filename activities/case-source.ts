@@ -40,7 +40,12 @@ export interface CaseInput {
 
 export { caseIdPattern };
 
-const artifactRefSchema = z.object({ uri: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative(), mediaType: z.string().min(1) });
+const artifactRefSchema = z.object({
+  uri: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  mediaType: z.string().min(1),
+});
 const caseIdSchema = z.string().regex(caseIdPattern);
 
 export const caseSourceSchema = z.object({
@@ -82,7 +87,11 @@ export async function writeCaseSource(store: ArtifactStore, input: CaseInput): P
     sourceKind = stats.isDirectory() ? 'dicom' : 'nifti';
     // Refused before any workflow starts: a FIFO would block ingest, a device never ends (the ingest activity refuses them too).
     if (!stats.isDirectory() && !stats.isFile()) {
-      throw new MewmError('InvalidVolume', `case ${input.caseId} CT: is not a regular file or a folder (a FIFO, device or socket); give a NIfTI file or a DICOM series folder`, { caseId: input.caseId });
+      throw new MewmError(
+        'InvalidVolume',
+        `case ${input.caseId} CT: is not a regular file or a folder (a FIFO, device or socket); give a NIfTI file or a DICOM series folder`,
+        { caseId: input.caseId },
+      );
     }
   }
   const source: CaseSource = { schema: 'mewm.case-source/1', caseId: input.caseId, ct, ...(mask === undefined ? {} : { mask }), sourceKind };
@@ -93,7 +102,9 @@ export async function writeCaseSource(store: ArtifactStore, input: CaseInput): P
 export async function readCaseSource(artifacts: ArtifactResolver, ref: CaseRef): Promise<CaseSource> {
   if (typeof ref.source?.uri !== 'string') {
     // A workflow started before case sources existed passes `{ caseId, ct, mask }`: refuse it rather than read paths from the history.
-    throw new MewmError('InvalidInput', `case ${ref.caseId}: the workflow input has no case source ref (started by an older mewm?); start the plan again`, { caseId: ref.caseId });
+    throw new MewmError('InvalidInput', `case ${ref.caseId}: the workflow input has no case source ref (started by an older mewm?); start the plan again`, {
+      caseId: ref.caseId,
+    });
   }
   const source = await getJson(artifacts.storeFor(ref.source.uri), ref.source, caseSourceSchema);
   if (source.caseId !== ref.caseId) {

@@ -71,7 +71,11 @@ export interface CaseGpuDependencies {
   readonly log: ActivityLogger;
 }
 
-async function readCt(deps: CaseDependencies, caseId: string, source: string): Promise<{ ct: Volume<Float32Array>; kind: 'nifti' | 'dicom'; sheared: boolean }> {
+async function readCt(
+  deps: CaseDependencies,
+  caseId: string,
+  source: string,
+): Promise<{ ct: Volume<Float32Array>; kind: 'nifti' | 'dicom'; sheared: boolean }> {
   const path = localPath(source);
   const limits = deps.limits ?? DEFAULT_INGEST_LIMITS;
   let isFolder: boolean;
@@ -79,7 +83,12 @@ async function readCt(deps: CaseDependencies, caseId: string, source: string): P
     const stats = await stat(path);
     isFolder = stats.isDirectory();
     // Refused here at once (and again by the reader on the opened file): a FIFO would block a thread forever, /dev/zero never ends.
-    if (!isFolder && !stats.isFile()) throw new MewmError('InvalidVolume', `case ${caseId} CT: is not a regular file or a folder (a FIFO, device or socket); give a NIfTI file or a DICOM series folder`, { caseId });
+    if (!isFolder && !stats.isFile())
+      throw new MewmError(
+        'InvalidVolume',
+        `case ${caseId} CT: is not a regular file or a folder (a FIFO, device or socket); give a NIfTI file or a DICOM series folder`,
+        { caseId },
+      );
   } catch (error) {
     if ((error as { name?: string }).name === 'MewmError') throw error;
     // No cause: a file-system error's message holds the full path, which may name the patient.
@@ -88,7 +97,8 @@ async function readCt(deps: CaseDependencies, caseId: string, source: string): P
   }
   let volume: Volume;
   if (isFolder) {
-    if (deps.readDicomSeries === undefined) throw new MewmError('InvalidInput', `case ${caseId}: DICOM series input is not available in this worker`, { caseId });
+    if (deps.readDicomSeries === undefined)
+      throw new MewmError('InvalidInput', `case ${caseId}: DICOM series input is not available in this worker`, { caseId });
     volume = await deps.readDicomSeries(path, { name: `case ${caseId} CT series`, limits });
   } else {
     volume = await readNifti(path, { name: `case ${caseId} CT`, limits });
@@ -103,13 +113,20 @@ async function readCt(deps: CaseDependencies, caseId: string, source: string): P
 async function readMask(caseId: string, source: string, ct: Volume, limits: IngestLimits): Promise<Volume<Uint8Array>> {
   const mask = await readNifti(localPath(source), { name: `case ${caseId} mask`, limits });
   if (!sameGrid(mask, ct, 1e-3)) {
-    throw new MewmError('InvalidInput', `case ${caseId}: the mask is not on the CT's grid (shape ${mask.shape.join('x')} vs ${ct.shape.join('x')}, or a different affine); resample the mask onto the CT first`, { caseId });
+    throw new MewmError(
+      'InvalidInput',
+      `case ${caseId}: the mask is not on the CT's grid (shape ${mask.shape.join('x')} vs ${ct.shape.join('x')}, or a different affine); resample the mask onto the CT first`,
+      { caseId },
+    );
   }
   const labels = new Uint8Array(mask.data.length);
   for (let i = 0; i < mask.data.length; i++) {
     const value = mask.data[i]!;
     if (value !== Label.background && value !== Label.liver && value !== Label.tumour) {
-      throw new MewmError('InvalidInput', `case ${caseId}: the mask holds label ${value}; only 0 (background), 1 (liver) and 2 (tumour) are allowed`, { caseId, label: value });
+      throw new MewmError('InvalidInput', `case ${caseId}: the mask holds label ${value}; only 0 (background), 1 (liver) and 2 (tumour) are allowed`, {
+        caseId,
+        label: value,
+      });
     }
     labels[i] = value;
   }
@@ -126,13 +143,15 @@ export function planningCtOf(ct: Volume<Float32Array>, spacingMm: number, sheare
   const a = ct.affine;
   const low = [Infinity, Infinity, Infinity];
   const high = [-Infinity, -Infinity, -Infinity];
-  for (const i of [0, ct.shape[0] - 1]) for (const j of [0, ct.shape[1] - 1]) for (const k of [0, ct.shape[2] - 1]) {
-    for (let r = 0; r < 3; r++) {
-      const w = a[4 * r]! * i + a[4 * r + 1]! * j + a[4 * r + 2]! * k + a[4 * r + 3]!;
-      low[r] = Math.min(low[r]!, w);
-      high[r] = Math.max(high[r]!, w);
-    }
-  }
+  for (const i of [0, ct.shape[0] - 1])
+    for (const j of [0, ct.shape[1] - 1])
+      for (const k of [0, ct.shape[2] - 1]) {
+        for (let r = 0; r < 3; r++) {
+          const w = a[4 * r]! * i + a[4 * r + 1]! * j + a[4 * r + 2]! * k + a[4 * r + 3]!;
+          low[r] = Math.min(low[r]!, w);
+          high[r] = Math.max(high[r]!, w);
+        }
+      }
   const shape = [0, 1, 2].map((r) => Math.max(1, Math.floor((high[r]! - low[r]!) / spacingMm) + 1)) as [number, number, number];
   const affine = [...diagonalAffine([spacingMm, spacingMm, spacingMm], [low[0]!, low[1]!, low[2]!])];
   return resampleToGrid(ct, shape, affine, 'linear', { outside: ROI_OUTSIDE_HU });
@@ -169,7 +188,10 @@ export function createCaseActivities(deps: CaseDependencies) {
       ]);
       if (!sameGrid(ct, labels, 1e-3)) throw new MewmError('ModelContract', `case ${caseId}: the assistant's labels are not on the CT's grid`, { caseId });
       const built = await buildRoi(caseId, { ct, labels }, input);
-      return { kind: 'prepared', prepared: { caseId, ...built, maskSource: 'assistant', sourceKind: input.segmented.sourceKind, assistant: input.segmented.model } };
+      return {
+        kind: 'prepared',
+        prepared: { caseId, ...built, maskSource: 'assistant', sourceKind: input.segmented.sourceKind, assistant: input.segmented.model },
+      };
     }
     const source = await readCaseSource(artifacts, input.case);
     const { ct, kind, sheared } = await readCt(deps, caseId, source.ct);
@@ -193,7 +215,8 @@ export function createCaseGpuActivities(deps: CaseGpuDependencies) {
   async function segmentCase(input: SegmentCaseInput): Promise<{ labels: ArtifactRef; model: ModelIdentity }> {
     const ct = await getCtVolume(deps.artifacts.storeFor(input.ct.uri), input.ct);
     const labels = await deps.world.assistant.segment({ caseId: input.caseId, ct });
-    if (!sameGrid(labels, ct, 1e-3)) throw new MewmError('ModelContract', `assistant model ${deps.world.assistant.identity.name} returned labels off the CT's grid`, { caseId: input.caseId });
+    if (!sameGrid(labels, ct, 1e-3))
+      throw new MewmError('ModelContract', `assistant model ${deps.world.assistant.identity.name} returned labels off the CT's grid`, { caseId: input.caseId });
     return { labels: await putVolume(deps.store, labels, { labels: true }), model: deps.world.assistant.identity };
   }
   return withTypedFailures({ segmentCase });

@@ -36,7 +36,10 @@ export function createPolicyActivities(deps: PolicyDependencies) {
       embolicCount: input.embolicCount,
       ...(keySlicesPng.length > 0 ? { keySlicesPng } : {}),
     });
-    deps.log.info({ caseId: input.caseId, policy: proposal.policy.name, drugs: proposal.drugs, embolics: proposal.embolics, removals: proposal.removals.length }, 'policy proposed candidates');
+    deps.log.info(
+      { caseId: input.caseId, policy: proposal.policy.name, drugs: proposal.drugs, embolics: proposal.embolics, removals: proposal.removals.length },
+      'policy proposed candidates',
+    );
     return proposal;
   }
   return withTypedFailures({ proposeActions });

@@ -29,7 +29,9 @@ export function currentRuntime(): ActivityRuntime {
   return {
     attempt: context.info.attempt,
     previousProgress: context.info.heartbeatDetails,
-    executionKey: context.info.workflowExecution ? `${context.info.workflowExecution.workflowId}/${context.info.workflowExecution.runId}/${context.info.activityId}` : undefined,
+    executionKey: context.info.workflowExecution
+      ? `${context.info.workflowExecution.workflowId}/${context.info.workflowExecution.runId}/${context.info.activityId}`
+      : undefined,
     heartbeat: (progress) => context.heartbeat(progress),
     throwIfCancelled: () => {
       if (context.cancellationSignal.aborted) throw new CancelledFailure(String(context.cancellationSignal.reason ?? 'activity cancelled'));

@@ -152,7 +152,8 @@ export function createSimulationActivities(deps: SimulationDependencies) {
       throw new MewmError('InvalidConfig', `simulateBatchReplicas must be a positive integer, got ${input.batchReplicas}`);
     }
     const done = previousDone(runtime.previousProgress, isRef);
-    const checkpoint = runtime.executionKey !== undefined && supportsCheckpoints(store) ? checkpointName('simulateCandidates', runtime.executionKey) : undefined;
+    const checkpoint =
+      runtime.executionKey !== undefined && supportsCheckpoints(store) ? checkpointName('simulateCandidates', runtime.executionKey) : undefined;
     if (checkpoint !== undefined && runtime.attempt > 1) {
       // Replicas the crashed attempt finished after its last heartbeat got through; each ref is checked to still exist.
       for (const [key, ref] of previousDone(await readCheckpoint(store, checkpoint, log), isRef)) {
@@ -204,7 +205,14 @@ export function createSimulationActivities(deps: SimulationDependencies) {
     }
 
     const cts = input.candidates.map((candidate, c) => candidate.seeds.map((_, r) => done.get(itemKey(c, r))!));
-    return { cts, model: world.dynamics.identity, computedReplicas: total - resumed, resumedReplicas: resumed, attempt: runtime.attempt, elapsedMs: Date.now() - started };
+    return {
+      cts,
+      model: world.dynamics.identity,
+      computedReplicas: total - resumed,
+      resumedReplicas: resumed,
+      attempt: runtime.attempt,
+      elapsedMs: Date.now() - started,
+    };
   }
 
   async function segmentReplicas(input: SegmentInput): Promise<SegmentOutput> {

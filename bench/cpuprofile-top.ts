@@ -26,7 +26,13 @@ interface Profile {
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
 const top = Number(values.top);
 const root = resolve(import.meta.dirname, '..');
-const files = positionals.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(p, f)) : [p]));
+const files = positionals.flatMap((p) =>
+  statSync(p).isDirectory()
+    ? readdirSync(p)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(p, f))
+    : [p],
+);
 if (files.length === 0) throw new Error('no .cpuprofile files given (run with node --cpu-prof --cpu-prof-dir DIR)');
 
 const where = (url: string) => {
@@ -53,10 +59,13 @@ for (const file of files.sort()) {
     perFile.set(f, (perFile.get(f) ?? 0) + us);
   }
   const busyUs = totalUs - idleUs;
-  console.log(`\n${basename(file)}: ${(totalUs / 1e6).toFixed(1)} s profiled, ${(busyUs / 1e6).toFixed(1)} s busy (${((100 * busyUs) / totalUs).toFixed(0)} %)`);
+  console.log(
+    `\n${basename(file)}: ${(totalUs / 1e6).toFixed(1)} s profiled, ${(busyUs / 1e6).toFixed(1)} s busy (${((100 * busyUs) / totalUs).toFixed(0)} %)`,
+  );
   const show = (title: string, map: Map<string, number>, n: number) => {
     console.log(`  ${title}`);
-    for (const [k, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`  ${(us / 1e6).toFixed(2).padStart(8)} s ${((100 * us) / busyUs).toFixed(1).padStart(5)} %  ${k}`);
+    for (const [k, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n))
+      console.log(`  ${(us / 1e6).toFixed(2).padStart(8)} s ${((100 * us) / busyUs).toFixed(1).padStart(5)} %  ${k}`);
   };
   show('self time by function (share of busy time)', perFunction, top);
   show('self time by file', perFile, Math.ceil(top / 2));

@@ -55,7 +55,18 @@ console.log(`onnxruntime-node ${ort.env.versions.common}: ${ortMs.toFixed(2)} ms
 if (!existsSync(python)) {
   console.log('PyTorch eager: skipped (training/.venv is absent; see training/README.md)');
 } else {
-  const out = execFileSync(python, ['-m', 'training.bench_denoiser', '--model-dir', modelDir, '--batch', String(batch), '--iterations', String(iterations), '--threads', String(threads)]);
+  const out = execFileSync(python, [
+    '-m',
+    'training.bench_denoiser',
+    '--model-dir',
+    modelDir,
+    '--batch',
+    String(batch),
+    '--iterations',
+    String(iterations),
+    '--threads',
+    String(threads),
+  ]);
   const torchMs = (JSON.parse(out.toString('utf8').trim().split('\n').pop()!) as { msPerCall: number }).msPerCall;
   console.log(`PyTorch eager: ${torchMs.toFixed(2)} ms/call`);
   console.log(`ratio (PyTorch ms / onnxruntime-node ms): ${(torchMs / ortMs).toFixed(2)}x`);

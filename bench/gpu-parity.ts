@@ -34,7 +34,10 @@ const warn = (o: object, msg: string) => {
   fellBack = true;
   console.error(`${msg}: ${JSON.stringify(o)}`);
 };
-const hosts = { device: new OnnxSessionHost({ executionProvider: provider, log: { warn: warn as never, info: () => {} } }), cpu: new OnnxSessionHost({ log: { warn: () => {}, info: () => {} } }) };
+const hosts = {
+  device: new OnnxSessionHost({ executionProvider: provider, log: { warn: warn as never, info: () => {} } }),
+  cpu: new OnnxSessionHost({ log: { warn: () => {}, info: () => {} } }),
+};
 let failures = 0;
 console.log(`graph                          provider  max abs error  tolerance   ${provider} ms/call  cpu ms/call  speed-up (batch ${batch})`);
 for (const role of ['dynamics', 'assistant', 'heuristic'] as const) {
@@ -73,7 +76,13 @@ for (const role of ['dynamics', 'assistant', 'heuristic'] as const) {
       spec.inputs.map((t) => {
         const dims = t.shape.map((d) => (typeof d === 'number' ? d : batch));
         const n = dims.reduce((a, b) => a * b, 1);
-        return [t.name, float32(dims, Float32Array.from({ length: n }, (_, i) => (t.name === 'timestep' ? 500 : Math.sin(i * 12.9898) * 0.8)))];
+        return [
+          t.name,
+          float32(
+            dims,
+            Float32Array.from({ length: n }, (_, i) => (t.name === 'timestep' ? 500 : Math.sin(i * 12.9898) * 0.8)),
+          ),
+        ];
       }),
     );
     const time = async (host: OnnxSessionHost) => {

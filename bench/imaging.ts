@@ -29,7 +29,7 @@ interface Measurement {
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] ?? fallback : fallback;
+  return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
 }
 
 /** A CT-like int16 volume: body ellipse of soft tissue with a liver-like blob, noise, air outside. */
@@ -130,11 +130,15 @@ async function main(): Promise<void> {
     const base = summary(baseline);
     const full = summary(pipeline);
     console.log(`# Imaging benchmark: ${shape.join('x')} int16 CT, 0.8 x 0.8 x 3 mm LPS, ${sizeMb.toFixed(1)} MiB .nii.gz → RAS, 1 mm, windowed`);
-    console.log(`Node ${process.version}, ${repeats} runs each in fresh processes (interleaved), medians. Output grid ${pipeline[0]!.outputShape?.join('x')} float32.\n`);
+    console.log(
+      `Node ${process.version}, ${repeats} runs each in fresh processes (interleaved), medians. Output grid ${pipeline[0]!.outputShape?.join('x')} float32.\n`,
+    );
     console.log('| run | wall ms | CPU ms | peak RSS MiB | wall vs baseline | CPU vs baseline |');
     console.log('|---|---:|---:|---:|---:|---:|');
     console.log(`| baseline: read + gunzip | ${base.wall.toFixed(0)} | ${base.cpu.toFixed(0)} | ${base.rss.toFixed(0)} | 1.00 | 1.00 |`);
-    console.log(`| read + decode + reorient + resample 1 mm + window | ${full.wall.toFixed(0)} | ${full.cpu.toFixed(0)} | ${full.rss.toFixed(0)} | ${(full.wall / base.wall).toFixed(2)} | ${(full.cpu / base.cpu).toFixed(2)} |`);
+    console.log(
+      `| read + decode + reorient + resample 1 mm + window | ${full.wall.toFixed(0)} | ${full.cpu.toFixed(0)} | ${full.rss.toFixed(0)} | ${(full.wall / base.wall).toFixed(2)} | ${(full.cpu / base.cpu).toFixed(2)} |`,
+    );
     console.log('\n| pipeline stage | median ms |');
     console.log('|---|---:|');
     for (const name of Object.keys(pipeline[0]!.stages)) {

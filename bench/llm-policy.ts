@@ -125,7 +125,17 @@ async function main(): Promise<void> {
     const summaries = [];
     for (const mode of modes) {
       const policy = new LlmPolicy(
-        llmEndpointConfig({ baseURL, apiKey: 'no-key', model, outputMode: mode, sendImages: false, repairAttempts, maxRetries, timeoutMs: timeoutSeconds * 1000, maxTokens: 512 }),
+        llmEndpointConfig({
+          baseURL,
+          apiKey: 'no-key',
+          model,
+          outputMode: mode,
+          sendImages: false,
+          repairAttempts,
+          maxRetries,
+          timeoutMs: timeoutSeconds * 1000,
+          maxTokens: 512,
+        }),
       );
       const results: CaseResult[] = [];
       const load: number[] = [loadavg()[0]!];
@@ -166,7 +176,11 @@ async function main(): Promise<void> {
       summaries.push(summary);
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     }
-    if (outFile) await writeFile(outFile, `${JSON.stringify({ command: process.argv.slice(1).join(' '), seed, serverThreads: ownServer ? threads : 'external', summaries }, null, 2)}\n`);
+    if (outFile)
+      await writeFile(
+        outFile,
+        `${JSON.stringify({ command: process.argv.slice(1).join(' '), seed, serverThreads: ownServer ? threads : 'external', summaries }, null, 2)}\n`,
+      );
   } finally {
     await stop();
   }

@@ -45,10 +45,19 @@ const feeds: Record<string, ort.Tensor> = {};
 for (const input of spec.inputs) {
   const dims = input.shape.map((d) => (typeof d === 'number' ? d : batch));
   const n = dims.reduce((a, b) => a * b, 1);
-  feeds[input.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => (input.name === 'timestep' ? 500 : Math.sin(i * 12.9898) * 0.8)), dims);
+  feeds[input.name] = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n }, (_, i) => (input.name === 'timestep' ? 500 : Math.sin(i * 12.9898) * 0.8)),
+    dims,
+  );
 }
 
-const base: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } };
+const base: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
 const variants: [string, ort.InferenceSession.SessionOptions][] = [
   ['current (all, no spinning, arena on)', base],
   ['spinning on', { ...base, extra: {} }],
@@ -63,8 +72,10 @@ const variants: [string, ort.InferenceSession.SessionOptions][] = [
 // All sessions live at once and are timed round-robin, `rounds` times: on a shared machine the
 // load changes from second to second, so each variant's best round is compared, never one run.
 const sessions: { name: string; session: ort.InferenceSession; rounds: number[] }[] = [];
-for (const [name, options] of values['only-current'] ? variants.slice(0, 1) : variants) sessions.push({ name, session: await ort.InferenceSession.create(path, options), rounds: [] });
-for (const file of values.file) sessions.push({ name: `${file.split('/').pop()} (current options)`, session: await ort.InferenceSession.create(file, base), rounds: [] });
+for (const [name, options] of values['only-current'] ? variants.slice(0, 1) : variants)
+  sessions.push({ name, session: await ort.InferenceSession.create(path, options), rounds: [] });
+for (const file of values.file)
+  sessions.push({ name: `${file.split('/').pop()} (current options)`, session: await ort.InferenceSession.create(file, base), rounds: [] });
 for (const s of sessions) for (let i = 0; i < 2; i++) await s.session.run(feeds);
 for (let round = 0; round < rounds; round++)
   for (const s of sessions) {
@@ -75,9 +86,14 @@ for (let round = 0; round < rounds; round++)
 for (const s of sessions) await s.session.release();
 const best = (r: number[]) => Math.min(...r);
 const median = (r: number[]) => [...r].sort((a, b) => a - b)[Math.floor(r.length / 2)]!;
-console.log(`${values.model}/${values.graph}: batch ${batch}, ${threads} intra-op thread(s), ${rounds} rounds of ${iterations} calls per variant (round-robin), onnxruntime-node ${ort.env.versions.common}`);
+console.log(
+  `${values.model}/${values.graph}: batch ${batch}, ${threads} intra-op thread(s), ${rounds} rounds of ${iterations} calls per variant (round-robin), onnxruntime-node ${ort.env.versions.common}`,
+);
 console.log(`${'variant'.padEnd(44)} best ms/call  median   speed vs first (best)`);
-for (const s of sessions) console.log(`${s.name.padEnd(44)} ${best(s.rounds).toFixed(1).padStart(12)} ${median(s.rounds).toFixed(1).padStart(8)}   ${(best(sessions[0]!.rounds) / best(s.rounds)).toFixed(2)}x`);
+for (const s of sessions)
+  console.log(
+    `${s.name.padEnd(44)} ${best(s.rounds).toFixed(1).padStart(12)} ${median(s.rounds).toFixed(1).padStart(8)}   ${(best(sessions[0]!.rounds) / best(s.rounds)).toFixed(2)}x`,
+  );
 
 if (values.ops) {
   const prefix = `/tmp/mewm-ort-profile-${process.pid}`;
@@ -99,5 +115,6 @@ if (values.ops) {
     total += e.dur;
   }
   console.log(`per operator type (onnxruntime profile, ${iterations} calls): ${(total / 1000 / iterations).toFixed(1)} ms/call in kernels`);
-  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1])) console.log(`  ${op.padEnd(24)} ${(us / 1000 / iterations).toFixed(2).padStart(8)} ms/call ${((100 * us) / total).toFixed(1).padStart(5)} %`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]))
+    console.log(`  ${op.padEnd(24)} ${(us / 1000 / iterations).toFixed(2).padStart(8)} ms/call ${((100 * us) / total).toFixed(1).padStart(5)} %`);
 }

@@ -71,7 +71,9 @@ async function roiOf(caseId: string, preCt: string, preLabels: string): Promise<
   const labels: Volume<Uint8Array> = { data: Uint8Array.from(rawLabels.data as ArrayLike<number>), shape: rawLabels.shape, affine: rawLabels.affine };
   const grid = roiGrid(tumourCentreMm(caseId, labels), [roiSide, roiSide, roiSide], spacing);
   return {
-    ct: resampleToGrid({ data: Float32Array.from(ct.data as ArrayLike<number>), shape: ct.shape, affine: ct.affine }, grid.shape, grid.affine, 'linear', { outside: -1024 }) as unknown as Volume<Float32Array>,
+    ct: resampleToGrid({ data: Float32Array.from(ct.data as ArrayLike<number>), shape: ct.shape, affine: ct.affine }, grid.shape, grid.affine, 'linear', {
+      outside: -1024,
+    }) as unknown as Volume<Float32Array>,
     labels: resampleToGrid(labels, grid.shape, grid.affine, 'nearest', { outside: 0 }),
   } as LabelledCt;
 }
@@ -80,7 +82,13 @@ async function roiOf(caseId: string, preCt: string, preLabels: string): Promise<
 type CandidateEvaluator = (specs: readonly CandidateSpec[]) => Promise<number[][]>;
 
 /** Algorithm 1 in-process over a risk evaluator. */
-function runSearch(input: { options: SearchOptions; planSeed: number; drugs: readonly DrugId[]; embolics: readonly EmbolicId[]; evaluate: CandidateEvaluator }) {
+function runSearch(input: {
+  options: SearchOptions;
+  planSeed: number;
+  drugs: readonly DrugId[];
+  embolics: readonly EmbolicId[];
+  evaluate: CandidateEvaluator;
+}) {
   const evaluate = async (specs: readonly CandidateSpec[]) => (await input.evaluate(specs)).map((risks) => ({ risks, replicas: null }));
   return exploreProtocols({ ...input, runStep: beamStepRunner({ ...input.options, planSeed: input.planSeed }, evaluate) });
 }
@@ -127,7 +135,15 @@ function record(name: string, regret: number, protocol: Protocol) {
 const coverage = { drugs: 0, embolics: 0, both: 0, goldShape: new Map<string, number>(), physicianShape: new Map<string, number>() };
 const fidelity = { complete: [] as number[], drugOnlyImage: [] as number[], drugOnlyVsBestCompletion: [] as number[], drugOnlyVsWithLipiodol: [] as number[] };
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-const base = (replicas: number, extra: Partial<SearchOptions> = {}): SearchOptions => ({ beams, replicas, drugHorizon: 2, embolicHorizon: 2, appendLipiodolAfterDrugs: false, requireImprovement: false, ...extra });
+const base = (replicas: number, extra: Partial<SearchOptions> = {}): SearchOptions => ({
+  beams,
+  replicas,
+  drugHorizon: 2,
+  embolicHorizon: 2,
+  appendLipiodolAfterDrugs: false,
+  requireImprovement: false,
+  ...extra,
+});
 const all22 = validProtocols(2, 2);
 const started = performance.now();
 
@@ -137,7 +153,13 @@ for (const [index, c] of cases.entries()) {
   const best = ranked[0]!;
   const riskOf = (p: Protocol) => expectedRisk(phenotype, p) - best.risk;
   const pre = await roiOf(c.caseId, c.preCt, c.preLabels);
-  const proposal = policy.proposeSync({ caseId: c.caseId, observation: observeTumour(pre, { caseId: c.caseId }), goal: 'minimise risk', drugCount: 5, embolicCount: 3 });
+  const proposal = policy.proposeSync({
+    caseId: c.caseId,
+    observation: observeTumour(pre, { caseId: c.caseId }),
+    goal: 'minimise risk',
+    drugCount: 5,
+    embolicCount: 3,
+  });
   const gd = best.protocol.drugs.every((d) => proposal.drugs.includes(d));
   const ge = best.protocol.embolics.every((e) => proposal.embolics.includes(e));
   coverage.drugs += gd ? 1 : 0;
@@ -147,11 +169,19 @@ for (const [index, c] of cases.entries()) {
   record('physician (synthetic, for reference)', riskOf(c.protocol), c.protocol);
 
   // Ceilings: exhaustive over what a candidate set / a fixed 2+2 shape can reach.
-  const inSet = ranked.find((r) => r.protocol.drugs.every((d) => proposal.drugs.includes(d)) && r.protocol.embolics.every((e) => proposal.embolics.includes(e)))!;
+  const inSet = ranked.find(
+    (r) => r.protocol.drugs.every((d) => proposal.drugs.includes(d)) && r.protocol.embolics.every((e) => proposal.embolics.includes(e)),
+  )!;
   record('ceiling: best protocol inside guideline sets (exhaustive)', inSet.risk - best.risk, inSet.protocol);
   const best22 = ranked.find((r) => r.protocol.drugs.length === 2 && r.protocol.embolics.length === 2)!;
   record('ceiling: best protocol with exactly 2 drugs + 2 embolics', best22.risk - best.risk, best22.protocol);
-  const inSet22 = ranked.find((r) => r.protocol.drugs.length === 2 && r.protocol.embolics.length === 2 && r.protocol.drugs.every((d) => proposal.drugs.includes(d)) && r.protocol.embolics.every((e) => proposal.embolics.includes(e)));
+  const inSet22 = ranked.find(
+    (r) =>
+      r.protocol.drugs.length === 2 &&
+      r.protocol.embolics.length === 2 &&
+      r.protocol.drugs.every((d) => proposal.drugs.includes(d)) &&
+      r.protocol.embolics.every((e) => proposal.embolics.includes(e)),
+  );
   if (inSet22) record('ceiling: best 2d+2e inside guideline sets', inSet22.risk - best.risk, inSet22.protocol);
 
   const sets = { guideline: { drugs: proposal.drugs, embolics: proposal.embolics }, 'action-base': { drugs: DRUGS, embolics: EMBOLICS } } as const;
@@ -179,12 +209,19 @@ for (const [index, c] of cases.entries()) {
     const sample = all22.filter((_, i) => i % step === 0).slice(0, fidelityProtocols);
     const seeds = [11, 22, 33, 44];
     const heuristicMean = async (p: Protocol) => {
-      const risks = (await imageEvaluator(c.caseId, pre)([{ key: 'fidelity', phase: 'embolic', step: 1, beam: 0, agent: 'lipiodol', rank: 0, protocol: p, seeds }]))[0]!;
+      const risks = (
+        await imageEvaluator(c.caseId, pre)([{ key: 'fidelity', phase: 'embolic', step: 1, beam: 0, agent: 'lipiodol', rank: 0, protocol: p, seeds }])
+      )[0]!;
       return risks.reduce((s, r) => s + r, 0) / risks.length;
     };
     const completeImage: number[] = [];
     for (const p of sample) completeImage.push(await heuristicMean(p));
-    fidelity.complete.push(spearman(completeImage, sample.map((p) => expectedRisk(phenotype, p))));
+    fidelity.complete.push(
+      spearman(
+        completeImage,
+        sample.map((p) => expectedRisk(phenotype, p)),
+      ),
+    );
     const drugOnly = DRUGS.map((d): Protocol => ({ drugs: [d], embolics: [] }));
     const drugImage: number[] = [];
     for (const p of drugOnly) drugImage.push(await heuristicMean(p));
@@ -192,7 +229,12 @@ for (const [index, c] of cases.entries()) {
     fidelity.drugOnlyImage.push(spearman(drugImage, drugExact));
     const bestCompletion = DRUGS.map((d) => ranked.find((r) => r.protocol.drugs.includes(d))!.risk);
     fidelity.drugOnlyVsBestCompletion.push(spearman(drugExact, bestCompletion));
-    fidelity.drugOnlyVsWithLipiodol.push(spearman(drugExact, DRUGS.map((d) => expectedRisk(phenotype, { drugs: [d], embolics: ['lipiodol'] }))));
+    fidelity.drugOnlyVsWithLipiodol.push(
+      spearman(
+        drugExact,
+        DRUGS.map((d) => expectedRisk(phenotype, { drugs: [d], embolics: ['lipiodol'] })),
+      ),
+    );
   }
   process.stderr.write(`${c.caseId} done (${index + 1}/${cases.length}, ${renders} renders, ${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
 }
@@ -200,14 +242,20 @@ for (const [index, c] of cases.entries()) {
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const n = cases.length;
 const lines: string[] = [];
-lines.push(`oracle search diagnosis: ${n} ${values.split} cases of ${cohortDir}; B=${beams}, Hd=He=2, plan seed ${planSeed}, ROI ${roiSide}^3 at ${spacing} mm`);
-lines.push(`(a) coverage of the optimal protocol by the guideline sets (D=5, E=3): drugs ${coverage.drugs}/${n}, embolics ${coverage.embolics}/${n}, all agents ${coverage.both}/${n}`);
+lines.push(
+  `oracle search diagnosis: ${n} ${values.split} cases of ${cohortDir}; B=${beams}, Hd=He=2, plan seed ${planSeed}, ROI ${roiSide}^3 at ${spacing} mm`,
+);
+lines.push(
+  `(a) coverage of the optimal protocol by the guideline sets (D=5, E=3): drugs ${coverage.drugs}/${n}, embolics ${coverage.embolics}/${n}, all agents ${coverage.both}/${n}`,
+);
 lines.push(`    optimal protocol shapes: ${[...coverage.goldShape].map(([k, v]) => `${k} ${v}`).join(', ')}`);
 lines.push('');
 lines.push('| search / ceiling | mean regret | optimal chosen | chosen shapes | cases |');
 lines.push('| --- | ---: | ---: | --- | ---: |');
 for (const row of rows.values()) {
-  lines.push(`| ${row.name} | ${mean(row.regrets).toFixed(3)} | ${row.optimal}/${row.regrets.length} | ${[...row.shapes].map(([k, v]) => `${k} ${v}`).join(', ')} | ${row.regrets.length} |`);
+  lines.push(
+    `| ${row.name} | ${mean(row.regrets).toFixed(3)} | ${row.optimal}/${row.regrets.length} | ${[...row.shapes].map(([k, v]) => `${k} ${v}`).join(', ')} | ${row.regrets.length} |`,
+  );
 }
 if (fidelity.complete.length > 0) {
   lines.push('');

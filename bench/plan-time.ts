@@ -86,7 +86,14 @@ function runPlan(args: readonly string[], env: Record<string, string>): Promise<
 
 async function planOnce(backend: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), `mewm-bench-plan-${backend}-`));
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), MEWM_DATA_DIR: join(dir, 'data'), MEWM_TEMPORAL_PORT: String(await freePort()), MEWM_LOG_LEVEL: 'warn', MEWM_WORLD_MODEL: backend, ...extraEnv };
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    MEWM_DATA_DIR: join(dir, 'data'),
+    MEWM_TEMPORAL_PORT: String(await freePort()),
+    MEWM_LOG_LEVEL: 'warn',
+    MEWM_WORLD_MODEL: backend,
+    ...extraEnv,
+  };
   for (const inherited of ['TEMPORAL_ADDRESS', 'MEWM_CONFIG', 'MEWM_ORACLE_COHORT']) delete env[inherited];
   const out = join(dir, 'plan');
   const start = performance.now();
@@ -99,7 +106,18 @@ async function planOnce(backend: string): Promise<Run> {
   const replicas = audit.steps.reduce((s, step) => s + step.candidates.reduce((n, c) => n + c.replicas.length, 0), 0);
   const protocol = [...plan.protocol.drugs, ...plan.protocol.embolics].join(' + ');
   const replicasPerStep = audit.steps.map((step) => step.candidates.reduce((n, c) => n + c.replicas.length, 0));
-  return { backend, wallS, simulateS: sum('simulateMs'), segmentS: sum('segmentMs'), scoreS: sum('scoreMs'), replicas, protocol, risk: plan.risk, peakRssMiB: child.peakRssMiB, replicasPerStep };
+  return {
+    backend,
+    wallS,
+    simulateS: sum('simulateMs'),
+    segmentS: sum('segmentMs'),
+    scoreS: sum('scoreMs'),
+    replicas,
+    protocol,
+    risk: plan.risk,
+    peakRssMiB: child.peakRssMiB,
+    replicasPerStep,
+  };
 }
 
 const runs: Run[] = [];
@@ -107,7 +125,10 @@ for (const backend of values.backends.split(',')) {
   process.stderr.write(`planning with the ${backend} world model…\n`);
   runs.push(await planOnce(backend));
 }
-const settings = Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'default configuration';
+const settings =
+  Object.entries(extraEnv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ') || 'default configuration';
 console.log(`mewm plan ${values.case.replace(`${root}/`, '')} (${settings})`);
 console.log('backend  wall s  simulate s  segment s  score s  replicas  s/replica  peak RSS MiB  protocol (risk)');
 for (const r of runs) {

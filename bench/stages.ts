@@ -77,7 +77,13 @@ const roi: LabelledCt = {
 
 const provider = values.provider === 'cuda' ? 'cuda' : 'cpu';
 const threads = values.threads === undefined ? {} : { intraOpNumThreads: Number(values.threads) };
-const world = await createOnnxWorldModel({ modelDir, maxBatch: batch, executionProvider: provider, ...threads, log: { warn: ((o: object, m: string) => console.error(m, JSON.stringify(o))) as never, info: () => {} } });
+const world = await createOnnxWorldModel({
+  modelDir,
+  maxBatch: batch,
+  executionProvider: provider,
+  ...threads,
+  log: { warn: ((o: object, m: string) => console.error(m, JSON.stringify(o))) as never, info: () => {} },
+});
 const store = new LocalArtifactStore(mkdtempSync(join(tmpdir(), 'mewm-bench-stages-')));
 const vocabulary: Protocol[] = [
   { drugs: ['epirubicin'], embolics: ['lipiodol'] },
@@ -167,7 +173,9 @@ await world.close();
 const n = cts.length;
 const top = ['simulate', 'store simulated CTs', 'segment', 'store labels', 'score'];
 const total = top.reduce((s, k) => s + (timings.get(k) ?? 0), 0);
-console.log(`stages of one beam step, ${candidates} candidates × ${replicas} replicas = ${n} simulated CTs (ROI ${roi.ct.shape.join('×')}), batch ${batch}, ${modelDir.replace(`${root}/`, '')}, ${provider}, intra-op threads ${values.threads ?? `default (${defaultIntraOpThreads()})`}`);
+console.log(
+  `stages of one beam step, ${candidates} candidates × ${replicas} replicas = ${n} simulated CTs (ROI ${roi.ct.shape.join('×')}), batch ${batch}, ${modelDir.replace(`${root}/`, '')}, ${provider}, intra-op threads ${values.threads ?? `default (${defaultIntraOpThreads()})`}`,
+);
 console.log('stage                                                   wall ms/replica  share   CPU ms/replica');
 for (const [k, v] of timings) {
   const share = top.includes(k) ? `${((100 * v) / total).toFixed(1).padStart(5)} %` : '       ';
@@ -175,5 +183,7 @@ for (const [k, v] of timings) {
   console.log(`${k.padEnd(55)} ${(v / n).toFixed(1).padStart(10)}   ${share} ${c === undefined ? '' : (c / n).toFixed(1).padStart(10)}`);
 }
 const cpuTotal = top.reduce((s, k) => s + (cpu.get(k) ?? 0), 0);
-console.log(`total (top-level stages) ${(total / n).toFixed(1)} ms/replica wall, ${(cpuTotal / n).toFixed(1)} ms/replica CPU; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
-console.log('(the sliding window\'s ONNX part is wall time only: its CPU time is inside the JS line above it, which is JS + ONNX CPU)');
+console.log(
+  `total (top-level stages) ${(total / n).toFixed(1)} ms/replica wall, ${(cpuTotal / n).toFixed(1)} ms/replica CPU; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`,
+);
+console.log("(the sliding window's ONNX part is wall time only: its CPU time is inside the JS line above it, which is JS + ONNX CPU)");

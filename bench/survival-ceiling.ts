@@ -43,18 +43,29 @@ function regenerate(seed: number, patients: number): Patient[] {
 }
 
 const cIndex = (ps: readonly Patient[], risk: (p: Patient) => number) =>
-  concordance({ times: ps.map((p) => p.time), events: ps.map((p) => p.event) }, ps.map((p) => -risk(p))).cIndex;
+  concordance(
+    { times: ps.map((p) => p.time), events: ps.map((p) => p.event) },
+    ps.map((p) => -risk(p)),
+  ).cIndex;
 
 function main(): void {
-  const { values } = parseArgs({ options: { seeds: { type: 'string' }, patients: { type: 'string', default: '420' }, subsets: { type: 'string' }, 'check-cohort': { type: 'string' } } });
-  const seeds = (values.seeds ?? '').split(',').filter((s) => s.length > 0).map(Number);
+  const { values } = parseArgs({
+    options: { seeds: { type: 'string' }, patients: { type: 'string', default: '420' }, subsets: { type: 'string' }, 'check-cohort': { type: 'string' } },
+  });
+  const seeds = (values.seeds ?? '')
+    .split(',')
+    .filter((s) => s.length > 0)
+    .map(Number);
   const patients = Number(values.patients);
   if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s)) || !Number.isInteger(patients) || patients < 2) {
     throw new Error('usage: bench/survival-ceiling.ts --seeds S1,S2 --patients N [--subsets 14] [--check-cohort DIR]');
   }
   if (values['check-cohort']) {
     const dir = values['check-cohort'];
-    const manifest = readFileSync(join(dir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { caseId: string; osMonths: number; event: number });
+    const manifest = readFileSync(join(dir, 'manifest.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { caseId: string; osMonths: number; event: number });
     const world = JSON.parse(readFileSync(join(dir, 'world.json'), 'utf8')) as { seed: number };
     const regenerated = new Map(regenerate(world.seed, manifest.length).map((p) => [p.caseId, p]));
     const mismatches = manifest.filter((m) => regenerated.get(m.caseId)?.time !== m.osMonths || regenerated.get(m.caseId)?.event !== m.event).length;
@@ -67,16 +78,23 @@ function main(): void {
   for (const seed of seeds) {
     const ps = regenerate(seed, patients);
     all.push(...ps);
-    console.log(`| ${seed} | ${ps.length} | ${ps.filter((p) => p.event === 1).length} | ${cIndex(ps, (p) => p.expected).toFixed(3)} | ${cIndex(ps, (p) => p.realised).toFixed(3)} |`);
+    console.log(
+      `| ${seed} | ${ps.length} | ${ps.filter((p) => p.event === 1).length} | ${cIndex(ps, (p) => p.expected).toFixed(3)} | ${cIndex(ps, (p) => p.realised).toFixed(3)} |`,
+    );
   }
-  if (seeds.length > 1) console.log(`| pooled | ${all.length} | ${all.filter((p) => p.event === 1).length} | ${cIndex(all, (p) => p.expected).toFixed(3)} | ${cIndex(all, (p) => p.realised).toFixed(3)} |`);
+  if (seeds.length > 1)
+    console.log(
+      `| pooled | ${all.length} | ${all.filter((p) => p.event === 1).length} | ${cIndex(all, (p) => p.expected).toFixed(3)} | ${cIndex(all, (p) => p.realised).toFixed(3)} |`,
+    );
   if (values.subsets) {
     const n = Number(values.subsets);
     const cs: number[] = [];
     for (let start = 0; start + n <= all.length; start += n) cs.push(cIndex(all.slice(start, start + n), (p) => p.expected));
     cs.sort((a, b) => a - b);
     const q = (f: number) => cs[Math.min(cs.length - 1, Math.floor(f * cs.length))]!;
-    console.log(`\nexpected-risk C-index over ${cs.length} disjoint ${n}-patient subsets: min ${cs[0]!.toFixed(3)}, q25 ${q(0.25).toFixed(3)}, median ${q(0.5).toFixed(3)}, q75 ${q(0.75).toFixed(3)}, max ${cs[cs.length - 1]!.toFixed(3)}; ≥ 0.75 in ${((100 * cs.filter((c) => c >= 0.75).length) / cs.length).toFixed(0)} %`);
+    console.log(
+      `\nexpected-risk C-index over ${cs.length} disjoint ${n}-patient subsets: min ${cs[0]!.toFixed(3)}, q25 ${q(0.25).toFixed(3)}, median ${q(0.5).toFixed(3)}, q75 ${q(0.75).toFixed(3)}, max ${cs[cs.length - 1]!.toFixed(3)}; ≥ 0.75 in ${((100 * cs.filter((c) => c >= 0.75).length) / cs.length).toFixed(0)} %`,
+    );
   }
 }
 

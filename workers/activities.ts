@@ -23,7 +23,11 @@ function missing(role: QueueRole, what: string): never {
  * non-retryable, so the plan fails with the reason instead of being planned with something else.
  * Inputs without `requires` (plans started before requirements existed) are served as before.
  */
-export function refusingOthers<R extends PolicyRequirement | WorldModelRequirement>(role: 'policy' | 'world model', served: R, activities: ActivityTable): ActivityTable {
+export function refusingOthers<R extends PolicyRequirement | WorldModelRequirement>(
+  role: 'policy' | 'world model',
+  served: R,
+  activities: ActivityTable,
+): ActivityTable {
   const guarded: ActivityTable = {};
   for (const [name, fn] of Object.entries(activities)) {
     const run = async (...args: unknown[]) => {
@@ -31,7 +35,9 @@ export function refusingOthers<R extends PolicyRequirement | WorldModelRequireme
       const mismatch = requires === undefined ? null : servingMismatch(role, requires, served);
       if (mismatch !== null) {
         const caseId = (args[0] as { caseId?: unknown }).caseId;
-        throw toApplicationFailure(new MewmError('ServingMismatch', `${typeof caseId === 'string' ? `case ${caseId}: ` : ''}${mismatch}; start a worker with that configuration`));
+        throw toApplicationFailure(
+          new MewmError('ServingMismatch', `${typeof caseId === 'string' ? `case ${caseId}: ` : ''}${mismatch}; start a worker with that configuration`),
+        );
       }
       return fn(...args);
     };
@@ -48,7 +54,10 @@ export function activitiesFor(role: QueueRole, deps: WorkerDependencies): Activi
     case 'gpu': {
       const world = deps.world ?? missing(role, 'a world model (MEWM_WORLD_MODEL)');
       const served = deps.serves.worldModel ?? missing(role, 'a world model (MEWM_WORLD_MODEL)');
-      return refusingOthers('world model', served, { ...createSimulationActivities({ ...io, world, volumes: new VolumeCache() }), ...createCaseGpuActivities({ ...io, world }) });
+      return refusingOthers('world model', served, {
+        ...createSimulationActivities({ ...io, world, volumes: new VolumeCache() }),
+        ...createCaseGpuActivities({ ...io, world }),
+      });
     }
     case 'llm': {
       const policy = deps.policy ?? missing(role, 'a policy');

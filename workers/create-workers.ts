@@ -50,7 +50,10 @@ export interface CreateWorkersOptions {
 }
 
 /** The limits a worker of `role` runs with, from the `workers` config block (only the CPU worker hosts workflows). */
-export function workerLimits(role: QueueRole, workers: MewmConfig['workers']): Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows' | 'shutdownGraceTime'> {
+export function workerLimits(
+  role: QueueRole,
+  workers: MewmConfig['workers'],
+): Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows' | 'shutdownGraceTime'> {
   const slots: Record<QueueRole, number> = { gpu: workers.gpuSlots, llm: workers.llmSlots, cpu: workers.cpuSlots };
   return {
     maxConcurrentActivityTaskExecutions: slots[role],

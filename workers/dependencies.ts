@@ -39,7 +39,12 @@ export type DependencyOverrides = Partial<Omit<WorkerDependencies, 'close' | 'lo
   readonly policyConfig?: PolicyConfig;
 };
 
-export async function createWorkerDependencies(config: MewmConfig, roles: readonly QueueRole[], log: Logger, overrides: DependencyOverrides = {}): Promise<WorkerDependencies> {
+export async function createWorkerDependencies(
+  config: MewmConfig,
+  roles: readonly QueueRole[],
+  log: Logger,
+  overrides: DependencyOverrides = {},
+): Promise<WorkerDependencies> {
   const location = parseArtifactLocation(config.artifacts.location, config.artifacts.s3);
   const artifacts = overrides.artifacts ?? new ArtifactStores(config.artifacts.s3, {}, config.artifacts);
   // Taken from the cache so that close() also releases its S3 connections.

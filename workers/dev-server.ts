@@ -58,7 +58,15 @@ export interface DevServer {
 
 /** The `temporal` binary to run; MewmError InvalidConfig with the fix when none is found. */
 export function findTemporalCli(explicit?: string | null, env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const candidates = [explicit, env.TEMPORAL_CLI_PATH, join(projectRoot, '.venv', 'bin', 'temporal'), ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'temporal'))];
+  const candidates = [
+    explicit,
+    env.TEMPORAL_CLI_PATH,
+    join(projectRoot, '.venv', 'bin', 'temporal'),
+    ...(env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'temporal')),
+  ];
   for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate;
   throw new MewmError(
     'InvalidConfig',
@@ -119,7 +127,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   // Leases of earlier, dead holders must not keep this server up; ours goes first.
   liveLeases(leaseDir);
   const lease = takeLease(leaseDir);
-  const spec: WatchdogSpec = { cli, args: devServerArgs(options), leaseDir, starterPid: process.pid, ...(options.logFile ? { logFile: options.logFile } : {}), pollMs: 500, graceMs: 10_000 };
+  const spec: WatchdogSpec = {
+    cli,
+    args: devServerArgs(options),
+    leaseDir,
+    starterPid: process.pid,
+    ...(options.logFile ? { logFile: options.logFile } : {}),
+    pollMs: 500,
+    graceMs: 10_000,
+  };
   const { command, args } = watchdogCommand(spec);
   // Its own process group: a terminal's Ctrl-C reaches this command, not a server others may use.
   const watchdog: ChildProcess = spawn(command, args, { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
@@ -133,7 +149,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const line = buffered.split('\n')[0];
       if (buffered.includes('\n')) resolvePid((JSON.parse(line!) as { pid: number }).pid);
     });
-    void exited.then((code) => reject(new MewmError('TemporalUnavailable', `the Temporal dev server's watchdog exited at start (code ${code})`, { port: options.port })));
+    void exited.then((code) =>
+      reject(new MewmError('TemporalUnavailable', `the Temporal dev server's watchdog exited at start (code ${code})`, { port: options.port })),
+    );
   }).catch((error: unknown) => {
     lease.release();
     throw error;
@@ -160,12 +178,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   for (;;) {
     if (exitCode !== undefined) {
       lease.release();
-      throw new MewmError('TemporalUnavailable', `the Temporal dev server exited at start (code ${exitCode}); is port ${options.port} taken? Set MEWM_TEMPORAL_PORT, or see ${options.logFile ?? 'its output'}`, { port: options.port });
+      throw new MewmError(
+        'TemporalUnavailable',
+        `the Temporal dev server exited at start (code ${exitCode}); is port ${options.port} taken? Set MEWM_TEMPORAL_PORT, or see ${options.logFile ?? 'its output'}`,
+        { port: options.port },
+      );
     }
     if (await frontendAnswers(address)) break;
     if (Date.now() > deadline) {
       await stopNow(0);
-      throw new MewmError('TemporalUnavailable', `the Temporal dev server did not answer on ${address} within ${options.startTimeoutMs ?? 30_000} ms`, { address });
+      throw new MewmError('TemporalUnavailable', `the Temporal dev server did not answer on ${address} within ${options.startTimeoutMs ?? 30_000} ms`, {
+        address,
+      });
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -156,7 +156,11 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   const id = await namespaceId(server.address, options.namespace, 10_000);
   if (id === null) {
     await server.stop();
-    throw new MewmError('TemporalUnavailable', `the Temporal dev server on ${server.address} started but does not describe its namespace ${options.namespace}`, { address: server.address });
+    throw new MewmError(
+      'TemporalUnavailable',
+      `the Temporal dev server on ${server.address} started but does not describe its namespace ${options.namespace}`,
+      { address: server.address },
+    );
   }
   const identity: EmbeddedServerIdentity = {
     schema: 'mewm.dev-server/1',
@@ -185,7 +189,10 @@ export async function openEmbeddedServer(options: EmbeddedServerOptions): Promis
   for (;;) {
     // A command starting the server: its record is written once the server answers; wait for it.
     if (lockHeldByOther(paths.lock)) {
-      if (Date.now() > deadline) throw new MewmError('TemporalUnavailable', `another mewm command has been starting the embedded Temporal server on ${address} for too long`, { address });
+      if (Date.now() > deadline)
+        throw new MewmError('TemporalUnavailable', `another mewm command has been starting the embedded Temporal server on ${address} for too long`, {
+          address,
+        });
       await new Promise((r) => setTimeout(r, 250));
       continue;
     }
@@ -211,7 +218,8 @@ export async function openEmbeddedServer(options: EmbeddedServerOptions): Promis
         rmSync(paths.lock, { force: true });
       }
     }
-    if (Date.now() > deadline) throw new MewmError('TemporalUnavailable', `another mewm command has been starting the embedded Temporal server on ${address} for too long`, { address });
+    if (Date.now() > deadline)
+      throw new MewmError('TemporalUnavailable', `another mewm command has been starting the embedded Temporal server on ${address} for too long`, { address });
     await new Promise((r) => setTimeout(r, 250));
   }
 }

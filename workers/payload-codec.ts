@@ -26,7 +26,9 @@ const text = new TextDecoder();
 export function parsePayloadKey(base64: string, variable = 'MEWM_PAYLOAD_KEY'): Uint8Array {
   const key = Buffer.from(base64.trim(), 'base64');
   if (key.length !== 32) {
-    throw new MewmError('InvalidConfig', `${variable} must be 32 random bytes in base64 (e.g. \`openssl rand -base64 32\`), got ${key.length} bytes`, { variable });
+    throw new MewmError('InvalidConfig', `${variable} must be 32 random bytes in base64 (e.g. \`openssl rand -base64 32\`), got ${key.length} bytes`, {
+      variable,
+    });
   }
   return new Uint8Array(key);
 }
@@ -63,7 +65,11 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const keyId = payload.metadata?.['encryption-key-id'];
       const id = keyId ? text.decode(keyId) : '(none)';
       if (id !== this.keyId) {
-        throw new MewmError('InvalidConfig', `a Temporal payload is encrypted with key ${id}, but MEWM_PAYLOAD_KEY is key ${this.keyId}: every client and worker of a namespace needs the same key`, { keyId: id });
+        throw new MewmError(
+          'InvalidConfig',
+          `a Temporal payload is encrypted with key ${id}, but MEWM_PAYLOAD_KEY is key ${this.keyId}: every client and worker of a namespace needs the same key`,
+          { keyId: id },
+        );
       }
       const data = payload.data ?? new Uint8Array(0);
       const decipher = createDecipheriv('aes-256-gcm', this.key, data.subarray(0, 12));

@@ -34,7 +34,12 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   try {
     connection = await NativeConnection.connect({ address: options.address });
   } catch (error) {
-    throw new MewmError('TemporalUnavailable', `cannot reach Temporal at ${options.address}: start it with \`mewm server\` or fix TEMPORAL_ADDRESS`, { address: options.address }, { cause: error });
+    throw new MewmError(
+      'TemporalUnavailable',
+      `cannot reach Temporal at ${options.address}: start it with \`mewm server\` or fix TEMPORAL_ADDRESS`,
+      { address: options.address },
+      { cause: error },
+    );
   }
   const deps = await createWorkerDependencies(options.config, options.roles, options.log, options.overrides);
   try {

@@ -17,7 +17,16 @@ import type { MewmConfig } from '../src/config/config';
 import { MewmError } from '../src/core/errors';
 import { createWorldModel } from '../src/backends/world-model';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { canonicalJson, describePolicyRequirement, describeWorldModelRequirement, type ModelRequirement, type PlanRequirements, type PolicyRequirement, type ServingQueues, type WorldModelRequirement } from '../src/core/serving';
+import {
+  canonicalJson,
+  describePolicyRequirement,
+  describeWorldModelRequirement,
+  type ModelRequirement,
+  type PlanRequirements,
+  type PolicyRequirement,
+  type ServingQueues,
+  type WorldModelRequirement,
+} from '../src/core/serving';
 import type { ModelIdentity, WorldModel } from '../src/models/world-model';
 import type { PolicyConfig } from '../src/policy/config';
 import type { ActionPolicy } from '../src/policy/policy';
@@ -87,7 +96,12 @@ export function policyRequirementOfPolicy(policy: ActionPolicy): PolicyRequireme
 async function onnxRuntime(config: MewmConfig['worldModel']): Promise<NonNullable<WorldModelRequirement['runtime']>> {
   const { DEFAULT_SAMPLER } = await import('../src/models/onnx/world-model');
   const sampler = config.sampler ?? DEFAULT_SAMPLER;
-  return { sampler: { method: sampler.method, steps: sampler.steps }, executionProvider: config.executionProvider, maxBatch: config.maxBatch, intraOpThreads: config.intraOpThreads };
+  return {
+    sampler: { method: sampler.method, steps: sampler.steps },
+    executionProvider: config.executionProvider,
+    maxBatch: config.maxBatch,
+    intraOpThreads: config.intraOpThreads,
+  };
 }
 
 const modelOf = ({ name, version, sha256 }: ModelIdentity): ModelRequirement => ({ name, version, sha256 });
@@ -117,11 +131,18 @@ export async function worldModelRequirementFromConfig(config: MewmConfig['worldM
       await world.close();
     }
   }
-  if (!config.modelDir) throw new MewmError('InvalidConfig', 'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR (the folder with dynamics/, assistant/, heuristic/)', { variable: 'MEWM_MODEL_DIR' });
+  if (!config.modelDir)
+    throw new MewmError('InvalidConfig', 'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR (the folder with dynamics/, assistant/, heuristic/)', {
+      variable: 'MEWM_MODEL_DIR',
+    });
   const { loadModelManifest } = await import('../src/models/manifest');
   const modelDir = config.modelDir;
   const loaded = await Promise.all((['dynamics', 'assistant', 'heuristic'] as const).map((role) => loadModelManifest(join(modelDir, role), role)));
-  const [dynamics, assistant, heuristic] = loaded.map(({ manifest, sha256 }) => ({ name: manifest.name, version: manifest.version, sha256 })) as [ModelRequirement, ModelRequirement, ModelRequirement];
+  const [dynamics, assistant, heuristic] = loaded.map(({ manifest, sha256 }) => ({ name: manifest.name, version: manifest.version, sha256 })) as [
+    ModelRequirement,
+    ModelRequirement,
+    ModelRequirement,
+  ];
   return { backend: 'onnx', dynamics, assistant, heuristic, runtime: await onnxRuntime(config) };
 }
 
@@ -159,7 +180,10 @@ export async function requirementsFromConfig(config: MewmConfig, policy?: Policy
  * exactly the same: otherwise `ServingMismatch` (another policy or model would answer in its name).
  * A run that cannot be asked (no worker hosts it yet) is followed, as before requirements.
  */
-export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly settings: PlanSettings; readonly requirements?: PlanRequirements | undefined }): Promise<void> {
+export async function assertSameAsked(
+  handle: WorkflowHandle,
+  asked: { readonly settings: PlanSettings; readonly requirements?: PlanRequirements | undefined },
+): Promise<void> {
   let theirs: AskedFor;
   try {
     theirs = await handle.query(askedForQuery);
@@ -167,7 +191,11 @@ export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly 
     return;
   }
   const fail = (message: string) => {
-    throw new MewmError('ServingMismatch', `workflow ${handle.workflowId} is already running with ${message}: wait for it, terminate it, or give another workflow id`, { workflowId: handle.workflowId });
+    throw new MewmError(
+      'ServingMismatch',
+      `workflow ${handle.workflowId} is already running with ${message}: wait for it, terminate it, or give another workflow id`,
+      { workflowId: handle.workflowId },
+    );
   };
   const ours = asked.requirements ?? null;
   const their = theirs.requirements;
@@ -176,9 +204,12 @@ export async function assertSameAsked(handle: WorkflowHandle, asked: { readonly 
   } else if (canonicalJson(their.policy) !== canonicalJson(ours.policy)) {
     fail(`the policy ${describePolicyRequirement(their.policy)}, not the policy ${describePolicyRequirement(ours.policy)} this command asks for`);
   } else if (canonicalJson(their) !== canonicalJson(ours)) {
-    fail(`the world model ${describeWorldModelRequirement(their.worldModel)}, not the world model ${describeWorldModelRequirement(ours.worldModel)} this command asks for`);
+    fail(
+      `the world model ${describeWorldModelRequirement(their.worldModel)}, not the world model ${describeWorldModelRequirement(ours.worldModel)} this command asks for`,
+    );
   }
-  if (canonicalJson(theirs.settings) !== canonicalJson(asked.settings)) fail('other planning settings than this command asks for (beams, replicas, horizons, seed, ROI or timeouts)');
+  if (canonicalJson(theirs.settings) !== canonicalJson(asked.settings))
+    fail('other planning settings than this command asks for (beams, replicas, horizons, seed, ROI or timeouts)');
 }
 
 /**
@@ -198,7 +229,8 @@ export async function unservedQueues(client: Client, namespace: string, requirem
   for (const [name, what, role] of queues) {
     try {
       const described = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType: TASK_QUEUE_TYPE_ACTIVITY });
-      if ((described.pollers ?? []).length === 0) unserved.push(`no worker polls ${name} (${what}): start \`mewm worker --queue ${role}\` with the same configuration`);
+      if ((described.pollers ?? []).length === 0)
+        unserved.push(`no worker polls ${name} (${what}): start \`mewm worker --queue ${role}\` with the same configuration`);
     } catch {
       // not answered: say nothing
     }

@@ -47,31 +47,37 @@ export async function beamStepWith(input: BeamStepInput, { gpu, cpu, workflowId 
   const timings = { simulateMs: 0, segmentMs: 0, scoreMs: 0 };
 
   const record = await runPureAsync(() =>
-    runBeamStep<readonly ReplicaRecord[]>(input, { planSeed: settings.seed, replicas: settings.replicas, requireImprovement: settings.requireImprovement }, async (specs) => {
-      const simulated = await gpu.simulateCandidates({
-        caseId: input.caseId,
-        roi: input.roi,
-        candidates: specs.map((s) => ({ key: s.key, protocol: s.protocol, seeds: s.seeds })),
-        batchReplicas: settings.simulateBatchReplicas,
-        ...requires,
-      });
-      const cts = simulated.cts.flat();
-      const segmented = settings.reusePreTreatmentMask ? null : await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas, ...requires });
-      const labelsOf = (i: number) => (segmented ? segmented.labels[i]! : input.roi.labels);
-      const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: labelsOf(i) })), ...requires });
-      models.push(simulated.model, ...(segmented ? [segmented.model] : []), scored.model);
-      simulation = { computedReplicas: simulated.computedReplicas, resumedReplicas: simulated.resumedReplicas, attempts: simulated.attempt };
-      Object.assign(timings, { simulateMs: simulated.elapsedMs, segmentMs: segmented?.elapsedMs ?? 0, scoreMs: scored.elapsedMs });
-
-      let flat = 0;
-      return specs.map((spec, c): CandidateEvaluation<readonly ReplicaRecord[]> => {
-        const replicas = spec.seeds.map((seed, r): ReplicaRecord => {
-          const index = flat++;
-          return { replica: r, seed, ct: simulated.cts[c]![r]!, labels: labelsOf(index), risk: scored.risks[index]! };
+    runBeamStep<readonly ReplicaRecord[]>(
+      input,
+      { planSeed: settings.seed, replicas: settings.replicas, requireImprovement: settings.requireImprovement },
+      async (specs) => {
+        const simulated = await gpu.simulateCandidates({
+          caseId: input.caseId,
+          roi: input.roi,
+          candidates: specs.map((s) => ({ key: s.key, protocol: s.protocol, seeds: s.seeds })),
+          batchReplicas: settings.simulateBatchReplicas,
+          ...requires,
         });
-        return { risks: replicas.map((x) => x.risk), replicas };
-      });
-    }),
+        const cts = simulated.cts.flat();
+        const segmented = settings.reusePreTreatmentMask
+          ? null
+          : await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas, ...requires });
+        const labelsOf = (i: number) => (segmented ? segmented.labels[i]! : input.roi.labels);
+        const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: labelsOf(i) })), ...requires });
+        models.push(simulated.model, ...(segmented ? [segmented.model] : []), scored.model);
+        simulation = { computedReplicas: simulated.computedReplicas, resumedReplicas: simulated.resumedReplicas, attempts: simulated.attempt };
+        Object.assign(timings, { simulateMs: simulated.elapsedMs, segmentMs: segmented?.elapsedMs ?? 0, scoreMs: scored.elapsedMs });
+
+        let flat = 0;
+        return specs.map((spec, c): CandidateEvaluation<readonly ReplicaRecord[]> => {
+          const replicas = spec.seeds.map((seed, r): ReplicaRecord => {
+            const index = flat++;
+            return { replica: r, seed, ct: simulated.cts[c]![r]!, labels: labelsOf(index), risk: scored.risks[index]! };
+          });
+          return { risks: replicas.map((x) => x.risk), replicas };
+        });
+      },
+    ),
   );
 
   const candidates: CandidateRecord[] = record.scores.map((score, c) => ({

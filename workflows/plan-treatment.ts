@@ -50,7 +50,10 @@ export async function planTreatment(input: PlanWorkflowInput): Promise<PlanResul
     // A new plan without requirements would wait on the old shared queues, which no worker polls:
     // refused at once. Histories from before requirements replay past this (no patch marker).
     if (requirements === undefined && patched('plan-requires-requirements')) {
-      throw ApplicationFailure.nonRetryable('the plan input has no requirements (policy, world model): start it with `mewm plan`, or pass PlanInput.requirements (workers/serving.ts)', 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(
+        'the plan input has no requirements (policy, world model): start it with `mewm plan`, or pass PlanInput.requirements (workers/serving.ts)',
+        'InvalidInput',
+      );
     }
     const { cpu, gpu, llm } = activityProfiles(settings.timeouts, requirements);
 
@@ -59,7 +62,10 @@ export async function planTreatment(input: PlanWorkflowInput): Promise<PlanResul
     let ingest = await cpu.prepareCase(roiRequest);
     if (ingest.kind === 'needs-segmentation') {
       const segmented = await gpu.segmentCase({ caseId, ct: ingest.planningCt, ...requiresWorld });
-      ingest = await cpu.prepareCase({ ...roiRequest, segmented: { ct: ingest.planningCt, labels: segmented.labels, model: segmented.model, sourceKind: ingest.sourceKind } });
+      ingest = await cpu.prepareCase({
+        ...roiRequest,
+        segmented: { ct: ingest.planningCt, labels: segmented.labels, model: segmented.model, sourceKind: ingest.sourceKind },
+      });
     }
     if (ingest.kind !== 'prepared') throw ApplicationFailure.nonRetryable(`case ${caseId}: ingest did not produce a planning ROI`, 'Internal');
     const preparedCase = ingest.prepared;
@@ -89,7 +95,11 @@ export async function planTreatment(input: PlanWorkflowInput): Promise<PlanResul
       progress = { ...progress, stepsDone: steps.length, bestRisk: risks.length > 0 ? Math.min(...risks) : null };
       return stepReport(result);
     };
-    const { chosen, beams, chosenReplicas: replicas } = await runPureAsync(() =>
+    const {
+      chosen,
+      beams,
+      chosenReplicas: replicas,
+    } = await runPureAsync(() =>
       exploreProtocols<readonly ReplicaRecord[]>({ options: settings, drugs: proposed.drugs, embolics: proposed.embolics, runStep }),
     );
 

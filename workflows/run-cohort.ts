@@ -83,14 +83,17 @@ export async function runCohort(input: CohortWorkflowInput): Promise<CohortResul
         ],
       });
       children.push(
-        child.result().then(
-          (result) => record({ caseId: patient.caseId, workflowId, status: 'completed', protocol: result.protocol, risk: result.risk }),
-          (error: unknown) => {
-            const { type, message } = failureType(error);
-            log.warn('cohort patient failed', { caseId: patient.caseId, type });
-            record({ caseId: patient.caseId, workflowId, status: 'failed', errorType: type, error: message });
-          },
-        ).finally(() => running.delete(workflowId)),
+        child
+          .result()
+          .then(
+            (result) => record({ caseId: patient.caseId, workflowId, status: 'completed', protocol: result.protocol, risk: result.risk }),
+            (error: unknown) => {
+              const { type, message } = failureType(error);
+              log.warn('cohort patient failed', { caseId: patient.caseId, type });
+              record({ caseId: patient.caseId, workflowId, status: 'failed', errorType: type, error: message });
+            },
+          )
+          .finally(() => running.delete(workflowId)),
       );
     } catch (error) {
       // Started elsewhere meanwhile (e.g. a concurrent re-run of the same cohort): not ours to count twice.
@@ -105,7 +108,12 @@ export async function runCohort(input: CohortWorkflowInput): Promise<CohortResul
   state = { ...state, nextOffset: state.nextOffset + page.cases.length, pages: pageRef ? [...state.pages, pageRef] : state.pages, runs: state.runs + 1 };
 
   if (page.cases.length > 0 && state.nextOffset < page.total) {
-    log.info('cohort page done, continuing as new', { cohortId: input.cohortId, nextOffset: state.nextOffset, total: page.total, historyLength: workflowInfo().historyLength });
+    log.info('cohort page done, continuing as new', {
+      cohortId: input.cohortId,
+      nextOffset: state.nextOffset,
+      total: page.total,
+      historyLength: workflowInfo().historyLength,
+    });
     return continueAsNew<typeof runCohort>({ ...input, state });
   }
   upsertSearchAttributes([{ key: MewmStatus, value: state.failed > 0 ? 'completed-with-failures' : 'completed' }]);

@@ -40,7 +40,8 @@ export function resolveCase(path: string, options: { mask?: string; noMask?: boo
   if (mask && !existsSync(mask)) throw new MewmError('InvalidInput', `the mask ${inputLabel(mask, 'given with --mask')} does not exist`);
   const caseId = options.caseId ?? derivedId;
   // Not echoed: an id that fails the pattern may be a patient's name.
-  if (!caseIdPattern.test(caseId)) throw new MewmError('InvalidInput', "the case id must be letters, digits, '.', '_' or '-' (a pseudonym, never a patient identifier)");
+  if (!caseIdPattern.test(caseId))
+    throw new MewmError('InvalidInput', "the case id must be letters, digits, '.', '_' or '-' (a pseudonym, never a patient identifier)");
   let cohortDir: string | null = null;
   for (let dir = caseDir, i = 0; i < 3; i++, dir = dirname(dir)) {
     if (existsSync(join(dir, 'truth.jsonl')) && existsSync(join(dir, 'world.json'))) {

@@ -20,7 +20,10 @@ import { cohorts, cohortWorkflowId, type Started } from './workflow-client';
  * re-run resumes the same cohort.
  */
 export function defaultCohortId(manifest: string, split: string | undefined): string {
-  return createHash('sha256').update(`${resolve(manifest)}\n${split ?? ''}`).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(`${resolve(manifest)}\n${split ?? ''}`)
+    .digest('hex')
+    .slice(0, 12);
 }
 
 export interface CohortStart {
@@ -37,7 +40,14 @@ export interface CohortStart {
 /** Stages the cohort source and starts the cohort workflow, or follows it when one with this id is running. */
 export async function startCohort(client: Client, store: ArtifactStore, start: CohortStart, log: Logger): Promise<Started> {
   const source = await writeCohortSource(store, start.cohortId, start.cases);
-  const started = await cohorts.start(client, { cohortId: start.cohortId, cases: source, settings: start.settings, concurrency: start.concurrency, pageSize: start.pageSize, requirements: start.requirements });
+  const started = await cohorts.start(client, {
+    cohortId: start.cohortId,
+    cases: source,
+    settings: start.settings,
+    concurrency: start.concurrency,
+    pageSize: start.pageSize,
+    requirements: start.requirements,
+  });
   if (started.started) log.info({ workflowId: started.workflowId, cases: start.cases.length }, 'cohort started');
   else log.info({ workflowId: started.workflowId }, 'this cohort is already running: following it');
   return started;

@@ -119,7 +119,10 @@ export function auditToCsv(audit: PlanAudit): string {
  */
 export async function fetchPlanResult(client: Client, workflowId: string): Promise<PlanResult> {
   const description = await describeRun(client, workflowId, findPlans);
-  if (description.type !== WORKFLOW_TYPES.plan) throw new MewmError('InvalidInput', `workflow ${workflowId} is a ${description.type}, not a plan: report one of its plans (\`mewm status\` lists them)`, { workflowId });
+  if (description.type !== WORKFLOW_TYPES.plan)
+    throw new MewmError('InvalidInput', `workflow ${workflowId} is a ${description.type}, not a plan: report one of its plans (\`mewm status\` lists them)`, {
+      workflowId,
+    });
   const status = description.status.name;
   if (status !== 'COMPLETED') {
     const hint = status === 'RUNNING' ? `wait for it (\`mewm status ${workflowId}\`)` : 'only a completed plan has a report';
@@ -131,7 +134,12 @@ export async function fetchPlanResult(client: Client, workflowId: string): Promi
 }
 
 /** plan.json, audit.json, audit.csv and the preview PNGs of a finished plan, in `outDir`. */
-export async function writePlanOutputs(outDir: string, result: PlanResult, client: Client, stores: ArtifactStores): Promise<{ files: string[]; audit: PlanAudit }> {
+export async function writePlanOutputs(
+  outDir: string,
+  result: PlanResult,
+  client: Client,
+  stores: ArtifactStores,
+): Promise<{ files: string[]; audit: PlanAudit }> {
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
   const put = async (name: string, data: string | Uint8Array) => {

@@ -30,7 +30,12 @@ export function cohortWorkflowId(cohortId: string): string {
 export type Started = { readonly workflowId: string; readonly started: boolean };
 
 /** A running workflow is followed only when it asked for the same settings and requirements (else ServingMismatch, workers/serving.ts). */
-async function startOrFollow(client: Client, start: () => Promise<unknown>, workflowId: string, asked: Parameters<typeof assertSameAsked>[1]): Promise<Started> {
+async function startOrFollow(
+  client: Client,
+  start: () => Promise<unknown>,
+  workflowId: string,
+  asked: Parameters<typeof assertSameAsked>[1],
+): Promise<Started> {
   try {
     await start();
     return { workflowId, started: true };
@@ -43,7 +48,12 @@ async function startOrFollow(client: Client, start: () => Promise<unknown>, work
 
 export const plans = {
   start(client: Client, workflowId: string, input: PlanInput): Promise<Started> {
-    return startOrFollow(client, () => client.workflow.start<typeof planTreatment>(WORKFLOW_TYPES.plan, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [input] }), workflowId, input);
+    return startOrFollow(
+      client,
+      () => client.workflow.start<typeof planTreatment>(WORKFLOW_TYPES.plan, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [input] }),
+      workflowId,
+      input,
+    );
   },
   result(client: Client, workflowId: string): Promise<PlanResult> {
     return client.workflow.getHandle<typeof planTreatment>(workflowId).result();
@@ -60,7 +70,12 @@ export const plans = {
 export const cohorts = {
   start(client: Client, input: CohortInput): Promise<Started> {
     const workflowId = cohortWorkflowId(input.cohortId);
-    return startOrFollow(client, () => client.workflow.start<typeof runCohort>(WORKFLOW_TYPES.cohort, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [input] }), workflowId, input);
+    return startOrFollow(
+      client,
+      () => client.workflow.start<typeof runCohort>(WORKFLOW_TYPES.cohort, { taskQueue: TASK_QUEUES.cpu, workflowId, args: [input] }),
+      workflowId,
+      input,
+    );
   },
   /** The final result, following continue-as-new to the last run. */
   result(client: Client, workflowId: string): Promise<CohortResult> {

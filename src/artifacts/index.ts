@@ -117,7 +117,11 @@ export class ArtifactStores {
     let store = this.stores.get(location);
     if (store === undefined) {
       const { kind: _kind, ...fields } = config;
-      store = createArtifactStore(config.kind === 's3' ? { ...config, ...definedOnly(this.s3), ...definedOnly(fields as S3Connection) } : config, this.tuning, this.modes);
+      store = createArtifactStore(
+        config.kind === 's3' ? { ...config, ...definedOnly(this.s3), ...definedOnly(fields as S3Connection) } : config,
+        this.tuning,
+        this.modes,
+      );
       this.stores.set(location, store);
     }
     return store;

@@ -145,5 +145,10 @@ function errnoOf(error: unknown): string | undefined {
 
 function unavailable(message: string, error: unknown): MewmError {
   const code = errnoOf(error);
-  return new MewmError('ArtifactStoreUnavailable', `${message}: ${code ?? (error instanceof Error ? error.message : String(error))}`, { errno: code }, { cause: error });
+  return new MewmError(
+    'ArtifactStoreUnavailable',
+    `${message}: ${code ?? (error instanceof Error ? error.message : String(error))}`,
+    { errno: code },
+    { cause: error },
+  );
 }

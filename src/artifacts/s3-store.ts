@@ -38,7 +38,10 @@ export class S3ArtifactStore implements ArtifactStore, CheckpointStore {
 
   constructor(options: S3ArtifactStoreOptions) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
-      throw new MewmError('InvalidConfig', `S3 bucket name ${JSON.stringify(options.bucket)} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens); check MEWM_ARTIFACTS=s3://<bucket>/<prefix>`);
+      throw new MewmError(
+        'InvalidConfig',
+        `S3 bucket name ${JSON.stringify(options.bucket)} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens); check MEWM_ARTIFACTS=s3://<bucket>/<prefix>`,
+      );
     }
     this.bucket = options.bucket;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
@@ -175,7 +178,12 @@ export class S3ArtifactStore implements ArtifactStore, CheckpointStore {
     const details = { operation, uri, endpoint: this.endpointForMessages, reason };
 
     if (name === 'NoSuchBucket') {
-      return new MewmError('InvalidConfig', `S3 bucket ${this.bucket} does not exist at ${this.endpointForMessages}: create it or fix MEWM_ARTIFACTS / MEWM_S3_ENDPOINT`, details, { cause: error });
+      return new MewmError(
+        'InvalidConfig',
+        `S3 bucket ${this.bucket} does not exist at ${this.endpointForMessages}: create it or fix MEWM_ARTIFACTS / MEWM_S3_ENDPOINT`,
+        details,
+        { cause: error },
+      );
     }
     if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
       return new MewmError('ArtifactNotFound', `artifact ${uri} does not exist`, details, { cause: error });
@@ -188,7 +196,11 @@ export class S3ArtifactStore implements ArtifactStore, CheckpointStore {
         { cause: error },
       );
     }
-    if (['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'Forbidden', 'AllAccessDisabled'].includes(name) || status === 403 || status === 401) {
+    if (
+      ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'Forbidden', 'AllAccessDisabled'].includes(name) ||
+      status === 403 ||
+      status === 401
+    ) {
       return new MewmError(
         'InvalidConfig',
         `S3 refused ${operation} (${reason}) at ${this.endpointForMessages}: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, and that they may s3:GetObject, s3:PutObject and s3:ListBucket on ${this.location}`,
@@ -197,11 +209,26 @@ export class S3ArtifactStore implements ArtifactStore, CheckpointStore {
       );
     }
     const transientErrno = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED'];
-    const transientNames = ['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'ServiceUnavailable', 'InternalError', 'ThrottlingException'];
+    const transientNames = [
+      'TimeoutError',
+      'RequestTimeout',
+      'RequestTimeoutException',
+      'SlowDown',
+      'ServiceUnavailable',
+      'InternalError',
+      'ThrottlingException',
+    ];
     if (transientErrno.includes(errno) || transientNames.includes(name) || (status !== undefined && status >= 500)) {
-      return new MewmError('ArtifactStoreUnavailable', `S3 store ${this.location} at ${this.endpointForMessages} could not be reached for ${operation}: ${reason}`, details, { cause: error });
+      return new MewmError(
+        'ArtifactStoreUnavailable',
+        `S3 store ${this.location} at ${this.endpointForMessages} could not be reached for ${operation}: ${reason}`,
+        details,
+        { cause: error },
+      );
     }
     const message = error instanceof Error ? error.message : String(error);
-    return new MewmError('Internal', `unexpected S3 failure during ${operation} at ${this.endpointForMessages}: ${reason} ${message}`, details, { cause: error });
+    return new MewmError('Internal', `unexpected S3 failure during ${operation} at ${this.endpointForMessages}: ${reason} ${message}`, details, {
+      cause: error,
+    });
   }
 }

@@ -68,7 +68,12 @@ export async function getJson<T = unknown>(store: ArtifactStore, ref: ArtifactRe
   try {
     return schema.parse(value);
   } catch (error) {
-    throw new MewmError('InvalidInput', `artifact ${ref.uri} does not match the expected JSON shape: ${error instanceof Error ? error.message : String(error)}`, { uri: ref.uri }, { cause: error });
+    throw new MewmError(
+      'InvalidInput',
+      `artifact ${ref.uri} does not match the expected JSON shape: ${error instanceof Error ? error.message : String(error)}`,
+      { uri: ref.uri },
+      { cause: error },
+    );
   }
 }
 

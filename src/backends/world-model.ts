@@ -51,7 +51,10 @@ export async function createWorldModel(config: WorldModelConfig): Promise<WorldM
       return createOracleWorldModel({ cohortDir: config.oracleCohortDir, ...(config.oracleLabelCache ? {} : { maxCachedLabelBytes: 0 }) });
     }
     case 'onnx': {
-      if (!config.modelDir) throw new MewmError('InvalidConfig', 'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR (the folder with dynamics/, assistant/, heuristic/)', { variable: 'MEWM_MODEL_DIR' });
+      if (!config.modelDir)
+        throw new MewmError('InvalidConfig', 'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR (the folder with dynamics/, assistant/, heuristic/)', {
+          variable: 'MEWM_MODEL_DIR',
+        });
       // Resolved at run time so that the oracle path does not load onnxruntime.
       const specifier = '../models/onnx/index';
       let onnx: OnnxBackendModule;
@@ -69,6 +72,8 @@ export async function createWorldModel(config: WorldModelConfig): Promise<WorldM
       });
     }
     default:
-      throw new MewmError('InvalidConfig', `unknown world-model backend "${String((config as { backend: unknown }).backend)}": use oracle or onnx`, { variable: 'MEWM_WORLD_MODEL' });
+      throw new MewmError('InvalidConfig', `unknown world-model backend "${String((config as { backend: unknown }).backend)}": use oracle or onnx`, {
+        variable: 'MEWM_WORLD_MODEL',
+      });
   }
 }

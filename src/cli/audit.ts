@@ -27,10 +27,19 @@ interface AuditArguments {
 }
 
 function parseAuditArguments(argv: readonly string[]): AuditArguments {
-  const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { format: { type: 'string', default: 'json' }, out: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { format: { type: 'string', default: 'json' }, out: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (positionals.length !== 1) throw new Error('give exactly one workflow id');
   if (values.format !== 'json' && values.format !== 'csv') throw new Error(`--format must be json or csv, got ${values.format}`);
-  return { workflowId: positionals[0]!, format: values.format, ...(values.out ? { out: values.out } : {}), ...(values.config ? { configPath: values.config } : {}) };
+  return {
+    workflowId: positionals[0]!,
+    format: values.format,
+    ...(values.out ? { out: values.out } : {}),
+    ...(values.config ? { configPath: values.config } : {}),
+  };
 }
 
 async function audit(args: AuditArguments, env: Env): Promise<0> {

@@ -64,7 +64,8 @@ export function parseBaselineArguments(argv: readonly string[]): BaselineArgumen
         break;
       case '--split': {
         const v = value();
-        if (v !== 'train' && v !== 'val' && v !== 'test' && v !== 'all') throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${v}"`);
+        if (v !== 'train' && v !== 'val' && v !== 'test' && v !== 'all')
+          throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${v}"`);
         split = v;
         break;
       }
@@ -97,7 +98,9 @@ async function baseline(args: BaselineArguments, env: Env): Promise<ExitCode> {
   // --policy stands for MEWM_POLICY.
   const { policy } = loadConfig({ env: args.policy === 'auto' ? env : { ...env, MEWM_POLICY: args.policy } });
   const predictor = createProtocolBaseline(policy.llm);
-  const rows = (await readSyntheticManifest(args.cohortDir, ['split', 'preCt', 'preLabels'])).filter((r) => args.split === 'all' || r.split === args.split).slice(0, args.limit);
+  const rows = (await readSyntheticManifest(args.cohortDir, ['split', 'preCt', 'preLabels']))
+    .filter((r) => args.split === 'all' || r.split === args.split)
+    .slice(0, args.limit);
   process.stderr.write(`mewm baseline: ${describePolicy(predictor.identity).replace(/^policy: /, 'baseline: ')}\n`);
   process.stderr.write(`mewm baseline: ${rows.length} case(s) of split "${args.split}"\n`);
   const outFile = resolve(args.outFile);
@@ -130,12 +133,19 @@ async function baseline(args: BaselineArguments, env: Env): Promise<ExitCode> {
   }
   await rename(partial, outFile);
   const skipped = rows.length - done;
-  process.stderr.write(`mewm baseline: ${done - failed} ok, ${failed} failed${skipped > 0 ? `, ${skipped} not attempted (fix the configuration)` : ''} → ${args.outFile}\n`);
+  process.stderr.write(
+    `mewm baseline: ${done - failed} ok, ${failed} failed${skipped > 0 ? `, ${skipped} not attempted (fix the configuration)` : ''} → ${args.outFile}\n`,
+  );
   if (configFailure !== undefined) throw configFailure;
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
-export const baselineCommand: Command<BaselineArguments> = { name: 'baseline', usage: USAGE, parse: parseBaselineArguments, run: (args, { env }) => baseline(args, env) };
+export const baselineCommand: Command<BaselineArguments> = {
+  name: 'baseline',
+  usage: USAGE,
+  parse: parseBaselineArguments,
+  run: (args, { env }) => baseline(args, env),
+};
 
 export function runBaseline(argv: readonly string[], env?: Env): Promise<number> {
   return runCommand(baselineCommand, argv, env);

@@ -79,7 +79,8 @@ async function cohort(args: CohortArguments, env: Env): Promise<ExitCode> {
   const manifest = manifestPath(args.manifest);
   // Paths stay on this side: the workflow gets case ids and case source artifacts only.
   const cases = await readCohortManifest(manifest, args.split);
-  if (cases.length === 0) throw new MewmError('InvalidInput', args.split === undefined ? 'the cohort manifest lists no cases' : `the cohort manifest has no ${args.split} cases`);
+  if (cases.length === 0)
+    throw new MewmError('InvalidInput', args.split === undefined ? 'the cohort manifest lists no cases' : `the cohort manifest has no ${args.split} cases`);
   const cohortId = args.cohortId ?? defaultCohortId(manifest, args.split);
   if (args.cohortId === undefined) process.stderr.write(`cohort id ${cohortId} (from the manifest path and split; name it with --cohort-id)\n`);
   const cohortDir = dirname(manifest);
@@ -103,8 +104,14 @@ async function cohort(args: CohortArguments, env: Env): Promise<ExitCode> {
     const store = stores.forConfig(parseArtifactLocation(config.artifacts.location, config.artifacts.s3));
     // What every plan asks for travels with the cohort; only workers serving exactly that plan it (src/core/serving.ts).
     const requirements = await requirementsFromConfig(config);
-    const { workflowId } = await startCohort(session.client, store, { cohortId, cases, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize, requirements }, log);
-    if (!embedded && !args.withWorkers) for (const note of await unservedQueues(session.client, config.temporal.namespace, requirements)) process.stderr.write(`note: ${note}\n`);
+    const { workflowId } = await startCohort(
+      session.client,
+      store,
+      { cohortId, cases, settings: config.planning, concurrency: config.cohort.concurrency, pageSize: config.cohort.pageSize, requirements },
+      log,
+    );
+    if (!embedded && !args.withWorkers)
+      for (const note of await unservedQueues(session.client, config.temporal.namespace, requirements)) process.stderr.write(`note: ${note}\n`);
     if (args.detach) {
       process.stdout.write(`cohort ${cohortId} running as workflow ${workflowId}; follow it with: mewm status ${workflowId}\n`);
       // The server and workers this command started stop with it: the cohort waits for others.

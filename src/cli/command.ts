@@ -70,10 +70,13 @@ export function describeFailure(error: unknown): { code: string; message: string
     else if (failure.name === 'MewmError' && typeof failure.code === 'string') typed = { code: failure.code, message };
     else if (typeof failure.name === 'string' && temporalKinds[failure.name] !== undefined) kind ??= { code: temporalKinds[failure.name]!, message };
   }
-  const chosen = typed ?? kind ?? (() => {
-    const fallback = toMewmError(error);
-    return { code: fallback.code, message: fallback.message };
-  })();
+  const chosen =
+    typed ??
+    kind ??
+    (() => {
+      const fallback = toMewmError(error);
+      return { code: fallback.code, message: fallback.message };
+    })();
   // One line; the case said once.
   let message = chosen.message.replace(/\s*\n\s*/g, ' ').trim();
   while (caseId !== undefined && message.startsWith(`case ${caseId}: case ${caseId}`)) message = message.slice(`case ${caseId}: `.length);

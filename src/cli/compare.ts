@@ -51,7 +51,12 @@ export function parseProtocolText(text: string): Protocol {
   if (mapped.problems.length > 0) throw new MewmError('UnknownAction', mapped.problems.map((p) => p.detail).join('; '));
   const protocol = canonicalProtocol({ drugs: mapped.drugs, embolics: mapped.embolics });
   if (!isValidProtocol(protocol)) {
-    throw new MewmError('RuleViolation', `"${text}" breaks ${ruleViolations(protocol).map((v) => `${v.rule} (${v.agents.join(', ')})`).join('; ')}`);
+    throw new MewmError(
+      'RuleViolation',
+      `"${text}" breaks ${ruleViolations(protocol)
+        .map((v) => `${v.rule} (${v.agents.join(', ')})`)
+        .join('; ')}`,
+    );
   }
   return protocol;
 }
@@ -107,14 +112,32 @@ export function parseCompareArguments(argv: readonly string[]): CompareArguments
   }
   if (!caseId) throw new MewmError('InvalidInput', 'the case id is required');
   if (!protocol) throw new MewmError('InvalidInput', '--protocol is required');
-  if ((planFile === undefined) === (against === undefined)) throw new MewmError('InvalidInput', 'give MeWM\'s protocol with either --plan PLAN.json or --against "…"');
-  return { caseId, protocol, replicas, seed, ...(planFile ? { planFile } : {}), ...(against ? { against } : {}), ...(cohortDir ? { cohortDir } : {}), ...(outFile ? { outFile } : {}) };
+  if ((planFile === undefined) === (against === undefined))
+    throw new MewmError('InvalidInput', 'give MeWM\'s protocol with either --plan PLAN.json or --against "…"');
+  return {
+    caseId,
+    protocol,
+    replicas,
+    seed,
+    ...(planFile ? { planFile } : {}),
+    ...(against ? { against } : {}),
+    ...(cohortDir ? { cohortDir } : {}),
+    ...(outFile ? { outFile } : {}),
+  };
 }
 
 /** Simulates, segments and scores `protocol` with one replica per seed. */
-export async function simulateProtocol(world: WorldModel, caseId: string, pre: LabelledCt, protocol: Protocol, seeds: readonly number[], role: string): Promise<ComparedProtocol> {
+export async function simulateProtocol(
+  world: WorldModel,
+  caseId: string,
+  pre: LabelledCt,
+  protocol: Protocol,
+  seeds: readonly number[],
+  role: string,
+): Promise<ComparedProtocol> {
   const [posts] = await world.dynamics.simulate([{ caseId, pre, protocol, seeds }]);
-  if (!posts || posts.length !== seeds.length) throw new MewmError('ModelContract', `case ${caseId}: the dynamics model returned ${posts?.length ?? 0} replicas for ${seeds.length} seeds`);
+  if (!posts || posts.length !== seeds.length)
+    throw new MewmError('ModelContract', `case ${caseId}: the dynamics model returned ${posts?.length ?? 0} replicas for ${seeds.length} seeds`);
   const z = largestTumourSlice(pre.labels);
   const risks: number[] = [];
   const images = [];
@@ -173,7 +196,12 @@ async function compare(args: CompareArguments, env: Env): Promise<0> {
   }
 }
 
-export const compareCommand: Command<CompareArguments> = { name: 'compare', usage: USAGE, parse: parseCompareArguments, run: (args, { env }) => compare(args, env) };
+export const compareCommand: Command<CompareArguments> = {
+  name: 'compare',
+  usage: USAGE,
+  parse: parseCompareArguments,
+  run: (args, { env }) => compare(args, env),
+};
 
 export function runCompare(argv: readonly string[], env?: Env): Promise<number> {
   return runCommand(compareCommand, argv, env);

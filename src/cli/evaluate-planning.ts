@@ -84,12 +84,16 @@ export function parsePlanningMethod(entry: string): PlanningMethod | null {
   if (rest.length > 0) throw new MewmError('InvalidInput', `--methods: "${entry}" has more than one variant`);
   if (variant === 'no-assistant') return { id: `${planner}-no-assistant`, planner, variant: { kind: 'no-assistant' } };
   if (variant === 'known-biology') {
-    if (planner !== 'mewm-posterior-oracle') throw new MewmError('InvalidInput', `--methods: known-biology is a variant of mewm-posterior-oracle only, not of ${planner}`);
+    if (planner !== 'mewm-posterior-oracle')
+      throw new MewmError('InvalidInput', `--methods: known-biology is a variant of mewm-posterior-oracle only, not of ${planner}`);
     return { id: `${planner}-known-biology`, planner, variant: { kind: 'known-biology' } };
   }
   const sized = /^(replicas|beams)-([1-9]\d?)$/.exec(variant);
   if (sized) return { id: `${planner}-${variant}`, planner, variant: { kind: sized[1] as 'replicas' | 'beams', n: Number(sized[2]) } };
-  throw new MewmError('InvalidInput', `--methods: unknown ablation "${variant}" of ${planner} (known: no-assistant, replicas-N, beams-N, known-biology of mewm-posterior-oracle; model folders with --ablation-models ID=DIR)`);
+  throw new MewmError(
+    'InvalidInput',
+    `--methods: unknown ablation "${variant}" of ${planner} (known: no-assistant, replicas-N, beams-N, known-biology of mewm-posterior-oracle; model folders with --ablation-models ID=DIR)`,
+  );
 }
 
 /** `--ablation-models ID=DIR`: mewm-onnx with a differently trained model folder. */
@@ -118,7 +122,8 @@ function variantLabel(variant: AblationVariant): string {
 }
 
 export function planningLabel(method: PlanningMethod, policy: PolicyConfig = {}): string {
-  if (method.variant?.kind === 'known-biology') return `MeWM, oracle with exact risk (hidden biology known, no image noise)${policy.actionBase ? ', action base' : ''}`;
+  if (method.variant?.kind === 'known-biology')
+    return `MeWM, oracle with exact risk (hidden biology known, no image noise)${policy.actionBase ? ', action base' : ''}`;
   if (method.variant) return `${method.planner}: ${variantLabel(method.variant)}`;
   return `${PLANNER_LABELS[method.planner]}${policy.actionBase ? ', action base' : ''}`;
 }
@@ -193,7 +198,8 @@ export function resolvePlanningMethod(
   } else {
     const modelDir = variant?.kind === 'models' ? variant.modelDir : base.worldModel.modelDir;
     if (!modelDir) return { method, skip: 'no ONNX model folder configured (set MEWM_MODEL_DIR)' };
-    if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) return { method, skip: `its ONNX model folder does not exist (${variant?.kind === 'models' ? '--ablation-models' : 'MEWM_MODEL_DIR'})` };
+    if (!existsSync(modelDir) || !statSync(modelDir).isDirectory())
+      return { method, skip: `its ONNX model folder does not exist (${variant?.kind === 'models' ? '--ablation-models' : 'MEWM_MODEL_DIR'})` };
     worldModel = { ...base.worldModel, backend: 'onnx', modelDir: resolve(modelDir) };
   }
   const planning = {
@@ -214,7 +220,11 @@ export function resolvePlanningMethod(
       : worldModel.backend === 'oracle'
         ? { backend: 'oracle', labelCache: worldModel.oracleLabelCache }
         : { backend: 'onnx', models: modelFingerprint(worldModel.modelDir!), sampler: worldModel.sampler },
-    policy: policy.llm ? { llm: policy.llm.model, refine: policy.llm.refineModel ?? null, endpoint: policy.llm.baseURL } : policy.actionBase ? 'action-base' : 'guideline',
+    policy: policy.llm
+      ? { llm: policy.llm.model, refine: policy.llm.refineModel ?? null, endpoint: policy.llm.baseURL }
+      : policy.actionBase
+        ? 'action-base'
+        : 'guideline',
     planning,
   };
   const hash = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 12);
@@ -335,7 +345,9 @@ export async function runPlanningMethods(options: {
       if (reused) {
         log(`${r.method.id}: reusing the completed cohort workflow ${workflowId} (nothing planned)`);
       } else {
-        log(`${r.method.id}: planning ${cases.length} patients as cohort workflow ${workflowId} (${r.posterior ? `posterior oracle ${posteriorOracleVersion(r.posterior)}` : `${r.config.worldModel.backend} world model`}, B=${r.config.planning.beams} T=${r.config.planning.replicas})`);
+        log(
+          `${r.method.id}: planning ${cases.length} patients as cohort workflow ${workflowId} (${r.posterior ? `posterior oracle ${posteriorOracleVersion(r.posterior)}` : `${r.config.worldModel.backend} world model`}, B=${r.config.planning.beams} T=${r.config.planning.replicas})`,
+        );
         bundle ??= bundleWorkflows();
         // The posterior oracle scores only CTs its own dynamics rendered: one world model for this method's workers.
         const world = r.posterior ? await createPosteriorOracleWorldModel({ cohortDir: resolve(cohort.dir), ...r.posterior }) : undefined;
@@ -352,7 +364,14 @@ export async function runPlanningMethods(options: {
           const { started } = await startCohort(
             session.client,
             store,
-            { cohortId: r.cohortId, cases, settings: r.config.planning, concurrency: r.config.cohort.concurrency, pageSize: r.config.cohort.pageSize, requirements: await workers.requirements() },
+            {
+              cohortId: r.cohortId,
+              cases,
+              settings: r.config.planning,
+              concurrency: r.config.cohort.concurrency,
+              pageSize: r.config.cohort.pageSize,
+              requirements: await workers.requirements(),
+            },
             logger,
           );
           if (!started) log(`${r.method.id}: the cohort workflow was still running (an interrupted evaluation?): resuming it`);
@@ -360,7 +379,13 @@ export async function runPlanningMethods(options: {
           const progress = progressReporter(r.method.id);
           try {
             await Promise.race([
-              followCohort(session.client, workflowId, (p) => progress.update(p.completed + p.failed + p.skipped, p.total ?? p.completed + p.failed + p.skipped, `${p.failed} failed, ${p.skipped} skipped, ${p.running.length} running`)),
+              followCohort(session.client, workflowId, (p) =>
+                progress.update(
+                  p.completed + p.failed + p.skipped,
+                  p.total ?? p.completed + p.failed + p.skipped,
+                  `${p.failed} failed, ${p.skipped} skipped, ${p.running.length} running`,
+                ),
+              ),
               workers.done.then(() => new Promise<never>(() => {})),
             ]);
           } finally {
@@ -486,7 +511,8 @@ export async function candidatesFromOutcomeFiles(
       .sort(byCaseId)
       .slice(0, limit),
   }));
-  for (const w of wanted) if (w.plans.length === 0) skipped.push(`${w.id}: risk-by-protocol figures: its outcome lines name no plan workflows (\`mewm cohort --out\` writes them)`);
+  for (const w of wanted)
+    if (w.plans.length === 0) skipped.push(`${w.id}: risk-by-protocol figures: its outcome lines name no plan workflows (\`mewm cohort --out\` writes them)`);
   const withPlans = wanted.filter((w) => w.plans.length > 0);
   if (withPlans.length === 0) return { candidates, skipped };
   let source: PlanAuditSource;
@@ -494,7 +520,8 @@ export async function candidatesFromOutcomeFiles(
     source = await openSource();
   } catch (error) {
     const reason = toMewmError(error);
-    for (const w of withPlans) skipped.push(`${w.id}: risk-by-protocol figures: no Temporal server with its plan workflows (${reason.code}: ${reason.message})`);
+    for (const w of withPlans)
+      skipped.push(`${w.id}: risk-by-protocol figures: no Temporal server with its plan workflows (${reason.code}: ${reason.message})`);
     return { candidates, skipped };
   }
   try {

@@ -136,13 +136,17 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
   const mewm: { id: string; file: string }[] = [];
   const ablations: { id: string; of: string; file: string }[] = [];
   const integer = (name: string, v: string | undefined, lo: number, hi: number) => {
-    if (v === undefined || !/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) throw new MewmError('InvalidInput', `${name} needs an integer in ${lo}..${hi}`);
+    if (v === undefined || !/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi)
+      throw new MewmError('InvalidInput', `${name} needs an integer in ${lo}..${hi}`);
     return Number(v);
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const eq = flag.indexOf('=');
-    const [name, inline] = flag.startsWith('--') && eq > 0 && !['--mewm', '--ablation', '--ablation-models'].includes(flag.slice(0, eq)) ? [flag.slice(0, eq), flag.slice(eq + 1)] : [flag, undefined];
+    const [name, inline] =
+      flag.startsWith('--') && eq > 0 && !['--mewm', '--ablation', '--ablation-models'].includes(flag.slice(0, eq))
+        ? [flag.slice(0, eq), flag.slice(eq + 1)]
+        : [flag, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined || v.startsWith('--')) throw new MewmError('InvalidInput', `${name} needs a value`);
@@ -157,7 +161,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
         break;
       case '--split': {
         const s = value();
-        if (s !== 'train' && s !== 'val' && s !== 'test' && s !== 'all') throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${s}"`);
+        if (s !== 'train' && s !== 'val' && s !== 'test' && s !== 'all')
+          throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${s}"`);
         split = s;
         break;
       }
@@ -183,14 +188,20 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
         posteriorSeed = integer('--posterior-seed', value(), 0, 0xffffffff);
         break;
       case '--methods': {
-        const list = value().split(',').filter((m) => m.length > 0);
+        const list = value()
+          .split(',')
+          .filter((m) => m.length > 0);
         methods = [];
         planning = [];
         for (const m of list) {
           if ((BUILT_IN_METHODS as readonly string[]).includes(m)) methods.push(m as BuiltInMethod);
           else {
             const planned = parsePlanningMethod(m);
-            if (!planned) throw new MewmError('InvalidInput', `--methods: unknown method "${m}" (known: ${[...BUILT_IN_METHODS, ...PLANNERS].join(', ')}, and METHOD/VARIANT ablations)`);
+            if (!planned)
+              throw new MewmError(
+                'InvalidInput',
+                `--methods: unknown method "${m}" (known: ${[...BUILT_IN_METHODS, ...PLANNERS].join(', ')}, and METHOD/VARIANT ablations)`,
+              );
             planning.push(planned);
           }
         }
@@ -198,7 +209,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
       }
       case '--ablation-models': {
         const m = /^([^=]+)=(.+)$/.exec(value());
-        if (!m || !METHOD_ID.test(m[1]!)) throw new MewmError('InvalidInput', '--ablation-models needs ID=DIR with ID of lower-case letters, digits and dashes (DIR: an ONNX model folder)');
+        if (!m || !METHOD_ID.test(m[1]!))
+          throw new MewmError('InvalidInput', '--ablation-models needs ID=DIR with ID of lower-case letters, digits and dashes (DIR: an ONNX model folder)');
         modelAblations.push(modelAblation(m[1]!, m[2]!));
         break;
       }
@@ -213,13 +225,17 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
       }
       case '--ablation': {
         const m = /^([^:=]+):([^=]+)=(.+)$/.exec(value());
-        if (!m || !METHOD_ID.test(m[1]!) || !METHOD_ID.test(m[2]!)) throw new MewmError('InvalidInput', '--ablation needs ID:OF=FILE (OF: the --mewm ID it ablates)');
+        if (!m || !METHOD_ID.test(m[1]!) || !METHOD_ID.test(m[2]!))
+          throw new MewmError('InvalidInput', '--ablation needs ID:OF=FILE (OF: the --mewm ID it ablates)');
         ablations.push({ id: m[1]!, of: m[2]!, file: m[3]! });
         break;
       }
       default:
         // Not echoed unless it is a flag: a stray positional is often a path.
-        throw new MewmError('InvalidInput', flag.startsWith('--') ? `unknown argument "${name}"` : 'unexpected argument (give the cohort folder with --cohort DIR)');
+        throw new MewmError(
+          'InvalidInput',
+          flag.startsWith('--') ? `unknown argument "${name}"` : 'unexpected argument (give the cohort folder with --cohort DIR)',
+        );
     }
   }
   if (!cohortDir) throw new MewmError('InvalidInput', '--cohort DIR is required');
@@ -234,7 +250,8 @@ export function parseEvaluateArguments(argv: readonly string[]): EvaluateArgumen
     const of = ablationOf(p);
     if (of !== undefined && !planning.some((q) => q.id === of)) throw new MewmError('InvalidInput', `${p.id} ablates ${of}, which is not among --methods`);
   }
-  for (const m of [...mewm, ...ablations]) if (ids.has(m.id)) throw new MewmError('InvalidInput', `method id ${m.id} is both planned here and read from a file`);
+  for (const m of [...mewm, ...ablations])
+    if (ids.has(m.id)) throw new MewmError('InvalidInput', `method id ${m.id} is both planned here and read from a file`);
   return {
     cohortDir,
     outDir: outDir ?? join(cohortDir, 'evaluation'),
@@ -266,7 +283,12 @@ function gitCommit(): string | undefined {
 }
 
 /** The configured world model measured on the cohort (src/evaluation/realism.ts): realism samples and learned-heuristic risks. */
-async function worldModelMeasurements(args: EvaluateArguments, cohort: LoadedCohort, log: (line: string) => void, env: Env): Promise<{ realism: RealismSample[]; heuristic: SurvivalScore | null }> {
+async function worldModelMeasurements(
+  args: EvaluateArguments,
+  cohort: LoadedCohort,
+  log: (line: string) => void,
+  env: Env,
+): Promise<{ realism: RealismSample[]; heuristic: SurvivalScore | null }> {
   const config = loadConfig({ env });
   const scoreHeuristic = config.worldModel.backend === 'onnx';
   if (args.realismReplicas === 0 && !scoreHeuristic) return { realism: [], heuristic: null };
@@ -341,7 +363,13 @@ export async function runEvaluation(
       await baselineMethod('guideline', 'Guideline policy (first choice)', truth, async (t) => {
         const row = cohort.manifest.get(t.caseId)!;
         const observation = observeTumour(await readPreTreatment(args.cohortDir, row), { caseId: t.caseId });
-        const proposal = policy.proposeSync({ caseId: t.caseId, observation, goal: 'lowest risk', drugCount: cohort.horizons.maxDrugs, embolicCount: cohort.horizons.maxEmbolics });
+        const proposal = policy.proposeSync({
+          caseId: t.caseId,
+          observation,
+          goal: 'lowest risk',
+          drugCount: cohort.horizons.maxDrugs,
+          embolicCount: cohort.horizons.maxEmbolics,
+        });
         return firstChoiceProtocol(proposal, cohort.horizons);
       }),
     );
@@ -393,7 +421,13 @@ export async function runEvaluation(
     skipped,
     extraFiles: [
       ...(planned.records.length > 0
-        ? [{ path: 'planning.json', content: `${JSON.stringify(planned.records, null, 2)}\n`, description: 'how each planned row was planned: cohort workflow id and run, reused or planned, world model, policy, settings' }]
+        ? [
+            {
+              path: 'planning.json',
+              content: `${JSON.stringify(planned.records, null, 2)}\n`,
+              description: 'how each planned row was planned: cohort workflow id and run, reused or planned, world model, policy, settings',
+            },
+          ]
         : []),
       ...posteriorErrorFiles(methods, truth, posterior, { draws: args.posteriorDraws, seed: args.posteriorSeed }, log),
     ],
@@ -409,7 +443,10 @@ export async function runEvaluation(
     },
   });
   const ceiling = result.summary.survival.find((r) => r.score === 'world-expected-risk');
-  if (ceiling) log(`survival ceiling: the world's expected risk of the given protocol reaches C = ${ceiling.cIndex.estimate.toFixed(3)} [${ceiling.cIndex.lower.toFixed(3)}, ${ceiling.cIndex.upper.toFixed(3)}] on these ${ceiling.n} patients (${ceiling.events} events)`);
+  if (ceiling)
+    log(
+      `survival ceiling: the world's expected risk of the given protocol reaches C = ${ceiling.cIndex.estimate.toFixed(3)} [${ceiling.cIndex.lower.toFixed(3)}, ${ceiling.cIndex.upper.toFixed(3)}] on these ${ceiling.n} patients (${ceiling.events} events)`,
+    );
   for (const f of result.files) {
     const path = join(args.outDir, ...f.path.split('/'));
     await mkdir(dirname(path), { recursive: true });
@@ -425,7 +462,12 @@ async function evaluateCommandRun(args: EvaluateArguments, argv: readonly string
   return 0;
 }
 
-export const evaluateCommand: Command<EvaluateArguments> = { name: 'evaluate', usage: USAGE, parse: parseEvaluateArguments, run: (args, { argv, env }) => evaluateCommandRun(args, argv, env) };
+export const evaluateCommand: Command<EvaluateArguments> = {
+  name: 'evaluate',
+  usage: USAGE,
+  parse: parseEvaluateArguments,
+  run: (args, { argv, env }) => evaluateCommandRun(args, argv, env),
+};
 
 export function runEvaluate(argv: readonly string[], env?: Env): Promise<number> {
   return runCommand(evaluateCommand, argv, env);

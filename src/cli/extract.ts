@@ -53,7 +53,8 @@ export function parseExtractArguments(argv: readonly string[]): ExtractArguments
         break;
       case '--split': {
         const v = value();
-        if (v !== 'train' && v !== 'val' && v !== 'test' && v !== 'all') throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${v}"`);
+        if (v !== 'train' && v !== 'val' && v !== 'test' && v !== 'all')
+          throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${v}"`);
         args.split = v;
         break;
       }
@@ -88,7 +89,9 @@ async function extract(args: ExtractArguments, env: Env): Promise<ExitCode> {
     process.stdout.write(`${JSON.stringify(await extractReport(text, { caseId: 'report', ...(llm ? { llm } : {}) }), null, 2)}\n`);
     return EXIT.ok;
   }
-  const manifest = (await readSyntheticManifest(args.cohortDir!, ['split', 'report'])).filter((r) => args.split === 'all' || r.split === args.split).slice(0, args.limit);
+  const manifest = (await readSyntheticManifest(args.cohortDir!, ['split', 'report']))
+    .filter((r) => args.split === 'all' || r.split === args.split)
+    .slice(0, args.limit);
   const lines: string[] = [];
   let flagged = 0;
   let llmFailed = 0;
@@ -103,7 +106,12 @@ async function extract(args: ExtractArguments, env: Env): Promise<ExitCode> {
       const e = toMewmError(error);
       llmFailed++;
       process.stderr.write(`${row.caseId}: LLM extraction failed: ${e.code}: ${e.message}\n`);
-      result = { rules: extractReportByRules(text), flagged: true, disagreements: [`LLM extraction failed (${e.code})`], llmError: { code: e.code, message: e.message } };
+      result = {
+        rules: extractReportByRules(text),
+        flagged: true,
+        disagreements: [`LLM extraction failed (${e.code})`],
+        llmError: { code: e.code, message: e.message },
+      };
     }
     if (result.flagged) flagged++;
     lines.push(JSON.stringify({ caseId: row.caseId, split: row.split, ...result }));
@@ -111,7 +119,9 @@ async function extract(args: ExtractArguments, env: Env): Promise<ExitCode> {
   const out = resolve(args.outFile!);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-  process.stderr.write(`mewm extract: ${manifest.length} report(s), ${flagged} flagged for disagreement${llmFailed > 0 ? ` (${llmFailed} whose LLM extraction failed)` : ''} → ${args.outFile}\n`);
+  process.stderr.write(
+    `mewm extract: ${manifest.length} report(s), ${flagged} flagged for disagreement${llmFailed > 0 ? ` (${llmFailed} whose LLM extraction failed)` : ''} → ${args.outFile}\n`,
+  );
   return llmFailed > 0 ? EXIT.failed : EXIT.ok;
 }
 
@@ -124,7 +134,12 @@ async function readReport(file: string, role: string): Promise<string> {
   }
 }
 
-export const extractCommand: Command<ExtractArguments> = { name: 'extract', usage: USAGE, parse: parseExtractArguments, run: (args, { env }) => extract(args, env) };
+export const extractCommand: Command<ExtractArguments> = {
+  name: 'extract',
+  usage: USAGE,
+  parse: parseExtractArguments,
+  run: (args, { env }) => extract(args, env),
+};
 
 export function runExtract(argv: readonly string[], env?: Env): Promise<number> {
   return runCommand(extractCommand, argv, env);

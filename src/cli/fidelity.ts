@@ -54,7 +54,8 @@ export interface FidelityArguments {
 
 function integer(name: string, value: string | undefined, lo: number, hi: number): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < lo || Number(value) > hi) throw new MewmError('InvalidInput', `--${name} must be an integer in ${lo}..${hi}, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < lo || Number(value) > hi)
+    throw new MewmError('InvalidInput', `--${name} must be an integer in ${lo}..${hi}, got "${value}"`);
   return Number(value);
 }
 
@@ -85,12 +86,15 @@ export function parseFidelityArguments(argv: readonly string[]): FidelityArgumen
   const cohortDir = parsed.cohort;
   if (!cohortDir) throw new MewmError('InvalidInput', '--cohort DIR is required (a folder written by mewm synth)');
   const split = parsed.split ?? 'test';
-  if (split !== 'train' && split !== 'val' && split !== 'test' && split !== 'all') throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${split}"`);
+  if (split !== 'train' && split !== 'val' && split !== 'test' && split !== 'all')
+    throw new MewmError('InvalidInput', `--split must be train, val, test or all, got "${split}"`);
   const method = parsed.sampler;
-  if (method !== undefined && method !== 'ddpm' && method !== 'ddim' && method !== 'dpm-solver++') throw new MewmError('InvalidInput', `--sampler must be ddpm, ddim or dpm-solver++, got "${method}"`);
+  if (method !== undefined && method !== 'ddpm' && method !== 'ddim' && method !== 'dpm-solver++')
+    throw new MewmError('InvalidInput', `--sampler must be ddpm, ddim or dpm-solver++, got "${method}"`);
   const steps = integer('steps', parsed.steps, 1, 10_000);
   if (steps !== undefined && method === undefined) throw new MewmError('InvalidInput', '--steps needs --sampler');
-  if (parsed.control !== undefined && parsed.control !== 'ignore-action') throw new MewmError('InvalidInput', `--control must be ignore-action, got "${parsed.control}"`);
+  if (parsed.control !== undefined && parsed.control !== 'ignore-action')
+    throw new MewmError('InvalidInput', `--control must be ignore-action, got "${parsed.control}"`);
   const cases = integer('cases', parsed.cases, 1, 1_000_000);
   return {
     cohortDir,
@@ -139,7 +143,10 @@ async function fidelity(args: FidelityArguments, env: Env): Promise<ExitCode> {
     const checks = fidelityChecks(summary, ISSUE_10_TARGETS);
     await mkdir(args.outDir, { recursive: true });
     const nullNaN = (_key: string, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value);
-    await writeFile(join(args.outDir, 'results.json'), `${JSON.stringify({ ...run, summary, checks: { targets: ISSUE_10_TARGETS, ...checks } }, nullNaN, 1)}\n`);
+    await writeFile(
+      join(args.outDir, 'results.json'),
+      `${JSON.stringify({ ...run, summary, checks: { targets: ISSUE_10_TARGETS, ...checks } }, nullNaN, 1)}\n`,
+    );
     await writeFile(join(args.outDir, 'summary.md'), renderFidelityReport(run, summary, checks, 'markdown'));
     process.stdout.write(renderFidelityReport(run, summary, checks, 'text'));
     process.stderr.write(`mewm fidelity: wrote ${join(args.outDir, 'results.json')} and summary.md\n`);
@@ -149,7 +156,12 @@ async function fidelity(args: FidelityArguments, env: Env): Promise<ExitCode> {
   }
 }
 
-export const fidelityCommand: Command<FidelityArguments> = { name: 'fidelity', usage: USAGE, parse: parseFidelityArguments, run: (args, { env }) => fidelity(args, env) };
+export const fidelityCommand: Command<FidelityArguments> = {
+  name: 'fidelity',
+  usage: USAGE,
+  parse: parseFidelityArguments,
+  run: (args, { env }) => fidelity(args, env),
+};
 
 export function runFidelityCommand(argv: readonly string[], env?: Env): Promise<number> {
   return runCommand(fidelityCommand, argv, env);

@@ -18,7 +18,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   evaluate: { summary: "evaluate methods on a synthetic cohort: the paper's tables and plots", run: async (a) => (await import('./evaluate')).runEvaluate(a) },
   report: { summary: 'self-contained HTML report of one plan', run: async (a) => (await import('./report')).runReport(a) },
   compare: { summary: "second reader: a physician's protocol simulated beside MeWM's best", run: async (a) => (await import('./compare')).runCompare(a) },
-  fidelity: { summary: "action fidelity: learned simulation vs the world's truth over a fixed protocol panel", run: async (a) => (await import('./fidelity')).runFidelityCommand(a) },
+  fidelity: {
+    summary: "action fidelity: learned simulation vs the world's truth over a fixed protocol panel",
+    run: async (a) => (await import('./fidelity')).runFidelityCommand(a),
+  },
 };
 
 function usage(): string {

@@ -52,7 +52,9 @@ export function stepTable(result: PlanResult): string {
 export function modelLines(audit: PlanAudit): string[] {
   const seen = new Map<string, ModelIdentity>();
   for (const step of audit.steps) for (const m of step.models) seen.set(`${m.role}/${m.sha256}`, m);
-  return [...seen.values()].map((m) => `${m.role.padEnd(9)} ${m.name} ${m.version} (${m.backend}, sha256 ${m.sha256.slice(0, 12)})${m.intendedUse ? ` — ${m.intendedUse}` : ''}`);
+  return [...seen.values()].map(
+    (m) => `${m.role.padEnd(9)} ${m.name} ${m.version} (${m.backend}, sha256 ${m.sha256.slice(0, 12)})${m.intendedUse ? ` — ${m.intendedUse}` : ''}`,
+  );
 }
 
 interface PlanArguments {
@@ -111,7 +113,9 @@ async function plan(args: PlanArguments, env: Env): Promise<0> {
   const firstPass = loadConfig(source);
   const overrides: ConfigOverrides = {
     ...(args.seed !== undefined ? { planning: { seed: args.seed } } : {}),
-    ...(firstPass.worldModel.backend === 'oracle' && !firstPass.worldModel.oracleCohortDir && resolved.cohortDir ? { worldModel: { oracleCohortDir: resolved.cohortDir } } : {}),
+    ...(firstPass.worldModel.backend === 'oracle' && !firstPass.worldModel.oracleCohortDir && resolved.cohortDir
+      ? { worldModel: { oracleCohortDir: resolved.cohortDir } }
+      : {}),
   };
   const config: MewmConfig = loadConfig({ ...source, overrides });
   const log = createLogger(config.log);
@@ -125,12 +129,15 @@ async function plan(args: PlanArguments, env: Env): Promise<0> {
     const requirements = await requirementsFromConfig(config);
     const { started } = await plans.start(session.client, workflowId, { case: caseRef, settings: config.planning, requirements });
     if (!started) log.info({ workflowId }, 'this plan is already running: following it');
-    if (!embedded && !args.withWorkers) for (const note of await unservedQueues(session.client, config.temporal.namespace, requirements)) process.stderr.write(`note: ${note}\n`);
+    if (!embedded && !args.withWorkers)
+      for (const note of await unservedQueues(session.client, config.temporal.namespace, requirements)) process.stderr.write(`note: ${note}\n`);
     log.info({ workflowId, caseId: resolved.input.caseId }, 'plan started');
     const progress = progressReporter('planning');
     let result: PlanResult;
     try {
-      result = await followPlan(session.client, workflowId, (p) => progress.update(p.stepsDone, p.stepsTotal, `${p.stage}${p.bestRisk === null ? '' : ` best risk ${formatRisk(p.bestRisk)}`}`));
+      result = await followPlan(session.client, workflowId, (p) =>
+        progress.update(p.stepsDone, p.stepsTotal, `${p.stage}${p.bestRisk === null ? '' : ` best risk ${formatRisk(p.bestRisk)}`}`),
+      );
     } finally {
       progress.finish();
     }
@@ -146,7 +153,9 @@ async function plan(args: PlanArguments, env: Env): Promise<0> {
           `Candidates: drugs ${result.proposal.drugs.join(', ')}; embolics ${result.proposal.embolics.join(', ')}\n\n` +
           `${stepTable(result)}\n\n` +
           `Protocol: ${protocolLabel(result.protocol)}  (mean risk ${formatRisk(result.risk)}, beam b${result.chosenBeam.slot})\n` +
-          `Models:\n${modelLines(audit).map((l) => `  ${l}\n`).join('')}` +
+          `Models:\n${modelLines(audit)
+            .map((l) => `  ${l}\n`)
+            .join('')}` +
           `Outputs: ${files.map((f) => basename(f)).join(', ')} in ${outDir}\n` +
           `Audit:   mewm audit ${workflowId} --format csv\n`,
       );

@@ -85,7 +85,9 @@ export async function buildAuditRecord(plan: PlanResult, stores: StoreResolver):
   const stored = plan.prepared.keySlices ?? [];
   const preCt: ReportImage[] =
     stored.length > 0
-      ? await Promise.all(stored.map(async (ref, i) => ({ caption: `pre-CT key slice ${i + 1} (as shown to the policy)`, png: await stores.storeFor(ref.uri).get(ref) })))
+      ? await Promise.all(
+          stored.map(async (ref, i) => ({ caption: `pre-CT key slice ${i + 1} (as shown to the policy)`, png: await stores.storeFor(ref.uri).get(ref) })),
+        )
       : renderKeySlices(roi, 3).map((png, i) => ({ caption: `pre-CT key slice ${i + 1} (tumour outlined)`, png }));
   const models = new Map<string, ReportModel>();
   const steps: ReportStep[] = [];
@@ -99,7 +101,10 @@ export async function buildAuditRecord(plan: PlanResult, stores: StoreResolver):
       if (best) {
         const ct = await getCtVolume(stores.storeFor(best.ct.uri), best.ct);
         const labels = await getLabelVolume(stores.storeFor(best.labels.uri), best.labels);
-        bestReplica = { caption: `${protocolLabel(c.protocol)}: replica ${best.replica}, risk ${best.risk.toFixed(3)}`, png: slicePng(ct, labels, Math.min(z, ct.shape[2] - 1)) };
+        bestReplica = {
+          caption: `${protocolLabel(c.protocol)}: replica ${best.replica}, risk ${best.risk.toFixed(3)}`,
+          png: slicePng(ct, labels, Math.min(z, ct.shape[2] - 1)),
+        };
       }
       candidates.push({
         key: c.key,

@@ -55,12 +55,23 @@ export async function openTemporal(config: MewmConfig, log: Logger, options: { w
     address = config.temporal.address;
     const answered = await answers(address);
     if (answered === undefined) {
-      throw new MewmError('TemporalUnavailable', `no Temporal server answers at ${address} (TEMPORAL_ADDRESS): start one, or unset TEMPORAL_ADDRESS to use the embedded server`, { address });
+      throw new MewmError(
+        'TemporalUnavailable',
+        `no Temporal server answers at ${address} (TEMPORAL_ADDRESS): start one, or unset TEMPORAL_ADDRESS to use the embedded server`,
+        { address },
+      );
     }
     connection = answered;
   } else {
     // Only the server mewm started for this data dir is adopted (workers/embedded-server.ts).
-    embedded = await openEmbeddedServer({ dataDir: config.dataDir, port: config.temporal.port, uiPort: config.temporal.uiPort, cliPath: config.temporal.cliPath, namespace: config.temporal.namespace, log });
+    embedded = await openEmbeddedServer({
+      dataDir: config.dataDir,
+      port: config.temporal.port,
+      uiPort: config.temporal.uiPort,
+      cliPath: config.temporal.cliPath,
+      namespace: config.temporal.namespace,
+      log,
+    });
     address = embedded.address;
     try {
       connection = await Connection.connect({ address });
@@ -71,7 +82,10 @@ export async function openTemporal(config: MewmConfig, log: Logger, options: { w
   }
   const client = new Client({ connection, namespace: config.temporal.namespace, ...dataConverterOption(config.temporal.payloadKey) });
 
-  const workers = options.workers && options.workers.length > 0 ? await startInProcessWorkers({ config, address, roles: options.workers, log: log.child({ component: 'worker' }) }) : undefined;
+  const workers =
+    options.workers && options.workers.length > 0
+      ? await startInProcessWorkers({ config, address, roles: options.workers, log: log.child({ component: 'worker' }) })
+      : undefined;
   return {
     client,
     address,
@@ -90,7 +104,10 @@ export { startInProcessWorkers, type InProcessWorkers } from '../../workers/run'
 export async function runServer(argv: readonly string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (error) {
     return usageError(USAGE, error);
   }
@@ -109,7 +126,13 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       },
     });
     const log = createLogger(config.log);
-    const server = await startEmbeddedServer({ dataDir: config.dataDir, port: config.temporal.port, uiPort: config.temporal.uiPort, cliPath: config.temporal.cliPath, namespace: config.temporal.namespace });
+    const server = await startEmbeddedServer({
+      dataDir: config.dataDir,
+      port: config.temporal.port,
+      uiPort: config.temporal.uiPort,
+      cliPath: config.temporal.cliPath,
+      namespace: config.temporal.namespace,
+    });
     process.stdout.write(
       `Temporal dev server on ${server.address} (namespace ${server.namespace}, state in ${embeddedDbFile(config)})` +
         `${config.temporal.uiPort ? `, web UI on http://127.0.0.1:${config.temporal.uiPort}` : ''}\n` +

@@ -36,7 +36,13 @@ function parseStatusArguments(argv: readonly string[]): StatusArguments {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: { cohort: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string', default: '20' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      cohort: { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string', default: '20' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (!/^\d+$/.test(values.limit)) throw new Error('--limit must be a positive integer');
   if (positionals.length > 1) throw new Error('give at most one workflow id');
@@ -71,7 +77,10 @@ async function status(args: StatusArguments, env: Env): Promise<0> {
       return 0;
     }
     const rows: string[][] = [];
-    for await (const w of client.workflow.list({ query: listQuery({ ...(args.cohort ? { cohort: args.cohort } : {}), ...(args.status ? { status: args.status } : {}) }), pageSize: args.limit })) {
+    for await (const w of client.workflow.list({
+      query: listQuery({ ...(args.cohort ? { cohort: args.cohort } : {}), ...(args.status ? { status: args.status } : {}) }),
+      pageSize: args.limit,
+    })) {
       const attr = (name: string) => {
         const value = w.searchAttributes?.[name];
         return Array.isArray(value) && value.length > 0 ? String(value[0]) : '';
@@ -79,7 +88,9 @@ async function status(args: StatusArguments, env: Env): Promise<0> {
       rows.push([w.workflowId, w.type, w.status.name, attr('MewmCohortId'), attr('MewmCaseId'), attr('MewmStatus'), w.startTime.toISOString()]);
       if (rows.length >= args.limit) break;
     }
-    process.stdout.write(rows.length === 0 ? 'no mewm workflows found\n' : `${formatTable(['workflow', 'type', 'temporal', 'cohort', 'case', 'mewm', 'started'], rows)}\n`);
+    process.stdout.write(
+      rows.length === 0 ? 'no mewm workflows found\n' : `${formatTable(['workflow', 'type', 'temporal', 'cohort', 'case', 'mewm', 'started'], rows)}\n`,
+    );
     return 0;
   } finally {
     await session.close();

@@ -10,7 +10,8 @@ import { isGridPreset, type GridPreset } from '../world/phantom';
 import { formatStatisticsMarkdown, worldStatistics } from '../world/statistics';
 import { runCommand, type Command } from './command';
 
-const USAGE = 'usage: mewm synth --patients N --seed S --out DIR [--size clinical|small] [--preview] [--stats]\n       mewm synth --stats [--patients N] [--seed S]';
+const USAGE =
+  'usage: mewm synth --patients N --seed S --out DIR [--size clinical|small] [--preview] [--stats]\n       mewm synth --stats [--patients N] [--seed S]';
 
 export interface SynthArguments {
   readonly patients: number;

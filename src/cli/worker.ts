@@ -19,7 +19,10 @@ import { runCommand, type Command, type Env } from './command';
 const USAGE = 'usage: mewm worker --queue gpu|llm|cpu|all[,...] [--config FILE]';
 
 export function parseQueues(text: string): QueueRole[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.includes('all')) return [...QUEUE_ROLES];
   const roles: QueueRole[] = [];
   for (const name of names) {

@@ -140,7 +140,16 @@ export function defaultConfig(cwd: string): MewmConfig {
     dataDir,
     temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0, payloadKey: null },
     artifacts: { location: joinPath(dataDir, 'artifacts'), fileMode: 0o600, dirMode: 0o700, s3: {} },
-    worldModel: { backend: 'onnx', oracleCohortDir: null, modelDir: BUNDLED_MODEL_DIR, oracleLabelCache: false, executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null },
+    worldModel: {
+      backend: 'onnx',
+      oracleCohortDir: null,
+      modelDir: BUNDLED_MODEL_DIR,
+      oracleLabelCache: false,
+      executionProvider: 'cpu',
+      sampler: null,
+      maxBatch: null,
+      intraOpThreads: null,
+    },
     planning: DEFAULT_PLAN_SETTINGS,
     policy: {},
     cohort: { concurrency: 4, pageSize: 50 },
@@ -262,13 +271,17 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   }
   const sampler = config.worldModel.sampler;
   if (sampler !== null) {
-    if (!['ddpm', 'ddim', 'dpm-solver++'].includes(sampler.method)) fail(`MEWM_SAMPLER must be ddpm, ddim or dpm-solver++, got "${String(sampler.method)}"`, 'MEWM_SAMPLER');
+    if (!['ddpm', 'ddim', 'dpm-solver++'].includes(sampler.method))
+      fail(`MEWM_SAMPLER must be ddpm, ddim or dpm-solver++, got "${String(sampler.method)}"`, 'MEWM_SAMPLER');
     positive(sampler.steps, 'worldModel.sampler.steps', 'MEWM_SAMPLER_STEPS');
   }
   if (config.worldModel.maxBatch !== null) positive(config.worldModel.maxBatch, 'worldModel.maxBatch', 'MEWM_MAX_BATCH');
   if (config.worldModel.intraOpThreads !== null) positive(config.worldModel.intraOpThreads, 'worldModel.intraOpThreads', 'MEWM_INTRA_OP_THREADS');
   if (config.worldModel.backend === 'onnx' && !config.worldModel.modelDir) {
-    fail('MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR: the folder holding the dynamics/, assistant/ and heuristic/ model folders (see docs/models.md)', 'MEWM_MODEL_DIR');
+    fail(
+      'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR: the folder holding the dynamics/, assistant/ and heuristic/ model folders (see docs/models.md)',
+      'MEWM_MODEL_DIR',
+    );
   }
   if (config.temporal.address !== null && !/^[^\s:]+:\d+$/.test(config.temporal.address)) {
     fail(`TEMPORAL_ADDRESS must be host:port (e.g. localhost:7233), got "${config.temporal.address}"`, 'TEMPORAL_ADDRESS');
@@ -287,33 +300,46 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   positive(p.drugCandidates, 'planning.drugCandidates (D)', 'MEWM_DRUG_CANDIDATES');
   positive(p.embolicCandidates, 'planning.embolicCandidates (E)', 'MEWM_EMBOLIC_CANDIDATES');
   positive(p.simulateBatchReplicas, 'planning.simulateBatchReplicas', 'MEWM_SIMULATE_BATCH');
-  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) fail(`planning.seed must be an unsigned 32-bit integer, got ${p.seed}: set MEWM_PLAN_SEED`, 'MEWM_PLAN_SEED');
+  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff)
+    fail(`planning.seed must be an unsigned 32-bit integer, got ${p.seed}: set MEWM_PLAN_SEED`, 'MEWM_PLAN_SEED');
   if (p.roiSize.length !== 3 || !p.roiSize.every((n) => Number.isInteger(n) && n >= 8 && n <= 512)) {
     fail(`planning.roiSize must be three integers in [8, 512], got ${JSON.stringify(p.roiSize)}: set MEWM_ROI_SIZE=96 or 96,96,64`, 'MEWM_ROI_SIZE');
   }
-  if (!(p.roiSpacingMm > 0.1 && p.roiSpacingMm <= 10)) fail(`planning.roiSpacingMm must be in (0.1, 10] mm, got ${p.roiSpacingMm}: set MEWM_ROI_SPACING_MM`, 'MEWM_ROI_SPACING_MM');
+  if (!(p.roiSpacingMm > 0.1 && p.roiSpacingMm <= 10))
+    fail(`planning.roiSpacingMm must be in (0.1, 10] mm, got ${p.roiSpacingMm}: set MEWM_ROI_SPACING_MM`, 'MEWM_ROI_SPACING_MM');
   if (p.goal.trim() === '') fail('planning.goal is empty: set MEWM_GOAL to the language treatment goal', 'MEWM_GOAL');
   const t = p.timeouts;
   if (!(t.gpuHeartbeatS > 0) || !(t.gpuStartToCloseS > t.gpuHeartbeatS)) {
-    fail(`planning.timeouts: gpuHeartbeatS (${t.gpuHeartbeatS}) must be positive and below gpuStartToCloseS (${t.gpuStartToCloseS}): set MEWM_GPU_HEARTBEAT_S / MEWM_GPU_TIMEOUT_S`, 'MEWM_GPU_HEARTBEAT_S');
+    fail(
+      `planning.timeouts: gpuHeartbeatS (${t.gpuHeartbeatS}) must be positive and below gpuStartToCloseS (${t.gpuStartToCloseS}): set MEWM_GPU_HEARTBEAT_S / MEWM_GPU_TIMEOUT_S`,
+      'MEWM_GPU_HEARTBEAT_S',
+    );
   }
-  if (!Number.isInteger(t.maximumAttempts) || t.maximumAttempts < 0) fail(`planning.timeouts.maximumAttempts must be ≥ 0 (0 = unlimited), got ${t.maximumAttempts}: set MEWM_MAX_ATTEMPTS`, 'MEWM_MAX_ATTEMPTS');
+  if (!Number.isInteger(t.maximumAttempts) || t.maximumAttempts < 0)
+    fail(`planning.timeouts.maximumAttempts must be ≥ 0 (0 = unlimited), got ${t.maximumAttempts}: set MEWM_MAX_ATTEMPTS`, 'MEWM_MAX_ATTEMPTS');
   positive(config.cohort.concurrency, 'cohort.concurrency', 'MEWM_COHORT_CONCURRENCY');
   positive(config.cohort.pageSize, 'cohort.pageSize', 'MEWM_COHORT_PAGE_SIZE');
   if (config.cohort.pageSize < config.cohort.concurrency) {
-    fail(`cohort.pageSize (${config.cohort.pageSize}) must be at least cohort.concurrency (${config.cohort.concurrency}): raise MEWM_COHORT_PAGE_SIZE or lower MEWM_COHORT_CONCURRENCY`, 'MEWM_COHORT_PAGE_SIZE');
+    fail(
+      `cohort.pageSize (${config.cohort.pageSize}) must be at least cohort.concurrency (${config.cohort.concurrency}): raise MEWM_COHORT_PAGE_SIZE or lower MEWM_COHORT_CONCURRENCY`,
+      'MEWM_COHORT_PAGE_SIZE',
+    );
   }
   positive(config.workers.gpuSlots, 'workers.gpuSlots', 'MEWM_GPU_SLOTS');
   positive(config.workers.llmSlots, 'workers.llmSlots', 'MEWM_LLM_SLOTS');
   positive(config.workers.cpuSlots, 'workers.cpuSlots', 'MEWM_CPU_SLOTS');
   positive(config.workers.maxCachedWorkflows, 'workers.maxCachedWorkflows', 'MEWM_MAX_CACHED_WORKFLOWS');
-  if (!(config.workers.shutdownGraceS >= 0 && config.workers.shutdownGraceS <= 3600)) fail(`workers.shutdownGraceS must be in [0, 3600] seconds, got ${config.workers.shutdownGraceS}: set MEWM_SHUTDOWN_GRACE_S`, 'MEWM_SHUTDOWN_GRACE_S');
+  if (!(config.workers.shutdownGraceS >= 0 && config.workers.shutdownGraceS <= 3600))
+    fail(`workers.shutdownGraceS must be in [0, 3600] seconds, got ${config.workers.shutdownGraceS}: set MEWM_SHUTDOWN_GRACE_S`, 'MEWM_SHUTDOWN_GRACE_S');
   for (const [name, value, variable, needed] of [
     ['artifacts.fileMode', config.artifacts.fileMode, 'MEWM_ARTIFACT_FILE_MODE', 0o600],
     ['artifacts.dirMode', config.artifacts.dirMode, 'MEWM_ARTIFACT_DIR_MODE', 0o700],
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 0o777 || (value & needed) !== needed) {
-      fail(`${name} must be an octal permission in [${needed.toString(8)}, 777] that keeps the owner's access, got ${Number.isInteger(value) ? value.toString(8) : value}: set ${variable} (e.g. ${needed.toString(8)})`, variable);
+      fail(
+        `${name} must be an octal permission in [${needed.toString(8)}, 777] that keeps the owner's access, got ${Number.isInteger(value) ? value.toString(8) : value}: set ${variable} (e.g. ${needed.toString(8)})`,
+        variable,
+      );
     }
   }
   if (config.temporal.payloadKey !== null && !/^[A-Za-z0-9+/]{43}=$/.test(config.temporal.payloadKey.trim())) {
@@ -349,7 +375,13 @@ export function resolveConfig(input: { cwd: string; env: Env; file?: unknown; ov
     dataDir,
     policy: policyConfigFromEnv(input.env),
     artifacts: { ...merged.artifacts, location: artifactsSet === undefined && dataDirChanged ? joinPath(dataDir, 'artifacts') : merged.artifacts.location },
-    worldModel: { ...merged.worldModel, modelDir: merged.worldModel.modelDir && !isAbsolutePath(merged.worldModel.modelDir) ? joinPath(input.cwd, merged.worldModel.modelDir) : merged.worldModel.modelDir },
+    worldModel: {
+      ...merged.worldModel,
+      modelDir:
+        merged.worldModel.modelDir && !isAbsolutePath(merged.worldModel.modelDir)
+          ? joinPath(input.cwd, merged.worldModel.modelDir)
+          : merged.worldModel.modelDir,
+    },
   };
   return validateConfig(withDirs);
 }
@@ -390,7 +422,8 @@ function parseRoiSize(name: string, raw: string | undefined): [number, number, n
   if (raw === undefined) return undefined;
   const parts = raw.split(',').map((s) => Number(s.trim()));
   if (parts.length === 1) parts.push(parts[0]!, parts[0]!);
-  if (parts.length !== 3 || !parts.every(Number.isInteger)) fail(`${name} must be one integer or three separated by commas (e.g. 96 or 96,96,64), got "${raw}"`, name);
+  if (parts.length !== 3 || !parts.every(Number.isInteger))
+    fail(`${name} must be one integer or three separated by commas (e.g. 96 or 96,96,64), got "${raw}"`, name);
   return [parts[0]!, parts[1]!, parts[2]!];
 }
 

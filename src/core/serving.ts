@@ -93,7 +93,11 @@ export function describeWorldModelRequirement(w: WorldModelRequirement): string 
 }
 
 /** Why `served` cannot stand in for `asked` (one line), or null when it is exactly what was asked. */
-export function servingMismatch(role: 'policy' | 'world model', asked: PolicyRequirement | WorldModelRequirement, served: PolicyRequirement | WorldModelRequirement): string | null {
+export function servingMismatch(
+  role: 'policy' | 'world model',
+  asked: PolicyRequirement | WorldModelRequirement,
+  served: PolicyRequirement | WorldModelRequirement,
+): string | null {
   if (canonicalJson(asked) === canonicalJson(served)) return null;
   const describe = (r: PolicyRequirement | WorldModelRequirement) => ('kind' in r ? describePolicyRequirement(r) : describeWorldModelRequirement(r));
   return `the plan asked for the ${role} ${describe(asked)}, but this worker serves ${describe(served)}`;

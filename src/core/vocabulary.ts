@@ -43,27 +43,139 @@ export interface AgentInfo<Id extends AgentId, Class extends string> {
 }
 
 export const DRUG_INFO: { readonly [Id in DrugId]: AgentInfo<Id, DrugClass> } = {
-  raltitrexed: { id: 'raltitrexed', displayName: 'Raltitrexed', agentClass: 'antimetabolite', typicalDose: 4, doseUnit: 'mg', synonyms: ['raltitrexed', 'tomudex', 'rtx'] },
-  cisplatin: { id: 'cisplatin', displayName: 'Cisplatin', agentClass: 'platinum', typicalDose: 40, doseUnit: 'mg', synonyms: ['cisplatin', 'cddp', 'ddp', 'cis-platinum'] },
-  oxaliplatin: { id: 'oxaliplatin', displayName: 'Oxaliplatin', agentClass: 'platinum', typicalDose: 100, doseUnit: 'mg', synonyms: ['oxaliplatin', 'l-ohp', 'oxa', 'eloxatin'] },
+  raltitrexed: {
+    id: 'raltitrexed',
+    displayName: 'Raltitrexed',
+    agentClass: 'antimetabolite',
+    typicalDose: 4,
+    doseUnit: 'mg',
+    synonyms: ['raltitrexed', 'tomudex', 'rtx'],
+  },
+  cisplatin: {
+    id: 'cisplatin',
+    displayName: 'Cisplatin',
+    agentClass: 'platinum',
+    typicalDose: 40,
+    doseUnit: 'mg',
+    synonyms: ['cisplatin', 'cddp', 'ddp', 'cis-platinum'],
+  },
+  oxaliplatin: {
+    id: 'oxaliplatin',
+    displayName: 'Oxaliplatin',
+    agentClass: 'platinum',
+    typicalDose: 100,
+    doseUnit: 'mg',
+    synonyms: ['oxaliplatin', 'l-ohp', 'oxa', 'eloxatin'],
+  },
   lobaplatin: { id: 'lobaplatin', displayName: 'Lobaplatin', agentClass: 'platinum', typicalDose: 50, doseUnit: 'mg', synonyms: ['lobaplatin', 'lbp'] },
   nedaplatin: { id: 'nedaplatin', displayName: 'Nedaplatin', agentClass: 'platinum', typicalDose: 80, doseUnit: 'mg', synonyms: ['nedaplatin', 'ndp'] },
-  epirubicin: { id: 'epirubicin', displayName: 'Epirubicin', agentClass: 'anthracycline', typicalDose: 40, doseUnit: 'mg', synonyms: ['epirubicin', 'epi', 'epi-adm', 'pharmorubicin'] },
-  doxorubicin: { id: 'doxorubicin', displayName: 'Doxorubicin', agentClass: 'anthracycline', typicalDose: 50, doseUnit: 'mg', synonyms: ['doxorubicin', 'adriamycin', 'adm', 'dox'] },
-  idarubicin: { id: 'idarubicin', displayName: 'Idarubicin', agentClass: 'anthracycline', typicalDose: 10, doseUnit: 'mg', synonyms: ['idarubicin', 'ida', 'zavedos'] },
-  pirarubicin: { id: 'pirarubicin', displayName: 'Pirarubicin', agentClass: 'anthracycline', typicalDose: 40, doseUnit: 'mg', synonyms: ['pirarubicin', 'thp', 'thp-adm', 'tetrahydropyranyl-adriamycin'] },
-  mitomycin: { id: 'mitomycin', displayName: 'Mitomycin', agentClass: 'antitumour-antibiotic', typicalDose: 10, doseUnit: 'mg', synonyms: ['mitomycin', 'mitomycin c', 'mmc'] },
-  hydroxycamptothecin: { id: 'hydroxycamptothecin', displayName: 'Hydroxycamptothecin', agentClass: 'topoisomerase-inhibitor', typicalDose: 10, doseUnit: 'mg', synonyms: ['hydroxycamptothecin', 'hcpt', '10-hydroxycamptothecin'] },
-  fluorouracil: { id: 'fluorouracil', displayName: 'Fluorouracil', agentClass: 'antimetabolite', typicalDose: 750, doseUnit: 'mg', synonyms: ['fluorouracil', '5-fu', '5fu', '5-fluorouracil'] },
+  epirubicin: {
+    id: 'epirubicin',
+    displayName: 'Epirubicin',
+    agentClass: 'anthracycline',
+    typicalDose: 40,
+    doseUnit: 'mg',
+    synonyms: ['epirubicin', 'epi', 'epi-adm', 'pharmorubicin'],
+  },
+  doxorubicin: {
+    id: 'doxorubicin',
+    displayName: 'Doxorubicin',
+    agentClass: 'anthracycline',
+    typicalDose: 50,
+    doseUnit: 'mg',
+    synonyms: ['doxorubicin', 'adriamycin', 'adm', 'dox'],
+  },
+  idarubicin: {
+    id: 'idarubicin',
+    displayName: 'Idarubicin',
+    agentClass: 'anthracycline',
+    typicalDose: 10,
+    doseUnit: 'mg',
+    synonyms: ['idarubicin', 'ida', 'zavedos'],
+  },
+  pirarubicin: {
+    id: 'pirarubicin',
+    displayName: 'Pirarubicin',
+    agentClass: 'anthracycline',
+    typicalDose: 40,
+    doseUnit: 'mg',
+    synonyms: ['pirarubicin', 'thp', 'thp-adm', 'tetrahydropyranyl-adriamycin'],
+  },
+  mitomycin: {
+    id: 'mitomycin',
+    displayName: 'Mitomycin',
+    agentClass: 'antitumour-antibiotic',
+    typicalDose: 10,
+    doseUnit: 'mg',
+    synonyms: ['mitomycin', 'mitomycin c', 'mmc'],
+  },
+  hydroxycamptothecin: {
+    id: 'hydroxycamptothecin',
+    displayName: 'Hydroxycamptothecin',
+    agentClass: 'topoisomerase-inhibitor',
+    typicalDose: 10,
+    doseUnit: 'mg',
+    synonyms: ['hydroxycamptothecin', 'hcpt', '10-hydroxycamptothecin'],
+  },
+  fluorouracil: {
+    id: 'fluorouracil',
+    displayName: 'Fluorouracil',
+    agentClass: 'antimetabolite',
+    typicalDose: 750,
+    doseUnit: 'mg',
+    synonyms: ['fluorouracil', '5-fu', '5fu', '5-fluorouracil'],
+  },
 };
 
 export const EMBOLIC_INFO: { readonly [Id in EmbolicId]: AgentInfo<Id, EmbolicClass> } = {
-  lipiodol: { id: 'lipiodol', displayName: 'Lipiodol', agentClass: 'oily', typicalDose: 10, doseUnit: 'ml', synonyms: ['lipiodol', 'ultra-liquid lipiodol', 'ethiodized oil', 'iodized oil', 'lipiodol ultra-fluide'] },
-  'gelatin-sponge': { id: 'gelatin-sponge', displayName: 'Gelatin Sponge', agentClass: 'temporary-particle', typicalDose: 0, doseUnit: 'as-needed', synonyms: ['gelatin sponge', 'gelatin sponge particles', 'gelfoam', 'gelatin foam', 'gsp'] },
-  pva: { id: 'pva', displayName: 'PVA', agentClass: 'permanent-particle', typicalDose: 0, doseUnit: 'as-needed', synonyms: ['pva', 'polyvinyl alcohol', 'pva particles', 'contour'] },
-  'drug-eluting-beads': { id: 'drug-eluting-beads', displayName: 'LC beads', agentClass: 'permanent-particle', typicalDose: 1, doseUnit: 'vial', synonyms: ['lc beads', 'lc bead', 'dc beads', 'drug-eluting beads', 'drug eluting beads', 'deb', 'callispheres'] },
-  'absolute-alcohol': { id: 'absolute-alcohol', displayName: 'Absolute Alcohol', agentClass: 'liquid-sclerosant', typicalDose: 5, doseUnit: 'ml', synonyms: ['absolute alcohol', 'absolute ethanol', 'dehydrated alcohol', 'ethanol'] },
-  nbca: { id: 'nbca', displayName: 'NBCA', agentClass: 'liquid-adhesive', typicalDose: 1, doseUnit: 'ml', synonyms: ['nbca', 'n-butyl cyanoacrylate', 'n-butyl-2-cyanoacrylate', 'glue', 'histoacryl'] },
+  lipiodol: {
+    id: 'lipiodol',
+    displayName: 'Lipiodol',
+    agentClass: 'oily',
+    typicalDose: 10,
+    doseUnit: 'ml',
+    synonyms: ['lipiodol', 'ultra-liquid lipiodol', 'ethiodized oil', 'iodized oil', 'lipiodol ultra-fluide'],
+  },
+  'gelatin-sponge': {
+    id: 'gelatin-sponge',
+    displayName: 'Gelatin Sponge',
+    agentClass: 'temporary-particle',
+    typicalDose: 0,
+    doseUnit: 'as-needed',
+    synonyms: ['gelatin sponge', 'gelatin sponge particles', 'gelfoam', 'gelatin foam', 'gsp'],
+  },
+  pva: {
+    id: 'pva',
+    displayName: 'PVA',
+    agentClass: 'permanent-particle',
+    typicalDose: 0,
+    doseUnit: 'as-needed',
+    synonyms: ['pva', 'polyvinyl alcohol', 'pva particles', 'contour'],
+  },
+  'drug-eluting-beads': {
+    id: 'drug-eluting-beads',
+    displayName: 'LC beads',
+    agentClass: 'permanent-particle',
+    typicalDose: 1,
+    doseUnit: 'vial',
+    synonyms: ['lc beads', 'lc bead', 'dc beads', 'drug-eluting beads', 'drug eluting beads', 'deb', 'callispheres'],
+  },
+  'absolute-alcohol': {
+    id: 'absolute-alcohol',
+    displayName: 'Absolute Alcohol',
+    agentClass: 'liquid-sclerosant',
+    typicalDose: 5,
+    doseUnit: 'ml',
+    synonyms: ['absolute alcohol', 'absolute ethanol', 'dehydrated alcohol', 'ethanol'],
+  },
+  nbca: {
+    id: 'nbca',
+    displayName: 'NBCA',
+    agentClass: 'liquid-adhesive',
+    typicalDose: 1,
+    doseUnit: 'ml',
+    synonyms: ['nbca', 'n-butyl cyanoacrylate', 'n-butyl-2-cyanoacrylate', 'glue', 'histoacryl'],
+  },
 };
 
 export function isDrug(id: string): id is DrugId {
@@ -150,14 +262,26 @@ const drugClass = (agent: AgentId) => (isDrug(agent) ? DRUG_INFO[agent].agentCla
 const embolicClass = (agent: AgentId) => (isEmbolic(agent) ? EMBOLIC_INFO[agent].agentClass : undefined);
 
 export const CLINICAL_RULES: readonly ClinicalRule[] = [
-  atMostOne('single-platinum', 'Concomitant platinum agents are contraindicated (cumulative nephro-, oto- and myelotoxicity).', (a) => drugClass(a) === 'platinum'),
+  atMostOne(
+    'single-platinum',
+    'Concomitant platinum agents are contraindicated (cumulative nephro-, oto- and myelotoxicity).',
+    (a) => drugClass(a) === 'platinum',
+  ),
   atMostOne('single-anthracycline', 'Concomitant anthracyclines are contraindicated (cumulative cardiotoxicity).', (a) => drugClass(a) === 'anthracycline'),
-  atMostOne('single-thymidylate-synthase-inhibitor', 'Raltitrexed and fluorouracil share one target (thymidylate synthase): use one.', (a) => drugClass(a) === 'antimetabolite'),
+  atMostOne(
+    'single-thymidylate-synthase-inhibitor',
+    'Raltitrexed and fluorouracil share one target (thymidylate synthase): use one.',
+    (a) => drugClass(a) === 'antimetabolite',
+  ),
   atMostOne('single-liquid-embolic', 'Absolute alcohol and NBCA are not combined (non-target embolisation and catheter entrapment risk).', (a) => {
     const c = embolicClass(a);
     return c === 'liquid-sclerosant' || c === 'liquid-adhesive';
   }),
-  atMostOne('single-permanent-particle', 'Use one permanent particulate embolic (PVA or drug-eluting beads), not both.', (a) => embolicClass(a) === 'permanent-particle'),
+  atMostOne(
+    'single-permanent-particle',
+    'Use one permanent particulate embolic (PVA or drug-eluting beads), not both.',
+    (a) => embolicClass(a) === 'permanent-particle',
+  ),
 ];
 
 export interface RuleViolation {

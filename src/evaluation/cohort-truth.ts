@@ -55,7 +55,8 @@ export async function loadCohortTruth(cohortDir: string, split: Split | 'all'): 
   let horizons = { maxDrugs: 2, maxEmbolics: 2 };
   try {
     const world = JSON.parse(await readFile(join(cohortDir, 'world.json'), 'utf8')) as { horizons?: { maxDrugs?: unknown; maxEmbolics?: unknown } };
-    if (typeof world.horizons?.maxDrugs === 'number' && typeof world.horizons.maxEmbolics === 'number') horizons = { maxDrugs: world.horizons.maxDrugs, maxEmbolics: world.horizons.maxEmbolics };
+    if (typeof world.horizons?.maxDrugs === 'number' && typeof world.horizons.maxEmbolics === 'number')
+      horizons = { maxDrugs: world.horizons.maxDrugs, maxEmbolics: world.horizons.maxEmbolics };
   } catch {
     // Older cohorts have no world.json: the world's default horizons apply.
   }
@@ -84,7 +85,11 @@ export async function loadCohortTruth(cohortDir: string, split: Split | 'all'): 
 }
 
 /** Cohort case outcomes from a --mewm, --ablation or --llm file; `role` names the file in errors. */
-export async function readOutcomes(file: string, role: string, truthIds: ReadonlySet<string>): Promise<(CohortOutcomeLike & { readonly workflowId?: string })[]> {
+export async function readOutcomes(
+  file: string,
+  role: string,
+  truthIds: ReadonlySet<string>,
+): Promise<(CohortOutcomeLike & { readonly workflowId?: string })[]> {
   const rows = await readJsonLines(file, outcomeLine, role);
   return rows
     .filter((r) => truthIds.has(r.caseId))

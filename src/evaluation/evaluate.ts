@@ -189,7 +189,13 @@ export interface EvaluationSummary {
   readonly outcome: readonly OutcomeRow[];
   readonly survival: readonly SurvivalRow[];
   /** folds > 0: cross-fitted on the evaluated cases; trainingCases > 0: fitted on separate training cases. */
-  readonly coxBaseline?: { readonly features: readonly string[]; readonly folds: number; readonly trainingCases: number; readonly penalizer: number; readonly coefficients: Readonly<Record<string, number>> };
+  readonly coxBaseline?: {
+    readonly features: readonly string[];
+    readonly folds: number;
+    readonly trainingCases: number;
+    readonly penalizer: number;
+    readonly coefficients: Readonly<Record<string, number>>;
+  };
   /** Tables or figures not produced, and why. */
   readonly skipped: readonly string[];
 }
@@ -221,7 +227,11 @@ export function physicianMethod(truth: readonly CaseTruth[]): MethodPredictions 
 }
 
 /** A rule-valid protocol drawn uniformly per case from a seed derived from (seed, case id). */
-export function randomValidMethod(truth: readonly CaseTruth[], seed: number, horizons: { readonly maxDrugs: number; readonly maxEmbolics: number }): MethodPredictions {
+export function randomValidMethod(
+  truth: readonly CaseTruth[],
+  seed: number,
+  horizons: { readonly maxDrugs: number; readonly maxEmbolics: number },
+): MethodPredictions {
   const choices = validProtocols(horizons.maxDrugs, horizons.maxEmbolics);
   return {
     method: 'random-valid',
@@ -254,7 +264,10 @@ export async function baselineMethod(
 }
 
 /** The first choices of a policy proposal: its first `maxDrugs` drugs and first `maxEmbolics` embolics, in proposal order. */
-export function firstChoiceProtocol(proposal: { readonly drugs: readonly DrugId[]; readonly embolics: readonly EmbolicId[] }, horizons: { readonly maxDrugs: number; readonly maxEmbolics: number }): Protocol {
+export function firstChoiceProtocol(
+  proposal: { readonly drugs: readonly DrugId[]; readonly embolics: readonly EmbolicId[] },
+  horizons: { readonly maxDrugs: number; readonly maxEmbolics: number },
+): Protocol {
   return canonicalProtocol({ drugs: proposal.drugs.slice(0, horizons.maxDrugs), embolics: proposal.embolics.slice(0, horizons.maxEmbolics) });
 }
 

@@ -37,7 +37,8 @@ export interface GaussianStats {
 
 /** Mean and sample covariance of `count` vectors of length `dim`, stored row-major in `vectors`. */
 export function gaussianStats(vectors: ArrayLike<number>, dim: number): GaussianStats {
-  if (!Number.isInteger(dim) || dim < 1 || vectors.length % dim !== 0) throw new MewmError('InvalidInput', `feature statistics: ${vectors.length} values are not whole vectors of ${dim}`);
+  if (!Number.isInteger(dim) || dim < 1 || vectors.length % dim !== 0)
+    throw new MewmError('InvalidInput', `feature statistics: ${vectors.length} values are not whole vectors of ${dim}`);
   const count = vectors.length / dim;
   if (count < 2) throw new MewmError('InvalidInput', `feature statistics need at least 2 vectors, got ${count}`);
   const mean = new Float64Array(dim);
@@ -185,7 +186,8 @@ export async function loadFeatureEncoder(modelDir: string, options: { maxBatch?:
   const loaded: LoadedManifest<ManifestFor<'dynamics'>> = await loadModelManifest(modelDir, 'dynamics');
   const m = loaded.manifest;
   const P = m.patchSizeZyx[0];
-  if (m.patchSizeZyx.some((n) => n !== P)) throw new MewmError('ModelContract', `feature distance: ${m.name} has a non-cubic patch ${m.patchSizeZyx.join('x')}`);
+  if (m.patchSizeZyx.some((n) => n !== P))
+    throw new MewmError('ModelContract', `feature distance: ${m.name} has a non-cubic patch ${m.patchSizeZyx.join('x')}`);
   const session = await ort.InferenceSession.create(loaded.graphPaths['encoder']!, {
     executionProviders: ['cpu'],
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
@@ -208,7 +210,8 @@ export async function loadFeatureEncoder(modelDir: string, options: { maxBatch?:
         const group = patches.slice(start, start + maxBatch);
         const batch = new Float32Array(group.length * patchVoxels);
         group.forEach((p, i) => {
-          if (p.length !== patchVoxels) throw new MewmError('InvalidInput', `feature distance: a patch has ${p.length} voxels, the encoder takes ${P}³ = ${patchVoxels}`);
+          if (p.length !== patchVoxels)
+            throw new MewmError('InvalidInput', `feature distance: a patch has ${p.length} voxels, the encoder takes ${P}³ = ${patchVoxels}`);
           batch.set(p, i * patchVoxels);
         });
         const result = await session.run({ [inputName!]: new ort.Tensor('float32', batch, [group.length, 1, P, P, P]) });
@@ -233,8 +236,7 @@ export async function loadFeatureEncoder(modelDir: string, options: { maxBatch?:
  * voxels x, y, z; the pre-treatment tumour centroid), or ready model patches (`patchOf`).
  */
 export type FeaturePair =
-  | { readonly reference: Volume; readonly simulated: Volume; readonly centre: Xyz }
-  | { readonly reference: Float32Array; readonly simulated: Float32Array };
+  { readonly reference: Volume; readonly simulated: Volume; readonly centre: Xyz } | { readonly reference: Float32Array; readonly simulated: Float32Array };
 
 export interface FeatureDistanceResult {
   /** Fréchet distance between the pooled latent-position Gaussians of all references and all simulations. */
@@ -254,7 +256,8 @@ export async function featureDistance(encoder: FeatureEncoder, pairs: readonly F
   const simulated: Float32Array[] = [];
   for (const pair of pairs) {
     const centre = 'centre' in pair ? pair.centre : undefined;
-    if (!(pair.reference instanceof Float32Array) && centre === undefined) throw new MewmError('InvalidInput', 'feature distance: a pair of volumes needs the centre to cut its patches at');
+    if (!(pair.reference instanceof Float32Array) && centre === undefined)
+      throw new MewmError('InvalidInput', 'feature distance: a pair of volumes needs the centre to cut its patches at');
     references.push(patch(pair.reference, centre));
     simulated.push(patch(pair.simulated, centre));
   }

@@ -25,7 +25,11 @@ function checkRegionImages(input: RegionImages): { n: number; count: number } {
   const [nx, ny, nz] = input.shape;
   const n = nx * ny * nz;
   if (![nx, ny, nz].every((v) => Number.isInteger(v) && v > 0)) throw new MewmError('InvalidInput', `image metrics: bad shape [${input.shape.join(', ')}]`);
-  for (const [name, arr] of [['reference', input.reference], ['test', input.test], ['region', input.region]] as const) {
+  for (const [name, arr] of [
+    ['reference', input.reference],
+    ['test', input.test],
+    ['region', input.region],
+  ] as const) {
     if (arr !== undefined && arr.length !== n) throw new MewmError('InvalidInput', `image metrics: ${name} has ${arr.length} voxels, shape needs ${n}`);
   }
   if (!(input.dataRange > 0)) throw new MewmError('InvalidInput', `image metrics: data range must be positive, got ${input.dataRange}`);
@@ -49,7 +53,8 @@ export function psnr(input: RegionImages): number {
 
 export function ssim(input: RegionImages, window = 7): number {
   const { n, count } = checkRegionImages(input);
-  if (!Number.isInteger(window) || window < 1 || window % 2 === 0) throw new MewmError('InvalidInput', `SSIM window must be an odd positive integer, got ${window}`);
+  if (!Number.isInteger(window) || window < 1 || window % 2 === 0)
+    throw new MewmError('InvalidInput', `SSIM window must be an odd positive integer, got ${window}`);
   const shape = input.shape;
   const x = Float64Array.from(input.reference);
   const y = Float64Array.from(input.test);
@@ -112,7 +117,8 @@ function boxCounts(shape: readonly [number, number, number], radius: number): Fl
   const [nx, ny, nz] = shape;
   const along = (len: number, k: number) => Math.min(len - 1, k + radius) - Math.max(0, k - radius) + 1;
   const out = new Float64Array(nx * ny * nz);
-  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) out[x + nx * (y + ny * z)] = along(nx, x) * along(ny, y) * along(nz, z);
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) out[x + nx * (y + ny * z)] = along(nx, x) * along(ny, y) * along(nz, z);
   return out;
 }
 
@@ -136,8 +142,14 @@ export interface TumourComposition {
  * post-treatment CT: Lipiodol where HU ≥ lipiodolMin; viable where the post labels say tumour
  * and viableMin ≤ HU < lipiodolMin; necrotic otherwise (dead, resorbed or unenhanced).
  */
-export function tumourComposition(region: ArrayLike<number>, postCt: ArrayLike<number>, postTumour: ArrayLike<boolean | number>, thresholds: CompositionThresholds): TumourComposition {
-  if (postCt.length !== region.length || postTumour.length !== region.length) throw new MewmError('InvalidInput', 'tumour composition: region, CT and labels differ in size');
+export function tumourComposition(
+  region: ArrayLike<number>,
+  postCt: ArrayLike<number>,
+  postTumour: ArrayLike<boolean | number>,
+  thresholds: CompositionThresholds,
+): TumourComposition {
+  if (postCt.length !== region.length || postTumour.length !== region.length)
+    throw new MewmError('InvalidInput', 'tumour composition: region, CT and labels differ in size');
   let total = 0;
   let viable = 0;
   let lipiodol = 0;

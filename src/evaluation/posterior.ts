@@ -45,7 +45,11 @@ export class PosteriorTables {
 }
 
 /** The valid protocol with the lowest posterior expected risk, per case (ties: protocol key order). */
-export function posteriorOptimalMethod(truth: readonly CaseTruth[], tables: PosteriorTables, horizons: { readonly maxDrugs: number; readonly maxEmbolics: number }): MethodPredictions {
+export function posteriorOptimalMethod(
+  truth: readonly CaseTruth[],
+  tables: PosteriorTables,
+  horizons: { readonly maxDrugs: number; readonly maxEmbolics: number },
+): MethodPredictions {
   const protocols = candidateProtocols(horizons);
   return {
     method: 'posterior-optimal',
@@ -65,7 +69,8 @@ export function posteriorOptimalMethod(truth: readonly CaseTruth[], tables: Post
   };
 }
 
-const isPosteriorRow = (m: MethodPredictions) => m.method === 'posterior-optimal' || (m.method.startsWith('mewm-posterior-oracle') && m.method !== 'mewm-posterior-oracle-known-biology');
+const isPosteriorRow = (m: MethodPredictions) =>
+  m.method === 'posterior-optimal' || (m.method.startsWith('mewm-posterior-oracle') && m.method !== 'mewm-posterior-oracle-known-biology');
 
 const mean = (xs: readonly number[]) => (xs.length === 0 ? Number.NaN : xs.reduce((s, x) => s + x, 0) / xs.length);
 
@@ -102,14 +107,43 @@ export function posteriorErrorFiles(
     }
     const max = (xs: number[]) => (xs.length === 0 ? Number.NaN : Math.max(...xs));
     data.push([m.method, se.length, mean(se), max(se), mean(pairedSe), max(pairedSe), mean(difference), mean(reseeded), max(reseeded), mean(proposals)]);
-    log(`posterior MC error, ${m.method}: SE of R̂(chosen) mean ${fixed(mean(se), 4)} (max ${fixed(max(se), 4)}); paired SE of R̂(chosen) − R̂(physician) mean ${fixed(mean(pairedSe), 4)}; |R̂ seed ${options.seed} − R̂ seed ${(options.seed + 1) >>> 0}| mean ${fixed(mean(reseeded), 4)}`);
+    log(
+      `posterior MC error, ${m.method}: SE of R̂(chosen) mean ${fixed(mean(se), 4)} (max ${fixed(max(se), 4)}); paired SE of R̂(chosen) − R̂(physician) mean ${fixed(mean(pairedSe), 4)}; |R̂ seed ${options.seed} − R̂ seed ${(options.seed + 1) >>> 0}| mean ${fixed(mean(reseeded), 4)}`,
+    );
   }
-  const columns = ['method', 'cases', 'se_mean', 'se_max', 'paired_se_vs_physician_mean', 'paired_se_vs_physician_max', 'posterior_gain_vs_physician_mean', 'reseed_abs_change_mean', 'reseed_abs_change_max', 'proposals_per_draw_mean'];
+  const columns = [
+    'method',
+    'cases',
+    'se_mean',
+    'se_max',
+    'paired_se_vs_physician_mean',
+    'paired_se_vs_physician_max',
+    'posterior_gain_vs_physician_mean',
+    'reseed_abs_change_mean',
+    'reseed_abs_change_max',
+    'proposals_per_draw_mean',
+  ];
   const csv: Table = { title: 'posterior-oracle', columns, rows: data };
   const display: Table = {
     title: `Posterior oracle: Monte-Carlo error of the estimator (K = ${options.draws} draws per case, seed ${options.seed})`,
-    columns: ['Method', 'n', 'SE of R̂(chosen), mean (max)', 'paired SE of R̂(chosen) − R̂(physician), mean (max)', 'R̂(chosen) − R̂(physician), mean', `abs change of R̂(chosen) with seed ${(options.seed + 1) >>> 0}, mean (max)`, 'prior proposals per draw'],
-    rows: data.map((r) => [r[0]!, r[1]!, `${fixed(r[2] as number, 4)} (${fixed(r[3] as number, 4)})`, `${fixed(r[4] as number, 4)} (${fixed(r[5] as number, 4)})`, fixed(r[6] as number, 3), `${fixed(r[7] as number, 4)} (${fixed(r[8] as number, 4)})`, fixed(r[9] as number, 1)]),
+    columns: [
+      'Method',
+      'n',
+      'SE of R̂(chosen), mean (max)',
+      'paired SE of R̂(chosen) − R̂(physician), mean (max)',
+      'R̂(chosen) − R̂(physician), mean',
+      `abs change of R̂(chosen) with seed ${(options.seed + 1) >>> 0}, mean (max)`,
+      'prior proposals per draw',
+    ],
+    rows: data.map((r) => [
+      r[0]!,
+      r[1]!,
+      `${fixed(r[2] as number, 4)} (${fixed(r[3] as number, 4)})`,
+      `${fixed(r[4] as number, 4)} (${fixed(r[5] as number, 4)})`,
+      fixed(r[6] as number, 3),
+      `${fixed(r[7] as number, 4)} (${fixed(r[8] as number, 4)})`,
+      fixed(r[9] as number, 1),
+    ]),
     notes: [
       "R̂(p) = mean over K posterior draws of the hidden biology of the world's expectedRisk(draw, p); SE = sd over draws / √K (src/world/posterior.ts)",
       "paired: the same draws for both protocols (the patient-level terms cancel); what decides the planner's choice",

@@ -92,11 +92,17 @@ export async function measureWorldModel(
     }
   }
   if (realismReplicas > 0) {
-    const encoderNote = encoder ? `; feature distance: latent Fréchet distance in the encoder of ${encoder.identity.name} ${encoder.identity.version} (sha256 ${encoder.identity.sha256.slice(0, 12)}), our own model, not the paper's FID` : '';
-    log(`realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model${encoderNote})`);
+    const encoderNote = encoder
+      ? `; feature distance: latent Fréchet distance in the encoder of ${encoder.identity.name} ${encoder.identity.version} (sha256 ${encoder.identity.sha256.slice(0, 12)}), our own model, not the paper's FID`
+      : '';
+    log(
+      `realism: ${samples.length} simulated replicas compared with the true post-treatment CT (${world.dynamics.identity.backend} world model${encoderNote})`,
+    );
   }
   const h = world.heuristic.identity;
-  const heuristic = scoreHeuristic ? { name: 'heuristic-onnx', label: `learned heuristic ${h.name} ${h.version} on pre-CT + true post-CT (sha256 ${h.sha256.slice(0, 12)})`, risk: risks } : null;
+  const heuristic = scoreHeuristic
+    ? { name: 'heuristic-onnx', label: `learned heuristic ${h.name} ${h.version} on pre-CT + true post-CT (sha256 ${h.sha256.slice(0, 12)})`, risk: risks }
+    : null;
   if (heuristic) log(`survival: ${Object.keys(risks).length} cases scored by the learned heuristic ${h.name} ${h.version}`);
   return { realism: samples, heuristic };
 }

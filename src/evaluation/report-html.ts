@@ -163,7 +163,10 @@ export function renderPlanReport(record: PlanAuditRecord): string {
         )
       : '';
   const models = record.models
-    .map((m) => `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.backend)}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${escapeHtml(m.sha256)}</td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.backend)}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${escapeHtml(m.sha256)}</td></tr>`,
+    )
     .join('');
   const prompts = Object.entries(record.promptVersions ?? {})
     .map(([name, version]) => `<tr><td>${escapeHtml(name)}</td><td>${escapeHtml(version)}</td></tr>`)
@@ -272,7 +275,10 @@ export function renderComparisonReport(record: ComparisonRecord): string {
 <p>Predicted risk <strong>${risk(s.mean)}</strong> ± ${risk(s.sd)} (sd over ${c.replicaRisks.length} replicas)</p>
 <div class="gallery">${c.replicas.map((img, i) => figureHtml(img, `${tag} replica ${i}`)).join('')}</div></div>`;
   const models = record.models
-    .map((m) => `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.backend)}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${escapeHtml(m.sha256)}</td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.backend)}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${escapeHtml(m.sha256)}</td></tr>`,
+    )
     .join('');
   const verdict =
     Math.abs(difference) <= Math.max(a.sd, b.sd)

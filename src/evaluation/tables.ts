@@ -24,7 +24,12 @@ function checkTable(table: Table): void {
 export function toMarkdown(table: Table): string {
   checkTable(table);
   const cell = (v: string | number) => String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const lines = [`### ${table.title}`, '', `| ${table.columns.map(cell).join(' | ')} |`, `|${table.columns.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  const lines = [
+    `### ${table.title}`,
+    '',
+    `| ${table.columns.map(cell).join(' | ')} |`,
+    `|${table.columns.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
   for (const r of table.rows) lines.push(`| ${r.map(cell).join(' | ')} |`);
   if (table.notes && table.notes.length > 0) {
     lines.push('');

@@ -64,7 +64,10 @@ export async function readRegularFile(path: string, name: string, maxBytes: numb
     const stats = await handle.stat();
     if (!stats.isFile()) throw invalidVolume(name, `is ${kindOf(stats)}, not a regular file; mewm reads image files only`, { fileKind: kindOf(stats) });
     if (stats.size > maxBytes) {
-      throw invalidVolume(name, `is ${mib(stats.size)}, above the ingest limit of ${mib(maxBytes)} (raise MEWM_INGEST_MAX_BYTES if this is a real CT)`, { bytes: stats.size, maxBytes });
+      throw invalidVolume(name, `is ${mib(stats.size)}, above the ingest limit of ${mib(maxBytes)} (raise MEWM_INGEST_MAX_BYTES if this is a real CT)`, {
+        bytes: stats.size,
+        maxBytes,
+      });
     }
     const bytes = new Uint8Array(stats.size);
     let offset = 0;
@@ -109,7 +112,8 @@ export function boundedGunzip(input: Uint8Array, maxOutput: number, name: string
   try {
     return gunzipSync(input, { maxOutputLength: Math.max(1, maxOutput) });
   } catch (error) {
-    if (isTooLarge(error)) throw invalidVolume(name, `inflates past ${what} (${mib(maxOutput)}): a corrupt file or a decompression bomb`, { maxBytes: maxOutput });
+    if (isTooLarge(error))
+      throw invalidVolume(name, `inflates past ${what} (${mib(maxOutput)}): a corrupt file or a decompression bomb`, { maxBytes: maxOutput });
     throw invalidVolume(name, `is a truncated or corrupt gzip stream (${(error as Error).message})`);
   }
 }
@@ -119,7 +123,8 @@ export function boundedInflateRaw(input: Uint8Array, maxOutput: number, name: st
   try {
     return inflateRawSync(input, { maxOutputLength: Math.max(1, maxOutput) });
   } catch (error) {
-    if (isTooLarge(error)) throw invalidVolume(name, `inflates past ${what} (${mib(maxOutput)}): a corrupt file or a decompression bomb`, { maxBytes: maxOutput });
+    if (isTooLarge(error))
+      throw invalidVolume(name, `inflates past ${what} (${mib(maxOutput)}): a corrupt file or a decompression bomb`, { maxBytes: maxOutput });
     throw invalidVolume(name, `holds a corrupt deflate stream (${(error as Error).message})`);
   }
 }
@@ -128,6 +133,10 @@ export function boundedInflateRaw(input: Uint8Array, maxOutput: number, name: st
 export function assertVoxelBudget(shape: readonly number[], limits: IngestLimits, name: string): void {
   const voxels = shape.reduce((product, n) => product * n, 1);
   if (!(voxels <= limits.maxVoxels)) {
-    throw invalidVolume(name, `declares ${shape.join('x')} = ${voxels} voxels, above the ingest limit of ${limits.maxVoxels} (raise MEWM_INGEST_MAX_VOXELS if this is a real CT)`, { shape: [...shape], maxVoxels: limits.maxVoxels });
+    throw invalidVolume(
+      name,
+      `declares ${shape.join('x')} = ${voxels} voxels, above the ingest limit of ${limits.maxVoxels} (raise MEWM_INGEST_MAX_VOXELS if this is a real CT)`,
+      { shape: [...shape], maxVoxels: limits.maxVoxels },
+    );
   }
 }

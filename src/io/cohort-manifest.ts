@@ -55,7 +55,8 @@ export type SyntheticManifestRow = z.infer<typeof syntheticManifestRowSchema>;
 
 /** One line of any cohort's manifest: a case id and where its pre-treatment CT (and mask) are. */
 export const manifestEntrySchema = z.preprocess(
-  (value) => (typeof value === 'object' && value !== null && !('caseId' in value) && 'id' in value ? { ...value, caseId: (value as { id: unknown }).id } : value),
+  (value) =>
+    typeof value === 'object' && value !== null && !('caseId' in value) && 'id' in value ? { ...value, caseId: (value as { id: unknown }).id } : value,
   z.object({
     caseId,
     split: z.string().optional(),
@@ -77,7 +78,13 @@ async function readText(file: string, role: string, maxBytes: number): Promise<s
   } catch (error) {
     const problem = (error as { details?: { problem?: unknown } }).details?.problem;
     const text = typeof problem === 'string' ? problem : 'cannot be read';
-    throw new MewmError('InvalidInput', text.startsWith('cannot be read') ? `cannot read ${role}${text.slice('cannot be read'.length)}` : `${role} ${text.replace(/; mewm reads image files only$/, '')}`, { file: role });
+    throw new MewmError(
+      'InvalidInput',
+      text.startsWith('cannot be read')
+        ? `cannot read ${role}${text.slice('cannot be read'.length)}`
+        : `${role} ${text.replace(/; mewm reads image files only$/, '')}`,
+      { file: role },
+    );
   }
 }
 
@@ -106,7 +113,11 @@ export async function readJsonLines<S extends z.ZodType>(
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      throw new MewmError('InvalidInput', `${role}, line ${number}: ${parsed.error.issues.map((x) => `${x.path.join('.') || 'line'}: ${x.message}`).join('; ')}`, { file: role, line: number });
+      throw new MewmError(
+        'InvalidInput',
+        `${role}, line ${number}: ${parsed.error.issues.map((x) => `${x.path.join('.') || 'line'}: ${x.message}`).join('; ')}`,
+        { file: role, line: number },
+      );
     }
     const id = (parsed.data as { caseId?: unknown }).caseId;
     if (options.uniqueCaseIds === true && typeof id === 'string') {
@@ -125,9 +136,15 @@ export function readManifestEntries(file: string, role = 'the cohort manifest'):
 
 /** The manifest.jsonl of a `mewm synth` cohort folder, with the fields `pick` names (all by default). */
 export async function readSyntheticManifest(cohortDir: string): Promise<SyntheticManifestRow[]>;
-export async function readSyntheticManifest<K extends keyof SyntheticManifestRow>(cohortDir: string, pick: readonly K[]): Promise<Pick<SyntheticManifestRow, K | 'caseId'>[]>;
+export async function readSyntheticManifest<K extends keyof SyntheticManifestRow>(
+  cohortDir: string,
+  pick: readonly K[],
+): Promise<Pick<SyntheticManifestRow, K | 'caseId'>[]>;
 export async function readSyntheticManifest(cohortDir: string, pick?: readonly (keyof SyntheticManifestRow)[]): Promise<Partial<SyntheticManifestRow>[]> {
-  const schema = pick === undefined ? syntheticManifestRowSchema : syntheticManifestRowSchema.pick(Object.fromEntries([...pick, 'caseId'].map((k) => [k, true])) as Record<keyof SyntheticManifestRow, true>);
+  const schema =
+    pick === undefined
+      ? syntheticManifestRowSchema
+      : syntheticManifestRowSchema.pick(Object.fromEntries([...pick, 'caseId'].map((k) => [k, true])) as Record<keyof SyntheticManifestRow, true>);
   return readJsonLines(join(cohortDir, MANIFEST_FILE), schema, "the cohort's manifest.jsonl", { maxBytes: maxManifestBytes, uniqueCaseIds: true });
 }
 

@@ -47,7 +47,10 @@ export function assertHounsfieldValues(volume: Volume, name: string): CtValueSum
   const summary = summariseCtValues(volume.data);
   const { min, max, nonFinite } = summary;
   if (nonFinite === volume.data.length) throw invalidVolume(name, 'every voxel is NaN or infinite');
-  if (nonFinite > 0) throw invalidVolume(name, `holds ${nonFinite} NaN or infinite voxels; a CT in HU has finite values everywhere (replace them with -1024, air)`, { nonFinite });
+  if (nonFinite > 0)
+    throw invalidVolume(name, `holds ${nonFinite} NaN or infinite voxels; a CT in HU has finite values everywhere (replace them with -1024, air)`, {
+      nonFinite,
+    });
   if (min === max) throw invalidVolume(name, `is all-constant (every voxel is ${min}); a CT holds anatomy`, { min, max });
   if (min < CT_RULES.minHu || max > CT_RULES.maxHu) {
     throw invalidVolume(name, `spans ${min} to ${max}, outside [${CT_RULES.minHu}, ${CT_RULES.maxHu}]: not Hounsfield units`, { min, max });
@@ -72,7 +75,11 @@ export function shearDegrees(affine: Affine): number {
   const det = a[0]! * (b[1]! * c[2]! - b[2]! * c[1]!) - a[1]! * (b[0]! * c[2]! - b[2]! * c[0]!) + a[2]! * (b[0]! * c[1]! - b[1]! * c[0]!);
   if (Math.abs(det) < 1e-3) return Infinity;
   let worst = 0;
-  for (const [i, j] of [[0, 1], [0, 2], [1, 2]] as const) {
+  for (const [i, j] of [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ] as const) {
     const cosine = unit[i]!.reduce((sum, x, k) => sum + x * unit[j]![k]!, 0);
     worst = Math.max(worst, Math.abs(90 - (Math.acos(Math.max(-1, Math.min(1, cosine))) * 180) / Math.PI));
   }
@@ -84,7 +91,11 @@ export function assertUsableGrid(affine: Affine, name: string): { sheared: boole
   const degrees = shearDegrees(affine);
   if (!Number.isFinite(degrees)) throw invalidVolume(name, 'has a degenerate affine (its voxel axes do not span 3D space)');
   if (degrees > CT_RULES.maxShearDegrees) {
-    throw invalidVolume(name, `has voxel axes ${degrees.toFixed(1)}° from orthogonal (sheared), above the ${CT_RULES.maxShearDegrees}° mewm accepts; resample the CT onto an orthogonal grid first`, { shearDegrees: degrees });
+    throw invalidVolume(
+      name,
+      `has voxel axes ${degrees.toFixed(1)}° from orthogonal (sheared), above the ${CT_RULES.maxShearDegrees}° mewm accepts; resample the CT onto an orthogonal grid first`,
+      { shearDegrees: degrees },
+    );
   }
   return { sheared: degrees > 0.01, shearDegrees: degrees };
 }

@@ -111,13 +111,20 @@ function isPart10(bytes: Uint8Array): boolean {
 async function parseFolder(dir: string, name: string, limits: IngestLimits = DEFAULT_INGEST_LIMITS): Promise<{ slices: Slice[]; skipped: number }> {
   let entries: string[];
   try {
-    entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.startsWith('.')).map((entry) => entry.name).sort();
+    entries = (await readdir(dir, { withFileTypes: true }))
+      .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
+      .map((entry) => entry.name)
+      .sort();
   } catch (error) {
     // No cause: a file-system error's message holds the full path.
     throw invalidVolume(name, `cannot be listed as a folder (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
   if (entries.length > limits.maxFiles) {
-    throw invalidVolume(name, `holds ${entries.length} files, above the ingest limit of ${limits.maxFiles} (raise MEWM_INGEST_MAX_FILES if this is one real CT series)`, { files: entries.length, maxFiles: limits.maxFiles });
+    throw invalidVolume(
+      name,
+      `holds ${entries.length} files, above the ingest limit of ${limits.maxFiles} (raise MEWM_INGEST_MAX_FILES if this is one real CT series)`,
+      { files: entries.length, maxFiles: limits.maxFiles },
+    );
   }
   const slices: Slice[] = [];
   let skipped = 0;
@@ -178,7 +185,11 @@ async function parseFolder(dir: string, name: string, limits: IngestLimits = DEF
 function assertReadableSyntax(syntax: string, file: string, name: string): void {
   const compression = compressionName(syntax);
   if (compression) {
-    throw invalidVolume(name, `${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`, { entry: file, transferSyntax: syntax });
+    throw invalidVolume(
+      name,
+      `${file} holds ${compression}-compressed pixel data (transfer syntax ${syntax}), which mewm does not decode; decompress the series first (e.g. 'gdcmconv --raw' or 'dcmdjpeg')`,
+      { entry: file, transferSyntax: syntax },
+    );
   }
   if (!uncompressedSyntaxes.has(syntax)) {
     throw invalidVolume(name, `${file} uses transfer syntax ${syntax}, which mewm does not read`, { entry: file, transferSyntax: syntax });
@@ -294,7 +305,9 @@ function readPixels(slice: Slice, geometry: SliceGeometry, out: Float32Array, na
   const bytesPerValue = bitsAllocated / 8;
   if (![1, 2, 4].includes(bytesPerValue)) throw invalidVolume(name, `${file} has ${bitsAllocated} bits allocated; mewm reads 8, 16 or 32`, { entry: file });
   if (element.length < count * bytesPerValue) {
-    throw invalidVolume(name, `${file} has ${element.length} bytes of pixel data, ${count * bytesPerValue} needed (truncated or multi-sample)`, { entry: file });
+    throw invalidVolume(name, `${file} has ${element.length} bytes of pixel data, ${count * bytesPerValue} needed (truncated or multi-sample)`, {
+      entry: file,
+    });
   }
   const view = new DataView(dataSet.byteArray.buffer, dataSet.byteArray.byteOffset + element.dataOffset, count * bytesPerValue);
   const littleEndian = slice.transferSyntax !== '1.2.840.10008.1.2.2';
@@ -319,11 +332,16 @@ function chooseSeries(slices: readonly Slice[], options: ReadDicomSeriesOptions,
   const wanted = options.seriesInstanceUid;
   if (wanted !== undefined) {
     const chosen = slices.filter((slice) => slice.seriesInstanceUid === wanted || opaqueKey(slice.seriesInstanceUid) === wanted);
-    if (chosen.length === 0) throw new MewmError('InvalidInput', `${name}: no series matches the requested seriesInstanceUid; found ${listing}`, { file: name, series: opaque });
+    if (chosen.length === 0)
+      throw new MewmError('InvalidInput', `${name}: no series matches the requested seriesInstanceUid; found ${listing}`, { file: name, series: opaque });
     return chosen;
   }
   if (series.length > 1) {
-    throw new MewmError('InvalidInput', `${name}: holds ${series.length} DICOM series; choose one with seriesInstanceUid (its UID or the key shown): ${listing}`, { file: name, series: opaque });
+    throw new MewmError(
+      'InvalidInput',
+      `${name}: holds ${series.length} DICOM series; choose one with seriesInstanceUid (its UID or the key shown): ${listing}`,
+      { file: name, series: opaque },
+    );
   }
   return [...slices];
 }
@@ -350,9 +368,12 @@ export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptio
   for (let s = 1; s < geometries.length; s++) {
     const g = geometries[s]!;
     const file = slices[s]!.file;
-    if (g.rows !== first.rows || g.columns !== first.columns) throw invalidVolume(name, `${file} is ${g.columns}x${g.rows}, others ${first.columns}x${first.rows}`, { entry: file });
-    if (g.orientation.some((v, i) => Math.abs(v - first.orientation[i]!) > 1e-4)) throw invalidVolume(name, `${file} has another ImageOrientationPatient than the rest of the series`, { entry: file });
-    if (g.spacing.some((v, i) => Math.abs(v - first.spacing[i]!) > 1e-4)) throw invalidVolume(name, `${file} has another PixelSpacing than the rest of the series`, { entry: file });
+    if (g.rows !== first.rows || g.columns !== first.columns)
+      throw invalidVolume(name, `${file} is ${g.columns}x${g.rows}, others ${first.columns}x${first.rows}`, { entry: file });
+    if (g.orientation.some((v, i) => Math.abs(v - first.orientation[i]!) > 1e-4))
+      throw invalidVolume(name, `${file} has another ImageOrientationPatient than the rest of the series`, { entry: file });
+    if (g.spacing.some((v, i) => Math.abs(v - first.spacing[i]!) > 1e-4))
+      throw invalidVolume(name, `${file} has another PixelSpacing than the rest of the series`, { entry: file });
   }
   const rowDirection = first.orientation.slice(0, 3);
   const columnDirection = first.orientation.slice(3, 6);
@@ -370,7 +391,11 @@ export async function readDicomSeries(dir: string, options: ReadDicomSeriesOptio
   const tolerance = options.sliceGapTolerance ?? 0.1;
   const worst = Math.max(...gaps.map((gap) => Math.abs(gap - medianGap) / medianGap));
   if (worst > tolerance) {
-    throw invalidVolume(name, `has uneven slice gaps (from ${sortedGaps[0]!.toFixed(3)} to ${sortedGaps.at(-1)!.toFixed(3)} mm): a slice is missing or the series mixes acquisitions`, { gapsMm: sortedGaps });
+    throw invalidVolume(
+      name,
+      `has uneven slice gaps (from ${sortedGaps[0]!.toFixed(3)} to ${sortedGaps.at(-1)!.toFixed(3)} mm): a slice is missing or the series mixes acquisitions`,
+      { gapsMm: sortedGaps },
+    );
   }
 
   const [nx, ny, nz] = [first.columns, first.rows, slices.length];

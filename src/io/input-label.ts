@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 
 const SYNTHETIC_CASE_FOLDER = /^SYN-\d+-\d{4,}$/;
-const SYNTHETIC_COHORT_FILES = new Set(['pre-ct.nii.gz', 'pre-labels.nii.gz', 'post-ct.nii.gz', 'post-labels.nii.gz', 'report.txt', 'manifest.jsonl', 'truth.jsonl', 'world.json']);
+const SYNTHETIC_COHORT_FILES = new Set([
+  'pre-ct.nii.gz',
+  'pre-labels.nii.gz',
+  'post-ct.nii.gz',
+  'post-labels.nii.gz',
+  'report.txt',
+  'manifest.jsonl',
+  'truth.jsonl',
+  'world.json',
+]);
 
 /** True for names `mewm synth` writes: pseudonymous by construction. */
 export function isSyntheticName(name: string): boolean {

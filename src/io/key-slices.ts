@@ -24,8 +24,10 @@ export function renderKeySlices(roi: LabelledCt, count: number): Uint8Array[] {
     const step = Math.max(1, Math.round(((hi - lo) / (count + 1)) * k));
     for (const z of [best.z - step, best.z + step]) if (z >= lo && z <= hi && picks.size < count) picks.add(z);
   }
-  return [...picks].sort((a, b) => a - b).map((z) => {
-    const image = renderAxialSlice(roi.ct, z, { labels: roi.labels });
-    return encodePng(image.rgba, image.width, image.height);
-  });
+  return [...picks]
+    .sort((a, b) => a - b)
+    .map((z) => {
+      const image = renderAxialSlice(roi.ct, z, { labels: roi.labels });
+      return encodePng(image.rgba, image.width, image.height);
+    });
 }

@@ -143,10 +143,18 @@ function quaternionToMatrix(w: number, x: number, y: number, z: number): number[
   const n = w * w + x * x + y * y + z * z;
   if (n < 1e-12) return [1, 0, 0, 0, 1, 0, 0, 0, 1];
   const s = 2 / n;
-  const X = x * s, Y = y * s, Z = z * s;
-  const wX = w * X, wY = w * Y, wZ = w * Z;
-  const xX = x * X, xY = x * Y, xZ = x * Z;
-  const yY = y * Y, yZ = y * Z, zZ = z * Z;
+  const X = x * s,
+    Y = y * s,
+    Z = z * s;
+  const wX = w * X,
+    wY = w * Y,
+    wZ = w * Z;
+  const xX = x * X,
+    xY = x * Y,
+    xZ = x * Z;
+  const yY = y * Y,
+    yZ = y * Z,
+    zZ = z * Z;
   return [1 - (yY + zZ), xY - wZ, xZ + wY, xY + wZ, 1 - (xX + zZ), yZ - wX, xZ - wY, yZ + wX, 1 - (xX + yY)];
 }
 
@@ -207,14 +215,22 @@ function readVoxels(bytes: Uint8Array, offset: number, count: number, code: Data
     buffer = raw.buffer;
   }
   switch (code) {
-    case 2: return new Uint8Array(buffer, start, count);
-    case 4: return new Int16Array(buffer, start, count);
-    case 8: return new Int32Array(buffer, start, count);
-    case 16: return new Float32Array(buffer, start, count);
-    case 64: return new Float64Array(buffer, start, count);
-    case 256: return new Int8Array(buffer, start, count);
-    case 512: return new Uint16Array(buffer, start, count);
-    case 768: return Float64Array.from(new Uint32Array(buffer, start, count));
+    case 2:
+      return new Uint8Array(buffer, start, count);
+    case 4:
+      return new Int16Array(buffer, start, count);
+    case 8:
+      return new Int32Array(buffer, start, count);
+    case 16:
+      return new Float32Array(buffer, start, count);
+    case 64:
+      return new Float64Array(buffer, start, count);
+    case 256:
+      return new Int8Array(buffer, start, count);
+    case 512:
+      return new Uint16Array(buffer, start, count);
+    case 768:
+      return Float64Array.from(new Uint32Array(buffer, start, count));
   }
 }
 
@@ -237,7 +253,8 @@ function niftiLayout(header: NiftiHeader, name: string, limits: IngestLimits): N
   if (rank < 3 || dim[3]! < 2) throw invalidVolume(name, `is 2D (dimensions ${sizes.join('x')}); mewm needs a 3D volume with at least two slices`);
   const extra = sizes.slice(3).reduce((product, n) => product * n, 1);
   if (extra > 1) throw invalidVolume(name, `is ${rank}D (dimensions ${sizes.join('x')}); mewm reads 3D volumes only`);
-  if (!(header.datatype in datatypes)) throw invalidVolume(name, `has NIfTI datatype ${header.datatype}, which mewm does not read (uint8, int8, int16, uint16, int32, uint32, float32, float64)`);
+  if (!(header.datatype in datatypes))
+    throw invalidVolume(name, `has NIfTI datatype ${header.datatype}, which mewm does not read (uint8, int8, int16, uint16, int32, uint32, float32, float64)`);
   const code = header.datatype as DatatypeCode;
   const shape = [dim[1]!, dim[2]!, dim[3]!] as const;
   assertVoxelBudget(shape, limits, name);
@@ -247,7 +264,11 @@ function niftiLayout(header: NiftiHeader, name: string, limits: IngestLimits): N
   if (!(offset >= minimumOffset)) throw invalidVolume(name, `has an invalid vox_offset ${header.voxOffset}`);
   const needed = offset + count * datatypes[code].bytes;
   if (!(needed <= limits.maxBytes)) {
-    throw invalidVolume(name, `declares ${needed} bytes (vox_offset ${offset} + ${count} voxels of ${datatypes[code].name}), above the ingest limit of ${limits.maxBytes} bytes (raise MEWM_INGEST_MAX_BYTES if this is a real CT)`, { bytes: needed, maxBytes: limits.maxBytes });
+    throw invalidVolume(
+      name,
+      `declares ${needed} bytes (vox_offset ${offset} + ${count} voxels of ${datatypes[code].name}), above the ingest limit of ${limits.maxBytes} bytes (raise MEWM_INGEST_MAX_BYTES if this is a real CT)`,
+      { bytes: needed, maxBytes: limits.maxBytes },
+    );
   }
   return { shape, count, code, offset, needed };
 }
@@ -278,7 +299,8 @@ export function decodeNifti(input: Uint8Array, options: DecodeNiftiOptions = {})
     } catch (error) {
       throw invalidVolume(name, `is a truncated or corrupt gzip stream (${(error as Error).message})`);
     }
-    if (head.length < nifti2HeaderSize) head = boundedGunzip(input, Math.min(limits.maxBytes, nifti2HeaderSize + trailingAllowance), name, 'the size of a small NIfTI');
+    if (head.length < nifti2HeaderSize)
+      head = boundedGunzip(input, Math.min(limits.maxBytes, nifti2HeaderSize + trailingAllowance), name, 'the size of a small NIfTI');
     header = parseNiftiHeader(head, name);
     layout = niftiLayout(header, name, limits);
     // The whole stream is inflated (CRC checked), stopping at the declared size plus a small allowance.
@@ -323,16 +345,28 @@ function matrixToQuaternion(m: readonly number[]): [number, number, number, numb
   let w: number, x: number, y: number, z: number;
   if (trace > 0) {
     const s = 2 * Math.sqrt(1 + trace);
-    w = s / 4; x = (m21 - m12) / s; y = (m02 - m20) / s; z = (m10 - m01) / s;
+    w = s / 4;
+    x = (m21 - m12) / s;
+    y = (m02 - m20) / s;
+    z = (m10 - m01) / s;
   } else if (m00 > m11 && m00 > m22) {
     const s = 2 * Math.sqrt(1 + m00 - m11 - m22);
-    w = (m21 - m12) / s; x = s / 4; y = (m01 + m10) / s; z = (m02 + m20) / s;
+    w = (m21 - m12) / s;
+    x = s / 4;
+    y = (m01 + m10) / s;
+    z = (m02 + m20) / s;
   } else if (m11 > m22) {
     const s = 2 * Math.sqrt(1 + m11 - m00 - m22);
-    w = (m02 - m20) / s; x = (m01 + m10) / s; y = s / 4; z = (m12 + m21) / s;
+    w = (m02 - m20) / s;
+    x = (m01 + m10) / s;
+    y = s / 4;
+    z = (m12 + m21) / s;
   } else {
     const s = 2 * Math.sqrt(1 + m22 - m00 - m11);
-    w = (m10 - m01) / s; x = (m02 + m20) / s; y = (m12 + m21) / s; z = s / 4;
+    w = (m10 - m01) / s;
+    x = (m02 + m20) / s;
+    y = (m12 + m21) / s;
+    z = s / 4;
   }
   const norm = Math.hypot(w, x, y, z);
   const sign = w < 0 ? -1 : 1;

@@ -108,7 +108,15 @@ function drawOverlay(rgba: Uint8Array, labels: Uint8Array, nx: number, ny: numbe
       const colour = colourOf(label);
       if (!colour) continue;
       if (mode === 'outline') {
-        const border = i === 0 || j === 0 || i === nx - 1 || j === ny - 1 || at(i - 1, j) !== label || at(i + 1, j) !== label || at(i, j - 1) !== label || at(i, j + 1) !== label;
+        const border =
+          i === 0 ||
+          j === 0 ||
+          i === nx - 1 ||
+          j === ny - 1 ||
+          at(i - 1, j) !== label ||
+          at(i + 1, j) !== label ||
+          at(i, j - 1) !== label ||
+          at(i, j + 1) !== label;
         if (!border) continue;
       }
       const p = 4 * ((ny - 1 - j) * nx + (nx - 1 - i));

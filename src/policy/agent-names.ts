@@ -13,7 +13,20 @@ export type NameMatch =
   | { readonly kind: 'unknown'; readonly input: string };
 
 /** Words that describe a form or salt of an agent rather than a different agent. */
-const FORM_WORDS = new Set(['hydrochloride', 'hcl', 'injection', 'for', 'emulsion', 'solution', 'powder', 'liposomal', 'particle', 'particles', 'mixed', 'with']);
+const FORM_WORDS = new Set([
+  'hydrochloride',
+  'hcl',
+  'injection',
+  'for',
+  'emulsion',
+  'solution',
+  'powder',
+  'liposomal',
+  'particle',
+  'particles',
+  'mixed',
+  'with',
+]);
 
 /** Lower case, diacritics and dose text removed, punctuation to single spaces (hyphens kept inside words). */
 export function normaliseAgentName(raw: string): string {
@@ -130,7 +143,8 @@ export function matchAgentName(input: string): NameMatch {
   for (const variant of variants) {
     for (const singular of singularForms(variant)) {
       const hit = exactLookup(singular);
-      if (hit) return hit.length === 1 ? { kind: 'matched', input, agent: hit[0]!, via: 'singular', distance: 0 } : { kind: 'ambiguous', input, candidates: hit };
+      if (hit)
+        return hit.length === 1 ? { kind: 'matched', input, agent: hit[0]!, via: 'singular', distance: 0 } : { kind: 'ambiguous', input, candidates: hit };
     }
   }
 
@@ -147,7 +161,10 @@ export function matchAgentName(input: string): NameMatch {
   }
   const best = Math.min(Infinity, ...bestByAgent.values());
   if (best > budget) return { kind: 'unknown', input };
-  const close = [...bestByAgent.entries()].filter(([, d]) => d <= best + 1).sort((a, b) => a[1] - b[1]).map(([a]) => a);
+  const close = [...bestByAgent.entries()]
+    .filter(([, d]) => d <= best + 1)
+    .sort((a, b) => a[1] - b[1])
+    .map(([a]) => a);
   if (close.length > 1) return { kind: 'ambiguous', input, candidates: close };
   const tied = close;
   return { kind: 'matched', input, agent: tied[0]!, via: 'fuzzy', distance: best };

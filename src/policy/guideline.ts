@@ -89,11 +89,13 @@ export function scoreDrugs(b: TumourBands): ScoredAgent<DrugId>[] {
     const platinum = agent === 'lobaplatin' || agent === 'oxaliplatin' || agent === 'cisplatin' || agent === 'nedaplatin';
     if (b.small && anthracycline) bump(0.1, 'small solitary lesion: anthracycline-Lipiodol emulsion is the cTACE standard');
     if (b.large && platinum) bump(0.12, 'large lesion: platinum added for combination chemotherapy');
-    if (b.large && b.hypervascular && agent === 'idarubicin') bump(0.35, 'large hypervascular lesion: idarubicin has the highest in-vitro cytotoxicity against HCC lines');
+    if (b.large && b.hypervascular && agent === 'idarubicin')
+      bump(0.35, 'large hypervascular lesion: idarubicin has the highest in-vitro cytotoxicity against HCC lines');
     if (b.large && agent === 'doxorubicin') bump(0.06, 'large lesion: doxorubicin loads onto drug-eluting beads');
     if (b.multinodular && agent === 'raltitrexed') bump(0.12, 'multinodular disease: raltitrexed has low hepatotoxicity at repeated sessions');
     if (b.multinodular && agent === 'oxaliplatin') bump(0.08, 'multinodular disease: oxaliplatin regimens (as in FOLFOX-HAIC) for diffuse burden');
-    if (b.hypovascular && (agent === 'raltitrexed' || agent === 'oxaliplatin' || agent === 'fluorouracil')) bump(0.1, 'hypovascular lesion: drugs that do not depend on Lipiodol retention');
+    if (b.hypovascular && (agent === 'raltitrexed' || agent === 'oxaliplatin' || agent === 'fluorouracil'))
+      bump(0.1, 'hypovascular lesion: drugs that do not depend on Lipiodol retention');
     if (b.hypovascular && anthracycline) bump(-0.08, 'hypovascular lesion: poor Lipiodol-emulsion uptake');
     if (b.huge && agent === 'cisplatin') bump(-0.1, 'high burden: avoid cisplatin nephrotoxicity at high doses');
     return { agent, score, reasons };
@@ -109,7 +111,8 @@ export function scoreEmbolics(b: TumourBands): ScoredAgent<EmbolicId>[] {
       reasons.push(why);
     };
     if (b.hypovascular && agent === 'lipiodol') bump(-0.25, 'hypovascular lesion: Lipiodol deposition expected to be poor');
-    if (b.large && b.hypervascular && agent === 'drug-eluting-beads') bump(0.3, 'large hypervascular lesion: DEB-TACE (calibrated beads, sustained drug release)');
+    if (b.large && b.hypervascular && agent === 'drug-eluting-beads')
+      bump(0.3, 'large hypervascular lesion: DEB-TACE (calibrated beads, sustained drug release)');
     if (b.large && b.hypervascular && agent === 'pva') bump(0.2, 'large hypervascular lesion: permanent particles for high-flow feeders');
     if (b.heterogeneous && agent === 'gelatin-sponge') bump(0.08, 'heterogeneous lesion: particle occlusion of residual feeders after Lipiodol');
     if (b.huge && (agent === 'drug-eluting-beads' || agent === 'pva')) bump(-0.25, 'high burden: prefer temporary embolisation to preserve liver function');

@@ -22,7 +22,8 @@ import type { LlmExchangeRecord, PolicyIdentity, RuleRemoval, TumourObservation 
 import { loadPrompt, renderPrompt } from './prompts';
 import { assertValidProtocol, drugListForPrompt, embolicListForPrompt, enforceClinicalRules } from './refine';
 
-export const DEFAULT_GOAL = 'What TACE treatment protocol is recommended for this patient diagnosed with hepatocellular carcinoma (HCC), given the pre-treatment CT?';
+export const DEFAULT_GOAL =
+  'What TACE treatment protocol is recommended for this patient diagnosed with hepatocellular carcinoma (HCC), given the pre-treatment CT?';
 
 export interface BaselineRequest {
   readonly caseId: string;
@@ -66,11 +67,22 @@ function validateBaselineAnswer(value: unknown): Validation<{ drugs: Protocol['d
   const drugs = mapAgentNames(parsed.data.chemotherapy_drugs, 'drug');
   const embolics = mapAgentNames(parsed.data.embolization_materials, 'embolic');
   const problems = [...drugs.problems, ...embolics.problems];
-  if (problems.length > 0) return { ok: false, error: `${problems.map((p) => p.detail).join('; ')}. Allowed drugs: ${drugListForPrompt()}. Allowed materials: ${embolicListForPrompt()}` };
+  if (problems.length > 0)
+    return {
+      ok: false,
+      error: `${problems.map((p) => p.detail).join('; ')}. Allowed drugs: ${drugListForPrompt()}. Allowed materials: ${embolicListForPrompt()}`,
+    };
   return { ok: true, value: { drugs: drugs.drugs, embolics: embolics.embolics, rationale: parsed.data.rationale ?? '' } };
 }
 
-function prediction(caseId: string, drugs: Protocol['drugs'], embolics: Protocol['embolics'], rationale: string, baseline: PolicyIdentity, attempts: number): BaselinePrediction {
+function prediction(
+  caseId: string,
+  drugs: Protocol['drugs'],
+  embolics: Protocol['embolics'],
+  rationale: string,
+  baseline: PolicyIdentity,
+  attempts: number,
+): BaselinePrediction {
   const enforced = enforceClinicalRules(drugs, embolics);
   const protocol = canonicalProtocol({ drugs: enforced.drugs, embolics: enforced.embolics });
   assertValidProtocol(protocol, caseId);
@@ -134,7 +146,13 @@ export class GuidelineProtocolBaseline implements ProtocolBaseline {
   }
 
   async predict(request: BaselineRequest): Promise<BaselinePrediction> {
-    const proposal = this.policy.proposeSync({ caseId: request.caseId, observation: request.observation, goal: request.goal, drugCount: this.size.drugs, embolicCount: this.size.embolics });
+    const proposal = this.policy.proposeSync({
+      caseId: request.caseId,
+      observation: request.observation,
+      goal: request.goal,
+      drugCount: this.size.drugs,
+      embolicCount: this.size.embolics,
+    });
     return prediction(request.caseId, proposal.drugs, proposal.embolics, proposal.rationale, this.identity, 0);
   }
 }

@@ -172,7 +172,14 @@ export async function completeJson<T>(client: OpenAI, exchange: JsonExchange<T>)
     const parsed: Validation<unknown> = refusal ? { ok: false, error: `the model refused: ${refusal}` } : parseJsonAnswer(content);
     const checked = parsed.ok ? exchange.validate(parsed.value) : parsed;
     if (checked.ok) {
-      return { value: checked.value, attempts: attempt, raw: stripThinking(content).slice(0, MAX_RAW_ANSWER), model: completion.model ?? exchange.model, outputMode: mode, problems: errors };
+      return {
+        value: checked.value,
+        attempts: attempt,
+        raw: stripThinking(content).slice(0, MAX_RAW_ANSWER),
+        model: completion.model ?? exchange.model,
+        outputMode: mode,
+        problems: errors,
+      };
     }
     errors.push(checked.error);
     messages.push({ role: 'assistant', content: content.length > 0 ? content : '(empty answer)' });

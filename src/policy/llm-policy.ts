@@ -51,7 +51,10 @@ export function validateProposalAnswer(value: unknown): Validation<MappedProposa
   const embolics = mapAgentNames(parsed.data.embolics, 'embolic');
   const problems = [...drugs.problems, ...embolics.problems];
   if (problems.length > 0) {
-    return { ok: false, error: `${problems.map((p) => p.detail).join('; ')}. Allowed drugs: ${drugListForPrompt()}. Allowed embolics: ${embolicListForPrompt()}` };
+    return {
+      ok: false,
+      error: `${problems.map((p) => p.detail).join('; ')}. Allowed drugs: ${drugListForPrompt()}. Allowed embolics: ${embolicListForPrompt()}`,
+    };
   }
   return { ok: true, value: { drugs: drugs.drugs, embolics: embolics.embolics, rationale: parsed.data.rationale } };
 }
@@ -75,11 +78,16 @@ export function pngDataUrl(png: Uint8Array): string {
 /** The user turn: text plus key-slice images when there are any and the endpoint takes them. */
 export function multimodalUser(text: string, images: readonly Uint8Array[] | undefined, sendImages: boolean): string | ChatCompletionContentPart[] {
   if (!sendImages || !images || images.length === 0) return text;
-  return [{ type: 'text', text }, ...images.map((png): ChatCompletionContentPart => ({ type: 'image_url', image_url: { url: pngDataUrl(png), detail: 'low' } }))];
+  return [
+    { type: 'text', text },
+    ...images.map((png): ChatCompletionContentPart => ({ type: 'image_url', image_url: { url: pngDataUrl(png), detail: 'low' } })),
+  ];
 }
 
 export function imageNote(count: number, sendImages: boolean): string {
-  return sendImages && count > 0 ? `${count} key axial slice(s) of the pre-treatment CT through the tumour are attached (liver window, tumour outlined).` : 'No images are attached; rely on the measurements.';
+  return sendImages && count > 0
+    ? `${count} key axial slice(s) of the pre-treatment CT through the tumour are attached (liver window, tumour outlined).`
+    : 'No images are attached; rely on the measurements.';
 }
 
 export class LlmPolicy implements ActionPolicy {

@@ -58,9 +58,7 @@ export function observeTumour(roi: LabelledCt, options: ObservationOptions = {})
   const { ct, labels } = roi;
   if (!sameGrid(ct, labels)) throw new MewmError('InvalidVolume', `case ${caseId}: CT and labels are not on the same grid`, { caseId });
   const a = ct.affine;
-  const voxelMm3 = Math.abs(
-    a[0]! * (a[5]! * a[10]! - a[6]! * a[9]!) - a[1]! * (a[4]! * a[10]! - a[6]! * a[8]!) + a[2]! * (a[4]! * a[9]! - a[5]! * a[8]!),
-  );
+  const voxelMm3 = Math.abs(a[0]! * (a[5]! * a[10]! - a[6]! * a[9]!) - a[1]! * (a[4]! * a[10]! - a[6]! * a[8]!) + a[2]! * (a[4]! * a[9]! - a[5]! * a[8]!));
   if (!(voxelMm3 > 0) || !Number.isFinite(voxelMm3)) throw new MewmError('InvalidVolume', `case ${caseId}: the affine has no volume`, { caseId });
   const voxelMl = voxelMm3 / 1000;
   const [nx, ny] = ct.shape;
@@ -95,7 +93,8 @@ export function observeTumour(roi: LabelledCt, options: ObservationOptions = {})
   const components = connectedComponents(makeVolume(tumourMask, labels.shape, labels.affine), 26);
   const minVoxels = Math.max(1, Math.ceil((options.minLesionMl ?? 0.05) / voxelMl));
   const lesionIds = components.sizes.map((size, i) => ({ id: i + 1, size })).filter((c) => c.size >= minVoxels);
-  if (lesionIds.length === 0) throw new MewmError('InvalidInput', `case ${caseId}: no tumour (label 2) of at least ${options.minLesionMl ?? 0.05} ml`, { caseId });
+  if (lesionIds.length === 0)
+    throw new MewmError('InvalidInput', `case ${caseId}: no tumour (label 2) of at least ${options.minLesionMl ?? 0.05} ml`, { caseId });
   const isLesion = new Uint8Array(components.count + 1);
   for (const c of lesionIds) isLesion[c.id] = 1;
   const largest = lesionIds.reduce((best, c) => (c.size > best.size ? c : best));

@@ -42,7 +42,8 @@ export function parsePromptTemplate(text: string, source: string): PromptTemplat
   const body = text.slice(header[0].length);
   const systemAt = body.indexOf('=== system ===');
   const userAt = body.indexOf('=== user ===');
-  if (systemAt < 0 || userAt < systemAt) throw new MewmError('InvalidConfig', `prompt template ${source} needs "=== system ===" then "=== user ===" sections`, { source });
+  if (systemAt < 0 || userAt < systemAt)
+    throw new MewmError('InvalidConfig', `prompt template ${source} needs "=== system ===" then "=== user ===" sections`, { source });
   const id = header[1] as PromptId;
   if (!(id in CURRENT_PROMPT_VERSIONS)) throw new MewmError('InvalidConfig', `prompt template ${source} has unknown id "${id}"`, { source });
   return {
@@ -87,6 +88,7 @@ export function renderPrompt(template: PromptTemplate, values: Readonly<Record<s
   const system = fill(template.system, values, template.key, used);
   const user = fill(template.user, values, template.key, used);
   const unused = Object.keys(values).filter((k) => !used.has(k));
-  if (unused.length > 0) throw new MewmError('InvalidConfig', `prompt ${template.key} has no placeholder for ${unused.join(', ')}`, { key: template.key, unused });
+  if (unused.length > 0)
+    throw new MewmError('InvalidConfig', `prompt ${template.key} has no placeholder for ${unused.join(', ')}`, { key: template.key, unused });
   return { key: template.key, system, user };
 }

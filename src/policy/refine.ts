@@ -71,8 +71,14 @@ export function rulesForPrompt(): string {
   return CLINICAL_RULES.map((rule, i) => `${i + 1}. ${rule.description}`).join('\n');
 }
 
-export const drugListForPrompt = (): string => Object.values(DRUG_INFO).map((d) => d.displayName).join(', ');
-export const embolicListForPrompt = (): string => Object.values(EMBOLIC_INFO).map((e) => e.displayName).join(', ');
+export const drugListForPrompt = (): string =>
+  Object.values(DRUG_INFO)
+    .map((d) => d.displayName)
+    .join(', ');
+export const embolicListForPrompt = (): string =>
+  Object.values(EMBOLIC_INFO)
+    .map((e) => e.displayName)
+    .join(', ');
 
 /** Throws `RuleViolation` if a protocol (a set that is *one* treatment) breaks any rule. */
 export function assertValidProtocol(protocol: Protocol, caseId: string): void {
@@ -98,7 +104,12 @@ const REFINEMENT_JSON_SCHEMA = {
     embolics: { type: 'array', items: { type: 'string' } },
     removed: {
       type: 'array',
-      items: { type: 'object', additionalProperties: false, required: ['name', 'reason'], properties: { name: { type: 'string' }, reason: { type: 'string' } } },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'reason'],
+        properties: { name: { type: 'string' }, reason: { type: 'string' } },
+      },
     },
     rationale: { type: 'string' },
   },
@@ -124,7 +135,11 @@ export interface RefinementResult {
 
 function validateRefinement(input: RefinementInput, value: unknown): Validation<Omit<RefinementResult, 'model' | 'promptKey' | 'exchange'>> {
   const parsed = refinementAnswer.safeParse(value);
-  if (!parsed.success) return { ok: false, error: `the JSON does not match the format: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      error: `the JSON does not match the format: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    };
   const drugs = mapAgentNames(parsed.data.drugs, 'drug');
   const embolics = mapAgentNames(parsed.data.embolics, 'embolic');
   const problems = [...drugs.problems, ...embolics.problems].map((p) => p.detail);

@@ -72,7 +72,9 @@ interface Token {
 const TOKEN = /[A-Za-z0-9\u00b5\u03bc][A-Za-z0-9\u00b5\u03bc-]*/g;
 /** Words of ordinary report prose that must never be read as a misspelt agent. */
 const PROSE_WORDS = new Set(
-  'infused through catheter cathether mixed create emulsion emulsoin embolization embolisation embolize embolise injected under fluoroscopic fluroscopic guidance deposition satisfactory satisfactorey acceptable tumor tumour feeding branches segment hepatic artery arteries right left staining disappeared occluded reduced markedly partially residual observed angiography appropriate amount slowly delivered loaded protective contrast lesions satellite completely largely mostly final particles'.split(' '),
+  'infused through catheter cathether mixed create emulsion emulsoin embolization embolisation embolize embolise injected under fluoroscopic fluroscopic guidance deposition satisfactory satisfactorey acceptable tumor tumour feeding branches segment hepatic artery arteries right left staining disappeared occluded reduced markedly partially residual observed angiography appropriate amount slowly delivered loaded protective contrast lesions satellite completely largely mostly final particles'.split(
+    ' ',
+  ),
 );
 const WINDOW = 4;
 
@@ -91,7 +93,7 @@ interface Mention {
 export function findAgentMentions(text: string): Mention[] {
   const toks = tokens(text);
   const mentions: Mention[] = [];
-  for (let i = 0; i < toks.length; ) {
+  for (let i = 0; i < toks.length;) {
     let found: Mention | undefined;
     for (let n = Math.min(WINDOW, toks.length - i); n >= 1 && !found; n--) {
       const first = toks[i]!;
@@ -116,7 +118,9 @@ export function findAgentMentions(text: string): Mention[] {
 
 /** A multi-word window whose edge is a connective ("with epirubicin") is not a tight name. */
 function edgeBelongs(word: string): boolean {
-  return !['with', 'and', 'of', 'for', 'the', 'mixed', 'a', 'an', 'loaded', 'to', 'injection', 'emulsion', 'particles', 'particle'].includes(word.toLowerCase());
+  return !['with', 'and', 'of', 'for', 'the', 'mixed', 'a', 'an', 'loaded', 'to', 'injection', 'emulsion', 'particles', 'particle'].includes(
+    word.toLowerCase(),
+  );
 }
 
 const AMOUNT = String.raw`(\d+(?:\.\d+)?)\s*(mg|ml|vials?)\b`;
@@ -134,7 +138,10 @@ function amountNear(text: string, mention: Mention, previousEnd: number): { dose
 
 /** Outcome rules: qualifiers decide before head words (see the module doc for the levels). */
 const OUTCOME_RULES: ReadonlyArray<readonly [RegExp, AttenuationLevel]> = [
-  [/partial(ly)?\s+(reduced|occluded|disappeared)|residual\s+(tumor\s+)?staining|no (significant|obvious) change|unchanged|persistent\s+(tumor\s+)?staining/, 1],
+  [
+    /partial(ly)?\s+(reduced|occluded|disappeared)|residual\s+(tumor\s+)?staining|no (significant|obvious) change|unchanged|persistent\s+(tumor\s+)?staining/,
+    1,
+  ],
   [/(markedly|significantly|substantially)\s+(reduced|decreased)|(mostly|largely|nearly|almost)\s+occluded/, 2],
   [/staining\s+(was\s+)?(slightly\s+)?(reduced|decreased)/, 1],
   [/(mostly|largely|nearly|almost)\s+disappeared|arteries\s+were\s+(completely\s+)?occluded/, 3],
@@ -142,7 +149,10 @@ const OUTCOME_RULES: ReadonlyArray<readonly [RegExp, AttenuationLevel]> = [
 ];
 
 export function attenuationFromOutcome(text: string): { level: AttenuationLevel; sentence: string } | undefined {
-  const clauses = text.split(/[;.](?:\s|$)/).map((c) => c.trim()).filter((c) => c.length > 0);
+  const clauses = text
+    .split(/[;.](?:\s|$)/)
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0);
   // The last clause that states an outcome wins: the final angiography is reported last.
   for (let i = clauses.length - 1; i >= 0; i--) {
     const clause = clauses[i]!;
@@ -200,7 +210,12 @@ export function extractReportByRules(text: string): ReportExtraction {
 // ---------------------------------------------------------------------------------------------
 // LLM extractor
 
-const amountItem = z.object({ name: z.string(), dose: z.number().nullable().optional(), amount: z.number().nullable().optional(), unit: z.string().nullable().optional() });
+const amountItem = z.object({
+  name: z.string(),
+  dose: z.number().nullable().optional(),
+  amount: z.number().nullable().optional(),
+  unit: z.string().nullable().optional(),
+});
 const extractionAnswer = z.object({
   drugs: z.array(amountItem),
   embolics: z.array(amountItem),
@@ -220,10 +235,17 @@ function unitOf(raw: string | null | undefined): DoseUnit | undefined {
 function validateExtraction(value: unknown): Validation<Omit<ReportExtraction, 'source' | 'promptKey' | 'model' | 'exchange'>> {
   const parsed = extractionAnswer.safeParse(value);
   if (!parsed.success) return { ok: false, error: formatZodIssues(parsed.error) };
-  const drugs = mapAgentNames(parsed.data.drugs.map((d) => d.name), 'drug');
-  const embolics = mapAgentNames(parsed.data.embolics.map((e) => e.name), 'embolic');
+  const drugs = mapAgentNames(
+    parsed.data.drugs.map((d) => d.name),
+    'drug',
+  );
+  const embolics = mapAgentNames(
+    parsed.data.embolics.map((e) => e.name),
+    'embolic',
+  );
   const problems = [...drugs.problems, ...embolics.problems];
-  if (problems.length > 0) return { ok: false, error: `${problems.map((p) => p.detail).join('; ')}. Known drugs: ${drugListForPrompt()}. Known embolics: ${embolicListForPrompt()}` };
+  if (problems.length > 0)
+    return { ok: false, error: `${problems.map((p) => p.detail).join('; ')}. Known drugs: ${drugListForPrompt()}. Known embolics: ${embolicListForPrompt()}` };
   const items = (list: readonly z.infer<typeof amountItem>[], phase: 'drug' | 'embolic') =>
     collect(
       list.map((item) => {
@@ -291,7 +313,8 @@ export function compareExtractions(a: ReportExtraction, b: ReportExtraction): st
       out.push(`${d.agent}: dose ${d.dose} ${d.unit} (${a.source}) vs ${other.dose} ${other.unit} (${b.source})`);
     }
   }
-  if (a.attenuationLevel !== b.attenuationLevel) out.push(`attenuation level ${a.attenuationLevel ?? 'none'} (${a.source}) vs ${b.attenuationLevel ?? 'none'} (${b.source})`);
+  if (a.attenuationLevel !== b.attenuationLevel)
+    out.push(`attenuation level ${a.attenuationLevel ?? 'none'} (${a.source}) vs ${b.attenuationLevel ?? 'none'} (${b.source})`);
   return out;
 }
 

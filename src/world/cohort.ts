@@ -117,7 +117,12 @@ export function generatePatientTruth(seed: number, index: number, horizons: Hori
 }
 
 /** Generates patient `index` (1-based) including its pre- and post-treatment images. */
-export function generatePatient(seed: number, index: number, grid: WorldGrid, horizons: Horizons = DEFAULT_HORIZONS): { patient: SyntheticPatient; pre: LabelledCt; post: LabelledCt } {
+export function generatePatient(
+  seed: number,
+  index: number,
+  grid: WorldGrid,
+  horizons: Horizons = DEFAULT_HORIZONS,
+): { patient: SyntheticPatient; pre: LabelledCt; post: LabelledCt } {
   const truth = generatePatientTruth(seed, index, horizons);
   const { phenotype, ranked, physician, patientSeed } = truth;
   const pre = renderPhantom(phenotype, grid);

@@ -62,7 +62,14 @@ export async function readOracleTruth(cohortDir: string): Promise<OracleTruth> {
       throw new MewmError('InvalidInput', `truth.jsonl line ${index + 1} is not JSON`, { line: index + 1 }, { cause: error });
     }
     const phenotype = record.phenotype;
-    if (typeof record.caseId !== 'string' || !phenotype || !Array.isArray(phenotype.lesions) || phenotype.lesions.length === 0 || !phenotype.anatomy || !phenotype.biology) {
+    if (
+      typeof record.caseId !== 'string' ||
+      !phenotype ||
+      !Array.isArray(phenotype.lesions) ||
+      phenotype.lesions.length === 0 ||
+      !phenotype.anatomy ||
+      !phenotype.biology
+    ) {
       throw new MewmError('InvalidInput', `truth.jsonl line ${index + 1} has no usable caseId and phenotype`, { line: index + 1 });
     }
     phenotypes.set(record.caseId, phenotype);
@@ -172,7 +179,8 @@ export function createOracleWorldModelFromTruth(truth: OracleTruth, options: { m
     async simulate(requests: readonly SimulationRequest[]) {
       return requests.map((request) => {
         const phenotype = phenotypeOf(request.caseId);
-        if (request.seeds.length === 0) throw new MewmError('InvalidInput', `case ${request.caseId}: a simulation needs at least one seed`, { caseId: request.caseId });
+        if (request.seeds.length === 0)
+          throw new MewmError('InvalidInput', `case ${request.caseId}: a simulation needs at least one seed`, { caseId: request.caseId });
         return request.seeds.map((seed) => {
           const { post } = simulateResponse(request.pre, phenotype, request.protocol, seed);
           remember(post.ct, post.labels);

@@ -79,7 +79,12 @@ function boxAround(affine: Affine, shape: Shape3, center: readonly number[], hal
 }
 
 function ellipsoidBox(affine: Affine, shape: Shape3, e: Ellipsoid, scale = 1): Box | undefined {
-  return boxAround(affine, shape, e.center, e.radii.map((r) => r * scale));
+  return boxAround(
+    affine,
+    shape,
+    e.center,
+    e.radii.map((r) => r * scale),
+  );
 }
 
 /** Whether world point (x, y) mm lies inside the abdominal cavity (inside the muscle wall). */
@@ -203,7 +208,9 @@ export function renderPhantom(phenotype: Phenotype, grid: WorldGrid): LabelledCt
   const spleenSeed = deriveSeed(textureSeed, 'spleen');
   fillEllipsoid(anatomy.spleen, (_r, x, y, z) => hu.spleen + 28 * valueNoise(spleenSeed, x, y, z, 9));
   const stomach = anatomy.stomach;
-  fillEllipsoid(stomach, (rho, _x, y, z) => (rho > 0.88 ? hu.bowelWall : y > stomach.center[1] + 0.2 * stomach.radii[1] && z > stomach.center[2] ? hu.gas : hu.bowelFluid));
+  fillEllipsoid(stomach, (rho, _x, y, z) =>
+    rho > 0.88 ? hu.bowelWall : y > stomach.center[1] + 0.2 * stomach.radii[1] && z > stomach.center[2] ? hu.gas : hu.bowelFluid,
+  );
   const bowelSeed = deriveSeed(textureSeed, 'bowel');
   for (const loop of anatomy.bowel) {
     fillEllipsoid(loop, (rho, x, y, z) => (rho > 0.8 ? hu.bowelWall : valueNoise(bowelSeed, x, y, z, 10) > 0.25 ? hu.gas : hu.bowelFluid));

@@ -172,8 +172,14 @@ export function samplePhenotype(caseId: string, seed: number): Phenotype {
     radii: [rng.range(24, 30), rng.range(20, 24), rng.range(45, 55)],
   });
   const kidneys: [Ellipsoid, Ellipsoid] = [side(1, -8), side(-1, 0)];
-  const spleen: Ellipsoid = { center: [-rng.range(66, 76), backY + rng.range(52, 62), rng.range(25, 40)], radii: [rng.range(24, 30), rng.range(40, 50), rng.range(45, 55)] };
-  const stomach: Ellipsoid = { center: [-rng.range(30, 45), rng.range(15, 30), rng.range(40, 60)], radii: [rng.range(28, 38), rng.range(24, 32), rng.range(28, 38)] };
+  const spleen: Ellipsoid = {
+    center: [-rng.range(66, 76), backY + rng.range(52, 62), rng.range(25, 40)],
+    radii: [rng.range(24, 30), rng.range(40, 50), rng.range(45, 55)],
+  };
+  const stomach: Ellipsoid = {
+    center: [-rng.range(30, 45), rng.range(15, 30), rng.range(40, 60)],
+    radii: [rng.range(28, 38), rng.range(24, 32), rng.range(28, 38)],
+  };
   const bowel: Ellipsoid[] = [];
   const bowelCount = rng.int(3, 5);
   for (let i = 0; i < bowelCount; i++) {
@@ -225,9 +231,16 @@ export function samplePhenotype(caseId: string, seed: number): Phenotype {
     for (let attempt = 0; attempt < 50; attempt++) {
       const u = unitVector(rng);
       const depth = rng.range(0, 0.55);
-      const candidate: Vec3 = [lobe.center[0] + u[0] * depth * lobe.radii[0], lobe.center[1] + u[1] * depth * lobe.radii[1], lobe.center[2] + u[2] * depth * lobe.radii[2]];
+      const candidate: Vec3 = [
+        lobe.center[0] + u[0] * depth * lobe.radii[0],
+        lobe.center[1] + u[1] * depth * lobe.radii[1],
+        lobe.center[2] + u[2] * depth * lobe.radii[2],
+      ];
       const margin = ellipsoidRho({ center: lobe.center, radii: [lobe.radii[0] - radius, lobe.radii[1] - radius, lobe.radii[2] - radius] }, ...candidate);
-      const apart = lesions.every((other) => Math.hypot(candidate[0] - other.center[0], candidate[1] - other.center[1], candidate[2] - other.center[2]) > radius + Math.max(...other.radii) + 4);
+      const apart = lesions.every(
+        (other) =>
+          Math.hypot(candidate[0] - other.center[0], candidate[1] - other.center[1], candidate[2] - other.center[2]) > radius + Math.max(...other.radii) + 4,
+      );
       center = candidate;
       if (margin < 0.95 && apart) break;
     }

@@ -29,7 +29,15 @@ import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, Mode
 import { WORLD_VERSION } from './cohort';
 import { readOracleTruth, segmentFromPhenotype, type OracleTruth } from './oracle';
 import type { Phenotype } from './phenotype';
-import { DEFAULT_POSTERIOR_DRAWS, DEFAULT_POSTERIOR_SEED, knownBiology, PosteriorRiskTable, samplePosterior, visiblePhenotype, type PosteriorSample } from './posterior';
+import {
+  DEFAULT_POSTERIOR_DRAWS,
+  DEFAULT_POSTERIOR_SEED,
+  knownBiology,
+  PosteriorRiskTable,
+  samplePosterior,
+  visiblePhenotype,
+  type PosteriorSample,
+} from './posterior';
 import { simulateResponse } from './response';
 
 /** Label maps kept for the assistant (a 96³ map is 0.9 MB). */
@@ -118,14 +126,19 @@ export function createPosteriorOracleFromTruth(truth: OracleTruth, options: Post
     identity: identity('dynamics'),
     async simulate(requests) {
       return requests.map((request) => {
-        if (request.seeds.length === 0) throw new MewmError('InvalidInput', `case ${request.caseId}: a simulation needs at least one seed`, { caseId: request.caseId });
+        if (request.seeds.length === 0)
+          throw new MewmError('InvalidInput', `case ${request.caseId}: a simulation needs at least one seed`, { caseId: request.caseId });
         const shown = tableOf(request.caseId).sample.draws[0]!;
         return request.seeds.map((seed) => {
           const { post } = simulateResponse(request.pre, shown, request.protocol, seed);
           const key = ctKey(post.ct);
           const earlier = rendered.get(key);
           if (earlier && (earlier.caseId !== request.caseId || protocolKey(earlier.protocol) !== protocolKey(request.protocol))) {
-            throw new MewmError('Internal', `case ${request.caseId}: two protocols rendered to the same CT (${protocolKey(earlier.protocol)}, ${protocolKey(request.protocol)})`, { caseId: request.caseId });
+            throw new MewmError(
+              'Internal',
+              `case ${request.caseId}: two protocols rendered to the same CT (${protocolKey(earlier.protocol)}, ${protocolKey(request.protocol)})`,
+              { caseId: request.caseId },
+            );
           }
           rendered.set(key, { caseId: request.caseId, protocol: request.protocol });
           rememberLabels(key, post.labels);

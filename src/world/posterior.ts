@@ -138,7 +138,11 @@ function reject(name: string, caseId: string, draw: (rng: Rng) => number, accept
     const x = draw(rng);
     if (rng.uniform() < accept(x)) return { value: x, proposals: n };
   }
-  throw new MewmError('Internal', `posterior of ${name} for case ${caseId}: no draw accepted in ${MAX_PROPOSALS} proposals (the visible values are impossible under the generator's prior)`, { caseId });
+  throw new MewmError(
+    'Internal',
+    `posterior of ${name} for case ${caseId}: no draw accepted in ${MAX_PROPOSALS} proposals (the visible values are impossible under the generator's prior)`,
+    { caseId },
+  );
 }
 
 /** Sup of a log-concave likelihood on [lo, hi], from a fine grid with a 1 % margin (a rejection bound must not be below the sup). */
@@ -162,12 +166,24 @@ export const generatorPosterior: HiddenBiologySampler = {
     const bestReserve = clamp((scale - LIVER_SCALE.base) / LIVER_SCALE.perReserve, RESERVE.lo, RESERVE.hi);
     const reserveBound = reserveLikelihood(scale, bestReserve);
     if (!(reserveBound > 0)) impossible('liver reserve', caseId);
-    const reserve = reject('liver reserve', caseId, (g) => g.range(RESERVE.lo, RESERVE.hi), (r) => reserveLikelihood(scale, r) / reserveBound, rng);
+    const reserve = reject(
+      'liver reserve',
+      caseId,
+      (g) => g.range(RESERVE.lo, RESERVE.hi),
+      (r) => reserveLikelihood(scale, r) / reserveBound,
+      rng,
+    );
 
     const enhancements = visible.lesions.map((l) => l.enhancementHu);
     const vascularityBound = likelihoodBound((v) => vascularityLikelihood(enhancements, v), VASCULARITY.lo, VASCULARITY.hi);
     if (!(vascularityBound > 0)) impossible('vascularity', caseId);
-    const vascularity = reject('vascularity', caseId, (g) => g.range(VASCULARITY.lo, VASCULARITY.hi), (v) => vascularityLikelihood(enhancements, v) / vascularityBound, rng);
+    const vascularity = reject(
+      'vascularity',
+      caseId,
+      (g) => g.range(VASCULARITY.lo, VASCULARITY.hi),
+      (v) => vascularityLikelihood(enhancements, v) / vascularityBound,
+      rng,
+    );
 
     const [rLo, rHi] = mainRadiusInterval(visible);
     if (!(rLo <= rHi)) impossible('main lesion radius', caseId);

@@ -37,7 +37,12 @@ export const ATTENUATION_PHRASES: Readonly<Record<AttenuationLevel, readonly str
   4: ['tumor staining disappeared', 'tumor staining completely disappeared', 'no tumor staining was observed'],
   3: ['tumor staining mostly disappeared', 'tumor staining largely disappeared', 'tumor-feeding arteries were occluded'],
   2: ['tumor-feeding arteries were mostly occluded', 'tumor-feeding arteries were largely occluded', 'tumor staining was markedly reduced'],
-  1: ['tumor staining was reduced', 'tumor staining was partially reduced', 'tumor-feeding arteries were partially occluded', 'residual tumor staining was observed'],
+  1: [
+    'tumor staining was reduced',
+    'tumor staining was partially reduced',
+    'tumor-feeding arteries were partially occluded',
+    'residual tumor staining was observed',
+  ],
 };
 
 /** Thresholds on the realised viable ratio (see the module doc). */
@@ -163,10 +168,16 @@ export function generateReport(input: ReportInput): GeneratedReport {
       const oil = /ultra/i.test(lip) ? lip : `ultra-liquid ${lip}`;
       const mixed = rng.bernoulli(0.5) ? `${ml} ml ${oil} and ${dose} ${drug}` : `${dose} ${drug} and ${ml} ml ${oil}`;
       clauses.push(`${mixed} were mixed to create an emulsion for embolization`);
-      clauses.push(rng.bernoulli(0.5) ? `${ml + rng.int(0, 3)} ml of the emulsion was slowly injected under fluoroscopic guidance` : 'the emulsion was slowly injected under fluoroscopic guidance');
+      clauses.push(
+        rng.bernoulli(0.5)
+          ? `${ml + rng.int(0, 3)} ml of the emulsion was slowly injected under fluoroscopic guidance`
+          : 'the emulsion was slowly injected under fluoroscopic guidance',
+      );
     } else {
       const lip = mention('lipiodol', `${ml} ml`);
-      clauses.push(`${ml} ml ${rng.bernoulli(0.5) && !/ultra/i.test(lip) ? 'ultra-liquid ' : ''}${lip} was slowly injected under fluoroscopic guidance for embolization of the ${branch} tumor-feeding branches`);
+      clauses.push(
+        `${ml} ml ${rng.bernoulli(0.5) && !/ultra/i.test(lip) ? 'ultra-liquid ' : ''}${lip} was slowly injected under fluoroscopic guidance for embolization of the ${branch} tumor-feeding branches`,
+      );
     }
   }
   for (const embolic of protocol.embolics) {
@@ -174,11 +185,15 @@ export function generateReport(input: ReportInput): GeneratedReport {
     const name = () => mention(embolic, embolic === 'drug-eluting-beads' ? '1 vial' : undefined);
     switch (embolic) {
       case 'gelatin-sponge':
-        clauses.push(`${rng.pick(['an appropriate amount of', 'a small amount of'])} ${name()}${/particle/i.test(mentions.at(-1)!.surface) ? '' : ' particles'} was used to embolize the tumor-feeding branches of the ${segment} segment of the ${branch}`);
+        clauses.push(
+          `${rng.pick(['an appropriate amount of', 'a small amount of'])} ${name()}${/particle/i.test(mentions.at(-1)!.surface) ? '' : ' particles'} was used to embolize the tumor-feeding branches of the ${segment} segment of the ${branch}`,
+        );
         break;
       case 'pva': {
         const surface = name();
-        clauses.push(`${surface}${/particle/i.test(surface) ? '' : ' particles'} (${rng.pick(['300-500', '500-700'])} μm) were used to embolize the tumor-feeding branches of the ${segment} segment`);
+        clauses.push(
+          `${surface}${/particle/i.test(surface) ? '' : ' particles'} (${rng.pick(['300-500', '500-700'])} μm) were used to embolize the tumor-feeding branches of the ${segment} segment`,
+        );
         break;
       }
       case 'drug-eluting-beads': {

@@ -134,7 +134,8 @@ const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x
 function assertProtocol(protocol: Protocol): Protocol {
   const p = canonicalProtocol(protocol);
   if (p.drugs.length + p.embolics.length === 0) throw new MewmError('InvalidInput', 'a TACE protocol needs at least one agent');
-  if (!isValidProtocol(protocol)) throw new MewmError('RuleViolation', `protocol ${protocolKey(protocol)} breaks a clinical rule`, { protocol: protocolKey(protocol) });
+  if (!isValidProtocol(protocol))
+    throw new MewmError('RuleViolation', `protocol ${protocolKey(protocol)} breaks a clinical rule`, { protocol: protocolKey(protocol) });
   return p;
 }
 
@@ -259,7 +260,11 @@ const realisedToxicity = (means: { toxicity: number }, draws: ResponseDraws) => 
  * The two numbers the risk needs, without building a `ResponseState` (same arithmetic as
  * `responseStateFromMeans`, allocation-free for `expectedRisk`).
  */
-export function viableRatioAndToxicity(phenotype: Phenotype, means: { kill: number; toxicity: number }, draws: ResponseDraws): { viableRatio: number; toxicity: number } {
+export function viableRatioAndToxicity(
+  phenotype: Phenotype,
+  means: { kill: number; toxicity: number },
+  draws: ResponseDraws,
+): { viableRatio: number; toxicity: number } {
   const patientLogit = patientKillLogit(means, draws);
   let viable = 0;
   let total = 0;

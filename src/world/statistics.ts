@@ -74,7 +74,9 @@ export function worldStatistics(seed: number, patients: number, horizons: Horizo
     topGold: sortedGold.slice(0, 5).map(([label, count]) => ({ label, count })),
     goldDrugCount: drugCount,
     goldEmbolicCount: embolicCount,
-    goldAgentShare: [...agentCounts.entries()].sort((a, b) => b[1] - a[1]).map(([agent, count]) => ({ agent: agentInfo(agent).displayName, share: count / patients })),
+    goldAgentShare: [...agentCounts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([agent, count]) => ({ agent: agentInfo(agent).displayName, share: count / patients })),
     worstMinusBest: quantiles(worst),
     medianMinusBest: quantiles(median),
     physicianMinusBest: quantiles(physician),

@@ -31,7 +31,9 @@ export interface RiskInputs {
 export function riskFromState(phenotype: Phenotype, inputs: RiskInputs): number {
   const residualMl = Math.max(0, inputs.viableRatio) * totalTumourMl(phenotype);
   const bio = phenotype.biology;
-  return 0.8 * Math.log1p(residualMl / 3) + 0.6 * Math.max(0, inputs.toxicity) + 1.2 * (1 - bio.liverReserve) + 0.15 * (phenotype.lesions.length - 1) + bio.frailty;
+  return (
+    0.8 * Math.log1p(residualMl / 3) + 0.6 * Math.max(0, inputs.toxicity) + 1.2 * (1 - bio.liverReserve) + 0.15 * (phenotype.lesions.length - 1) + bio.frailty
+  );
 }
 
 const drawCache = new Map<number, ResponseDraws[]>();

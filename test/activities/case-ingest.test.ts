@@ -59,7 +59,10 @@ function activities(limits?: IngestLimits, observed?: Array<string | undefined>)
 }
 
 async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(() => null, (e: unknown) => e);
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ApplicationFailure);
   return error as ApplicationFailure;
 }
@@ -85,7 +88,10 @@ describe('special files', () => {
     it(`${label}: mewm's starting side refuses it before any workflow starts`, async () => {
       const path = join(dir, `${patient}-start-${label.length}.nii.gz`);
       make(path);
-      const error = await writeCaseSource(store, { caseId, ct: path }).then(() => null, (e: unknown) => e);
+      const error = await writeCaseSource(store, { caseId, ct: path }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isMewmError(error, 'InvalidVolume'), String(error)).toBe(true);
       expect((error as Error).message).not.toContain('DOE');
     });
@@ -94,7 +100,9 @@ describe('special files', () => {
   it('a FIFO as the mask is refused the same way', async () => {
     const fifo = join(dir, `${patient}-mask.nii.gz`);
     execFileSync('mkfifo', [fifo]);
-    const error = await failure(activities().prepareCase({ case: await rawSource(join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz'), fifo), roiSize: [16, 16, 8], roiSpacingMm: 4 }));
+    const error = await failure(
+      activities().prepareCase({ case: await rawSource(join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz'), fifo), roiSize: [16, 16, 8], roiSpacingMm: 4 }),
+    );
     expect(error.type).toBe('InvalidVolume');
     expect(error.nonRetryable).toBe(true);
     expect(error.message).toContain(`case ${caseId} mask: is a FIFO`);
@@ -107,7 +115,13 @@ describe('limits and rules', () => {
   });
 
   it('configured limits reach the reader: a CT above maxVoxels is refused before reading its voxels', async () => {
-    const error = await failure(activities({ ...DEFAULT_INGEST_LIMITS, maxVoxels: 1000 }).prepareCase({ case: await rawSource(join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz')), roiSize: [16, 16, 8], roiSpacingMm: 4 }));
+    const error = await failure(
+      activities({ ...DEFAULT_INGEST_LIMITS, maxVoxels: 1000 }).prepareCase({
+        case: await rawSource(join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz')),
+        roiSize: [16, 16, 8],
+        roiSpacingMm: 4,
+      }),
+    );
     expect(error.type).toBe('InvalidVolume');
     expect(error.nonRetryable).toBe(true);
     expect(error.message).toMatch(/above the ingest limit of 1000/);
@@ -142,7 +156,11 @@ describe('limits and rules', () => {
   it('a case whose CT is copied under a patient-like name still plans (the rules accept a real synthetic CT)', async () => {
     const path = join(dir, `${patient}.nii.gz`);
     copyFileSync(join(cohortDir, 'cases', caseId, 'pre-ct.nii.gz'), path);
-    const out = await activities().prepareCase({ case: await writeCaseSource(store, { caseId, ct: path, mask: join(cohortDir, 'cases', caseId, 'pre-labels.nii.gz') }), roiSize: [16, 16, 8], roiSpacingMm: 4 });
+    const out = await activities().prepareCase({
+      case: await writeCaseSource(store, { caseId, ct: path, mask: join(cohortDir, 'cases', caseId, 'pre-labels.nii.gz') }),
+      roiSize: [16, 16, 8],
+      roiSpacingMm: 4,
+    });
     expect(out.kind).toBe('prepared');
   });
 });

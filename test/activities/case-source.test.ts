@@ -34,9 +34,20 @@ function failureText(error: unknown): string {
 }
 
 async function prepareFailure(ct: string, mask?: string): Promise<string> {
-  const { prepareCase } = createCaseActivities({ store, artifacts, log: silent, observe: observeTumour, readDicomSeries: async () => { throw new Error('unused'); } });
+  const { prepareCase } = createCaseActivities({
+    store,
+    artifacts,
+    log: silent,
+    observe: observeTumour,
+    readDicomSeries: async () => {
+      throw new Error('unused');
+    },
+  });
   const ref = await writeCaseSource(store, { caseId, ct, ...(mask === undefined ? {} : { mask }) });
-  const error = await prepareCase({ case: ref, roiSize: [16, 16, 8], roiSpacingMm: 4 }).then(() => null, (e: unknown) => e);
+  const error = await prepareCase({ case: ref, roiSize: [16, 16, 8], roiSpacingMm: 4 }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ApplicationFailure);
   return failureText(error);
 }
@@ -57,13 +68,22 @@ describe('case sources', () => {
     const ref = await writeCaseSource(store, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'mask.nii.gz') });
     expect(ref.caseId).toBe(caseId);
     expect(JSON.stringify(ref)).not.toContain('DOE');
-    expect(await readCaseSource(artifacts, ref)).toEqual({ schema: 'mewm.case-source/1', caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'mask.nii.gz'), sourceKind: 'nifti' });
+    expect(await readCaseSource(artifacts, ref)).toEqual({
+      schema: 'mewm.case-source/1',
+      caseId,
+      ct: join(patientDir, 'ct.nii.gz'),
+      mask: join(patientDir, 'mask.nii.gz'),
+      sourceKind: 'nifti',
+    });
     const folder = await writeCaseSource(store, { caseId, ct: join(patientDir, 'series') });
     expect((await readCaseSource(artifacts, folder)).sourceKind).toBe('dicom');
   });
 
   it('refuses a non-pseudonymous case id, a source of another case and an input without a source ref', async () => {
-    await expect(writeCaseSource(store, { caseId: 'DOE^JOHN', ct: join(patientDir, 'ct.nii.gz') })).rejects.toMatchObject({ code: 'InvalidInput', message: expect.not.stringContaining('DOE') });
+    await expect(writeCaseSource(store, { caseId: 'DOE^JOHN', ct: join(patientDir, 'ct.nii.gz') })).rejects.toMatchObject({
+      code: 'InvalidInput',
+      message: expect.not.stringContaining('DOE'),
+    });
     const ref = await writeCaseSource(store, { caseId, ct: join(patientDir, 'ct.nii.gz') });
     await expect(readCaseSource(artifacts, { caseId: 'OTHER-1', source: ref.source })).rejects.toMatchObject({ code: 'InvalidInput' });
     await expect(readCaseSource(artifacts, { caseId, ct: '/x/ct.nii.gz' } as never)).rejects.toMatchObject({ code: 'InvalidInput' });
@@ -83,7 +103,10 @@ describe('case sources', () => {
         .join('\n'),
     );
     const all = await readCohortManifest(manifest);
-    expect(all).toEqual([{ caseId: 'P-1', ct: join(patientDir, 'ct.nii.gz') }, { caseId, ct: join(dir, 'cases', caseId, 'pre-ct.nii.gz') }]);
+    expect(all).toEqual([
+      { caseId: 'P-1', ct: join(patientDir, 'ct.nii.gz') },
+      { caseId, ct: join(dir, 'cases', caseId, 'pre-ct.nii.gz') },
+    ]);
     expect((await readCohortManifest(manifest, 'test')).map((c) => c.caseId)).toEqual(['P-1']);
     const ref = await writeCohortSource(store, 'c1', all);
     const source = await readCohortSource(artifacts, ref);
@@ -119,11 +142,18 @@ describe('ingest failures name the case and the role of the file, never its name
   });
 
   it('withoutPaths keeps the code of Node file-system errors and drops the path, anywhere in the chain', () => {
-    const fsError = Object.assign(new Error(`ENOENT: no such file or directory, open '${patientDir}/Doe_John.nii.gz'`), { code: 'ENOENT', path: `${patientDir}/Doe_John.nii.gz`, syscall: 'open' });
+    const fsError = Object.assign(new Error(`ENOENT: no such file or directory, open '${patientDir}/Doe_John.nii.gz'`), {
+      code: 'ENOENT',
+      path: `${patientDir}/Doe_John.nii.gz`,
+      syscall: 'open',
+    });
     const cleaned = withoutPaths(new Error('outer', { cause: fsError })) as Error;
     expect((cleaned.cause as Error).message).toBe("ENOENT: no such file or directory, open '<path>'");
     // A name mewm synth wrote is pseudonymous and kept.
-    const synthetic = Object.assign(new Error(`ENOENT: no such file or directory, open '/data/cases/SYN-1-0001/pre-ct.nii.gz'`), { code: 'ENOENT', path: '/data/cases/SYN-1-0001/pre-ct.nii.gz' });
+    const synthetic = Object.assign(new Error(`ENOENT: no such file or directory, open '/data/cases/SYN-1-0001/pre-ct.nii.gz'`), {
+      code: 'ENOENT',
+      path: '/data/cases/SYN-1-0001/pre-ct.nii.gz',
+    });
     expect((withoutPaths(synthetic) as Error).message).toBe("ENOENT: no such file or directory, open 'pre-ct.nii.gz'");
     expect((cleaned.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
     expect(failureText(toApplicationFailure(fsError))).not.toContain('DOE');

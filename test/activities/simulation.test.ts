@@ -80,10 +80,19 @@ describe('simulateCandidates', () => {
   it('a retried attempt takes over the replicas of the previous heartbeat and computes only the rest', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
     const full = await run(new MockActivityEnvironment(), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 1 });
-    const done: Record<string, ArtifactRef> = { 'drug/1/b0/cisplatin#0': full.cts[0]![0]!, 'drug/1/b0/cisplatin#2': full.cts[0]![2]!, 'drug/1/b0/epirubicin#1': full.cts[1]![1]! };
+    const done: Record<string, ArtifactRef> = {
+      'drug/1/b0/cisplatin#0': full.cts[0]![0]!,
+      'drug/1/b0/cisplatin#2': full.cts[0]![2]!,
+      'drug/1/b0/epirubicin#1': full.cts[1]![1]!,
+    };
     calls.length = 0;
     // Another activity execution (its own id): the first run's store checkpoint is not its own, only the heartbeat counts.
-    const resumed = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done }, activityId: 'heartbeat-only' }), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 8 });
+    const resumed = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done }, activityId: 'heartbeat-only' }), simulateCandidates, {
+      caseId,
+      roi,
+      candidates: candidates(),
+      batchReplicas: 8,
+    });
     expect(resumed).toMatchObject({ computedReplicas: 3, resumedReplicas: 3, attempt: 2 });
     expect(calls.flat().sort()).toEqual([candidates()[0]!.seeds[1]!, candidates()[1]!.seeds[0]!, candidates()[1]!.seeds[2]!].sort());
     expect(resumed.cts).toEqual(full.cts);
@@ -92,27 +101,45 @@ describe('simulateCandidates', () => {
   it('a retry of the same execution takes over what its first attempt checkpointed to the store, even with no heartbeat', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
     const info = { activityId: 'checkpointed', workflowExecution: { workflowId: 'plan-cp', runId: 'run-cp' } };
-    const first = await run(new MockActivityEnvironment({ ...info, attempt: 1 }), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 2 });
+    const first = await run(new MockActivityEnvironment({ ...info, attempt: 1 }), simulateCandidates, {
+      caseId,
+      roi,
+      candidates: candidates(),
+      batchReplicas: 2,
+    });
     calls.length = 0;
-    const retried = await run(new MockActivityEnvironment({ ...info, attempt: 2 }), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 2 });
+    const retried = await run(new MockActivityEnvironment({ ...info, attempt: 2 }), simulateCandidates, {
+      caseId,
+      roi,
+      candidates: candidates(),
+      batchReplicas: 2,
+    });
     expect(retried).toMatchObject({ computedReplicas: 0, resumedReplicas: 6, attempt: 2 });
     expect(calls).toEqual([]);
     expect(retried.cts).toEqual(first.cts);
     // Another run of the same workflow id does not inherit it.
-    const otherRun = await run(new MockActivityEnvironment({ ...info, workflowExecution: { workflowId: 'plan-cp', runId: 'run-2' }, attempt: 2 }), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 2 });
+    const otherRun = await run(
+      new MockActivityEnvironment({ ...info, workflowExecution: { workflowId: 'plan-cp', runId: 'run-2' }, attempt: 2 }),
+      simulateCandidates,
+      { caseId, roi, candidates: candidates(), batchReplicas: 2 },
+    );
     expect(otherRun.resumedReplicas).toBe(0);
   });
 
   it('turns a bad configuration into a non-retryable ApplicationFailure typed by its MewmError code', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
-    const error = await run(new MockActivityEnvironment(), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 0 }).catch((e: unknown) => e);
+    const error = await run(new MockActivityEnvironment(), simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 0 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect(error).toMatchObject({ type: 'InvalidConfig', nonRetryable: true });
   });
 
   it('an unknown case is rejected by the oracle as InvalidInput, not retried', async () => {
     const { simulateCandidates } = createSimulationActivities({ world, store, artifacts, log: silent });
-    const error = await run(new MockActivityEnvironment(), simulateCandidates, { caseId: 'NOT-A-CASE', roi, candidates: candidates(), batchReplicas: 2 }).catch((e: unknown) => e);
+    const error = await run(new MockActivityEnvironment(), simulateCandidates, { caseId: 'NOT-A-CASE', roi, candidates: candidates(), batchReplicas: 2 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
   });
 });
@@ -128,7 +155,11 @@ describe('segmentReplicas and scoreReplicas', () => {
     const scored = await run(new MockActivityEnvironment(), acts.scoreReplicas, { caseId, roi, posts });
     expect(scored.risks.every(Number.isFinite)).toBe(true);
     const key = `${posts[0]!.ct.sha256}:${posts[0]!.labels.sha256}`;
-    const resumed = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: { [key]: 123.5 } } }), acts.scoreReplicas, { caseId, roi, posts });
+    const resumed = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { done: { [key]: 123.5 } } }), acts.scoreReplicas, {
+      caseId,
+      roi,
+      posts,
+    });
     expect(resumed.resumed).toBe(1);
     expect(resumed.risks[0]).toBe(123.5); // taken from the heartbeat, not recomputed
     expect(resumed.risks.slice(1)).toEqual(scored.risks.slice(1));

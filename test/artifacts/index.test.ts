@@ -13,7 +13,11 @@ describe('artifact locations', () => {
   it.each([
     ['s3://bucket-a/runs/2026', {}, { kind: 's3', bucket: 'bucket-a', prefix: 'runs/2026' }],
     ['s3://bucket-a', {}, { kind: 's3', bucket: 'bucket-a', prefix: '' }],
-    ['s3://bucket-a/runs/', { endpoint: 'http://minio:9000', forcePathStyle: true }, { kind: 's3', bucket: 'bucket-a', prefix: 'runs', endpoint: 'http://minio:9000', forcePathStyle: true }],
+    [
+      's3://bucket-a/runs/',
+      { endpoint: 'http://minio:9000', forcePathStyle: true },
+      { kind: 's3', bucket: 'bucket-a', prefix: 'runs', endpoint: 'http://minio:9000', forcePathStyle: true },
+    ],
     ['file:///data/artifacts', {}, { kind: 'local', root: '/data/artifacts' }],
     ['/data/artifacts', {}, { kind: 'local', root: '/data/artifacts' }],
     ['.data/artifacts', {}, { kind: 'local', root: resolve('.data/artifacts') }],
@@ -31,7 +35,12 @@ describe('artifact locations', () => {
   });
 
   it('finds the store of a ref URI', () => {
-    expect(artifactLocationOf(`s3://bkt/a/b/sha256/ab/${hash}.nii.gz`, { region: 'eu-west-1' })).toEqual({ kind: 's3', bucket: 'bkt', prefix: 'a/b', region: 'eu-west-1' });
+    expect(artifactLocationOf(`s3://bkt/a/b/sha256/ab/${hash}.nii.gz`, { region: 'eu-west-1' })).toEqual({
+      kind: 's3',
+      bucket: 'bkt',
+      prefix: 'a/b',
+      region: 'eu-west-1',
+    });
     expect(artifactLocationOf(`s3://bkt/sha256/ab/${hash}.json`)).toEqual({ kind: 's3', bucket: 'bkt', prefix: '' });
     expect(artifactLocationOf(`file:///srv/art/sha256/ab/${hash}.png`)).toEqual({ kind: 'local', root: '/srv/art' });
     expect(() => artifactLocationOf('s3://bkt/some/file.nii.gz')).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
@@ -53,7 +62,10 @@ describe('ArtifactStores.storeFor', () => {
     const s3 = await startS3Server();
     const stores = new ArtifactStores({ endpoint: s3.endpoint, forcePathStyle: true }, { credentials: s3rverCredentials });
     try {
-      const localRef = await createArtifactStore({ kind: 'local', root }).put(new TextEncoder().encode('local bytes'), { mediaType: 'text/plain', extension: '.txt' });
+      const localRef = await createArtifactStore({ kind: 'local', root }).put(new TextEncoder().encode('local bytes'), {
+        mediaType: 'text/plain',
+        extension: '.txt',
+      });
       const writer = stores.forConfig({ kind: 's3', bucket: s3.bucket, prefix: 'cohort-7' });
       const s3Ref = await writer.put(new TextEncoder().encode('s3 bytes'), { mediaType: 'text/plain', extension: '.txt' });
 

@@ -41,13 +41,19 @@ describe('local artifact permissions', () => {
     const config = resolveConfig({ cwd: root, env: { MEWM_ARTIFACTS: join(root, 'shared'), MEWM_ARTIFACT_FILE_MODE: '640', MEWM_ARTIFACT_DIR_MODE: '750' } });
     expect([config.artifacts.fileMode, config.artifacts.dirMode]).toEqual([0o640, 0o750]);
     const stores = new ArtifactStores(config.artifacts.s3, {}, config.artifacts);
-    const ref = await stores.forConfig(parseArtifactLocation(config.artifacts.location)).put(new Uint8Array([1, 2, 3]), { mediaType: 'application/octet-stream', extension: '.bin' });
+    const ref = await stores
+      .forConfig(parseArtifactLocation(config.artifacts.location))
+      .put(new Uint8Array([1, 2, 3]), { mediaType: 'application/octet-stream', extension: '.bin' });
     expect(mode(fileURLToPath(ref.uri)).toString(8)).toBe('640');
     expect(mode(dirname(fileURLToPath(ref.uri))).toString(8)).toBe('750');
   });
 
   it('refuses modes that lock the owner out or are not octal', () => {
-    for (const [variable, value] of [['MEWM_ARTIFACT_FILE_MODE', '400'], ['MEWM_ARTIFACT_DIR_MODE', '600'], ['MEWM_ARTIFACT_FILE_MODE', 'rw-------']] as const) {
+    for (const [variable, value] of [
+      ['MEWM_ARTIFACT_FILE_MODE', '400'],
+      ['MEWM_ARTIFACT_DIR_MODE', '600'],
+      ['MEWM_ARTIFACT_FILE_MODE', 'rw-------'],
+    ] as const) {
       const error = (() => {
         try {
           resolveConfig({ cwd: root, env: { [variable]: value } });

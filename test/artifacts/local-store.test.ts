@@ -24,7 +24,12 @@ describe('LocalArtifactStore', () => {
     const hash = sha256Hex(bytes);
     const ref = await store.put(bytes, options);
 
-    expect(ref).toEqual({ uri: `${store.location}/sha256/${hash.slice(0, 2)}/${hash}.bin`, sha256: hash, bytes: bytes.byteLength, mediaType: options.mediaType });
+    expect(ref).toEqual({
+      uri: `${store.location}/sha256/${hash.slice(0, 2)}/${hash}.bin`,
+      sha256: hash,
+      bytes: bytes.byteLength,
+      mediaType: options.mediaType,
+    });
     expect(fileURLToPath(ref.uri)).toBe(join(root, 'store', 'sha256', hash.slice(0, 2), `${hash}.bin`));
     expect(Buffer.from(await store.get(ref))).toEqual(Buffer.from(bytes));
     expect(await store.exists(ref)).toBe(true);

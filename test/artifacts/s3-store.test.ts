@@ -38,7 +38,14 @@ describe('S3ArtifactStore against a real S3-compatible server (s3rver on loopbac
   let store: S3ArtifactStore;
   const stores: S3ArtifactStore[] = [];
   const makeStore = (overrides: Partial<ConstructorParameters<typeof S3ArtifactStore>[0]> = {}) => {
-    const created = new S3ArtifactStore({ bucket: s3.bucket, prefix: 'mewm/test', endpoint: s3.endpoint, forcePathStyle: true, credentials: s3rverCredentials, ...overrides });
+    const created = new S3ArtifactStore({
+      bucket: s3.bucket,
+      prefix: 'mewm/test',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3rverCredentials,
+      ...overrides,
+    });
     stores.push(created);
     return created;
   };
@@ -58,13 +65,18 @@ describe('S3ArtifactStore against a real S3-compatible server (s3rver on loopbac
     const bytes = new TextEncoder().encode('{"case":"synthetic-0001"}');
     const hash = sha256Hex(bytes);
     const ref = await store.put(bytes, { mediaType: 'application/json', extension: '.json' });
-    expect(ref).toEqual({ uri: `s3://${s3.bucket}/mewm/test/sha256/${hash.slice(0, 2)}/${hash}.json`, sha256: hash, bytes: bytes.byteLength, mediaType: 'application/json' });
+    expect(ref).toEqual({
+      uri: `s3://${s3.bucket}/mewm/test/sha256/${hash.slice(0, 2)}/${hash}.json`,
+      sha256: hash,
+      bytes: bytes.byteLength,
+      mediaType: 'application/json',
+    });
     expect(store.location).toBe(`s3://${s3.bucket}/mewm/test`);
     expect(Buffer.from(await store.get(ref))).toEqual(Buffer.from(bytes));
     expect(await store.exists(ref)).toBe(true);
   });
 
-  it('keeps a 10 MB+ object byte-exact, on the server\'s disk and read back', async () => {
+  it("keeps a 10 MB+ object byte-exact, on the server's disk and read back", async () => {
     const bytes = patternBytes(10 * 1024 * 1024 + 17);
     const ref = await store.put(bytes, options);
     expect((await stat(objectFile(ref.uri))).size).toBe(bytes.byteLength);
@@ -93,9 +105,22 @@ describe('S3ArtifactStore against a real S3-compatible server (s3rver on loopbac
   it('detects an object overwritten behind its back (ArtifactCorrupt), and a retried put repairs it', async () => {
     const bytes = new TextEncoder().encode('segmentation of case synthetic-0002');
     const ref = await store.put(bytes, options);
-    const raw = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: s3rverCredentials, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const raw = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3rverCredentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
     try {
-      await raw.send(new PutObjectCommand({ Bucket: s3.bucket, Key: ref.uri.slice(`s3://${s3.bucket}/`.length), Body: new TextEncoder().encode('something else entirely'), Metadata: { sha256: ref.sha256 } }));
+      await raw.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: ref.uri.slice(`s3://${s3.bucket}/`.length),
+          Body: new TextEncoder().encode('something else entirely'),
+          Metadata: { sha256: ref.sha256 },
+        }),
+      );
     } finally {
       raw.destroy();
     }
@@ -118,7 +143,10 @@ describe('S3ArtifactStore against a real S3-compatible server (s3rver on loopbac
 
   it('turns a missing bucket into InvalidConfig naming the bucket', async () => {
     const wrong = makeStore({ bucket: 'no-such-bucket' });
-    await expect(wrong.put(new TextEncoder().encode('x'), options)).rejects.toMatchObject({ code: 'InvalidConfig', message: expect.stringContaining('no-such-bucket') });
+    await expect(wrong.put(new TextEncoder().encode('x'), options)).rejects.toMatchObject({
+      code: 'InvalidConfig',
+      message: expect.stringContaining('no-such-bucket'),
+    });
   });
 
   it('reads credentials from the default chain (environment) when none are given', async () => {

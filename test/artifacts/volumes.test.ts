@@ -44,7 +44,13 @@ describe.each([
       cleanup = () => rm(root, { recursive: true, force: true });
     } else {
       const s3: LocalS3Server = await startS3Server();
-      const s3Store = new S3ArtifactStore({ bucket: s3.bucket, prefix: 'volumes', endpoint: s3.endpoint, forcePathStyle: true, credentials: s3rverCredentials });
+      const s3Store = new S3ArtifactStore({
+        bucket: s3.bucket,
+        prefix: 'volumes',
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: s3rverCredentials,
+      });
       store = s3Store;
       cleanup = async () => {
         s3Store.destroy();
@@ -85,14 +91,21 @@ describe.each([
     expect(Array.from(back.data)).toEqual(Array.from(labels.data));
     expectAffineClose(back.affine);
 
-    const bad = makeVolume(Uint8Array.from(labels.data, (v, i) => (i === 3 ? 7 : v)), shape, affine);
+    const bad = makeVolume(
+      Uint8Array.from(labels.data, (v, i) => (i === 3 ? 7 : v)),
+      shape,
+      affine,
+    );
     await expect(putVolume(store, bad, { labels: true })).rejects.toMatchObject({ code: 'InvalidVolume' });
     const ctRef = await putVolume(store, ctVolume());
     await expect(getLabelVolume(store, ctRef)).rejects.toMatchObject({ code: 'InvalidVolume' });
   });
 
   it('reports a non-NIfTI artifact read as a volume as InvalidVolume without naming a file path', async () => {
-    const ref = await store.put(new TextEncoder().encode('not a nifti file at all, but long enough to have a header?'), { mediaType: 'text/plain', extension: '.txt' });
+    const ref = await store.put(new TextEncoder().encode('not a nifti file at all, but long enough to have a header?'), {
+      mediaType: 'text/plain',
+      extension: '.txt',
+    });
     const failure = (await getVolume(store, ref).catch((error: unknown) => error)) as Error & { code: string };
     expect(failure.code).toBe('InvalidVolume');
     expect(failure.message).toContain(`sha256:${ref.sha256.slice(0, 12)}`);

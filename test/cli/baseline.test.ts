@@ -69,7 +69,10 @@ describe('mewm baseline', () => {
   it('stops at a configuration error (HTTP 401) with exit code 2', async () => {
     server.script(status(401));
     const out = join(dir, 'unauthorised.jsonl');
-    const code = await runBaseline(['--cohort', join(dir, 'cohort'), '--out', out, '--split', 'all'], { OPENAI_BASE_URL: server.baseURL, OPENAI_API_KEY: 'bad' });
+    const code = await runBaseline(['--cohort', join(dir, 'cohort'), '--out', out, '--split', 'all'], {
+      OPENAI_BASE_URL: server.baseURL,
+      OPENAI_API_KEY: 'bad',
+    });
     expect(code).toBe(2);
     expect(await lines(out)).toHaveLength(1);
   });
@@ -104,8 +107,14 @@ describe('mewm extract', () => {
     const out = join(dir, 'extract.jsonl');
     expect(await runExtract(['--cohort', join(dir, 'cohort'), '--out', out], {})).toBe(0);
     const rows = await lines(out);
-    const truth = (await readFile(join(dir, 'cohort', 'truth.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    const manifest = (await readFile(join(dir, 'cohort', 'manifest.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const truth = (await readFile(join(dir, 'cohort', 'truth.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const manifest = (await readFile(join(dir, 'cohort', 'manifest.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(3);
     rows.forEach((row, i) => {
       expect(row.flagged).toBe(false);

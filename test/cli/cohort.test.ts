@@ -70,14 +70,43 @@ describe('mewm cohort (oracle world model, embedded server)', () => {
 
   it('mewm evaluate --mewm: the outcome file is a MeWM row, with risk-by-protocol figures from its plan audits', { timeout: 60_000 }, () => {
     // An ablation row whose plan workflows the server never ran: no figures, a stated reason, no failure.
-    writeFileSync(join(dir, 'unknown-plans.jsonl'), outcomes('outcomes.jsonl').map((o) => `${JSON.stringify({ ...o, workflowId: `plan-unknown-${o.caseId}` })}\n`).join(''));
-    const evaluation = run(['evaluate', '--cohort', 'demo', '--split', 'all', '--methods', 'optimal', '--mewm', 'cohort=outcomes-again.jsonl', '--ablation', 'gone:cohort=unknown-plans.jsonl', '--risk-bars', '2', '--realism-replicas', '0', '--resamples', '10', '--out', 'evaluation']);
+    writeFileSync(
+      join(dir, 'unknown-plans.jsonl'),
+      outcomes('outcomes.jsonl')
+        .map((o) => `${JSON.stringify({ ...o, workflowId: `plan-unknown-${o.caseId}` })}\n`)
+        .join(''),
+    );
+    const evaluation = run([
+      'evaluate',
+      '--cohort',
+      'demo',
+      '--split',
+      'all',
+      '--methods',
+      'optimal',
+      '--mewm',
+      'cohort=outcomes-again.jsonl',
+      '--ablation',
+      'gone:cohort=unknown-plans.jsonl',
+      '--risk-bars',
+      '2',
+      '--realism-replicas',
+      '0',
+      '--resamples',
+      '10',
+      '--out',
+      'evaluation',
+    ]);
     expect(evaluation.stderr).not.toMatch(/InvalidInput: |Internal: /);
     expect(evaluation.code).toBe(0);
     const summary = JSON.parse(readFileSync(join(dir, 'evaluation', 'summary.json'), 'utf8'));
     expect(summary.outcome.find((r: { method: string }) => r.method === 'cohort')).toMatchObject({ scored: PATIENTS, failed: 0 });
     const figures = readdirSync(join(dir, 'evaluation', 'figures')).filter((f) => f.startsWith('risk-') && f.endsWith('.png'));
-    expect(figures.sort()).toEqual(caseIds().slice(0, 2).map((id) => `risk-cohort-${id}.png`));
+    expect(figures.sort()).toEqual(
+      caseIds()
+        .slice(0, 2)
+        .map((id) => `risk-cohort-${id}.png`),
+    );
     expect(evaluation.stderr).toContain('not produced: gone: risk-by-protocol figures: the Temporal server does not have its plan workflows (InvalidInput)');
   });
 

@@ -37,19 +37,32 @@ function printed(error: unknown): string {
 function chain(inner: Error): Error {
   const activity = new ActivityFailure('Activity task failed', 'simulateCandidates', '3', RetryState.NON_RETRYABLE_FAILURE, 'worker-1', inner);
   const child = new ChildWorkflowFailure('default', { workflowId: 'plan-X-step-1', runId: 'r' }, 'beamStep', RetryState.NON_RETRYABLE_FAILURE, activity);
-  const plan = ApplicationFailure.create({ type: inner instanceof ApplicationFailure ? (inner.type ?? 'Internal') : 'Internal', message: `case SYN-1-0001: ${inner.message}`, nonRetryable: true, cause: child });
+  const plan = ApplicationFailure.create({
+    type: inner instanceof ApplicationFailure ? (inner.type ?? 'Internal') : 'Internal',
+    message: `case SYN-1-0001: ${inner.message}`,
+    nonRetryable: true,
+    cause: child,
+  });
   return new WorkflowFailedError('Workflow execution failed', plan, RetryState.NON_RETRYABLE_FAILURE);
 }
 
 describe('describeFailure on Temporal failure chains', () => {
   it('workflow → child → activity → application failure: the typed code and original message, case said once', () => {
-    const inner = ApplicationFailure.create({ type: 'ModelContract', message: 'case SYN-1-0001: the dynamics model returned 3 channels, 1 expected', nonRetryable: true });
+    const inner = ApplicationFailure.create({
+      type: 'ModelContract',
+      message: 'case SYN-1-0001: the dynamics model returned 3 channels, 1 expected',
+      nonRetryable: true,
+    });
     expect(printed(chain(inner))).toBe('mewm: ModelContract: case SYN-1-0001: the dynamics model returned 3 channels, 1 expected\n');
   });
 
   it('an inner message without the case gets the case id of the plan (never "unknown-case")', () => {
     const inner = ApplicationFailure.create({ type: 'LlmUnavailable', message: 'the LLM endpoint answered HTTP 503 three times', nonRetryable: false });
-    expect(describeFailure(chain(inner))).toEqual({ code: 'LlmUnavailable', message: 'case SYN-1-0001: the LLM endpoint answered HTTP 503 three times', caseId: 'SYN-1-0001' });
+    expect(describeFailure(chain(inner))).toEqual({
+      code: 'LlmUnavailable',
+      message: 'case SYN-1-0001: the LLM endpoint answered HTTP 503 three times',
+      caseId: 'SYN-1-0001',
+    });
   });
 
   it('a message naming the case with a role ("case X CT: …") is not prefixed again', () => {
@@ -58,8 +71,14 @@ describe('describeFailure on Temporal failure chains', () => {
   });
 
   it('a terminated workflow says Terminated; a plain MewmError keeps its code; anything else is Internal', () => {
-    expect(describeFailure(new WorkflowFailedError('Workflow execution failed', new TerminatedFailure('Terminated by the operator'), RetryState.NON_RETRYABLE_FAILURE)).code).toBe('Terminated');
-    expect(printed(new MewmError('InvalidConfig', 'MEWM_BEAMS must be a positive integer'))).toBe('mewm: InvalidConfig: MEWM_BEAMS must be a positive integer\n');
+    expect(
+      describeFailure(
+        new WorkflowFailedError('Workflow execution failed', new TerminatedFailure('Terminated by the operator'), RetryState.NON_RETRYABLE_FAILURE),
+      ).code,
+    ).toBe('Terminated');
+    expect(printed(new MewmError('InvalidConfig', 'MEWM_BEAMS must be a positive integer'))).toBe(
+      'mewm: InvalidConfig: MEWM_BEAMS must be a positive integer\n',
+    );
     expect(printed(new Error('boom\nsecond line'))).toBe('mewm: Internal: boom second line\n');
   });
 });
@@ -89,8 +108,15 @@ describe('real plan failures printed by the CLI', () => {
 
   async function planFailure(workflowId: string, input: { ct: string; mask?: string }): Promise<string> {
     const error = await stack.client.workflow
-      .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId, args: [{ case: await stageCase(config, { caseId, ...input }), settings: config.planning, requirements: stack.requirements }] })
-      .then(() => null, (e: unknown) => e);
+      .execute('planTreatment', {
+        taskQueue: TASK_QUEUES.cpu,
+        workflowId,
+        args: [{ case: await stageCase(config, { caseId, ...input }), settings: config.planning, requirements: stack.requirements }],
+      })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(WorkflowFailedError);
     return printed(error);
   }
@@ -99,7 +125,9 @@ describe('real plan failures printed by the CLI', () => {
     fake.script();
     fake.fallback = json({ hello: 'world' });
     const line = await planFailure('errors-llm', caseOf(cohortDir, caseId));
-    expect(line).toMatch(new RegExp(`^mewm: PolicyOutputInvalid: .*case ${caseId}: the model answered outside the schema or vocabulary \\d+ times; last problem: .+\\n$`));
+    expect(line).toMatch(
+      new RegExp(`^mewm: PolicyOutputInvalid: .*case ${caseId}: the model answered outside the schema or vocabulary \\d+ times; last problem: .+\\n$`),
+    );
     expect(line).not.toContain(`case ${caseId}: case ${caseId}`);
     expect(line.split('\n')).toHaveLength(2);
   });
@@ -111,7 +139,9 @@ describe('real plan failures printed by the CLI', () => {
     const path = join(dir, 'nan-ct.nii.gz');
     writeFileSync(path, encodeNifti(makeVolume(data, ct.shape, ct.affine), { gzip: true }));
     const line = await planFailure('errors-nan', { ct: path, mask: caseOf(cohortDir, caseId).mask! });
-    expect(line).toBe(`mewm: InvalidVolume: case ${caseId} CT: holds 1 NaN or infinite voxels; a CT in HU has finite values everywhere (replace them with -1024, air)\n`);
+    expect(line).toBe(
+      `mewm: InvalidVolume: case ${caseId} CT: holds 1 NaN or infinite voxels; a CT in HU has finite values everywhere (replace them with -1024, air)\n`,
+    );
   });
 
   it('a mask on another grid: InvalidInput, the case said once', async () => {

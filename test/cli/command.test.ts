@@ -29,7 +29,9 @@ describe('exitCodeFor', () => {
   it('reads the innermost typed failure of a Temporal chain; Temporal kinds and untyped errors are 1', () => {
     const inner = ApplicationFailure.create({ type: 'InvalidVolume', message: 'case SYN-1-0001 CT: is all-constant', nonRetryable: true });
     expect(exitCodeFor(new WorkflowFailedError('Workflow execution failed', inner, RetryState.NON_RETRYABLE_FAILURE))).toBe(2);
-    expect(exitCodeFor(new WorkflowFailedError('Workflow execution failed', new TerminatedFailure('by the operator'), RetryState.NON_RETRYABLE_FAILURE))).toBe(1);
+    expect(exitCodeFor(new WorkflowFailedError('Workflow execution failed', new TerminatedFailure('by the operator'), RetryState.NON_RETRYABLE_FAILURE))).toBe(
+      1,
+    );
     expect(exitCodeFor(ApplicationFailure.create({ type: 'SomethingElse', message: 'x' }))).toBe(1);
     expect(exitCodeFor(new Error('boom'))).toBe(1);
   });
@@ -57,9 +59,25 @@ describe('runCommand', () => {
 
   it("passes the command's own code and the env; a throw is one line with its code", async () => {
     const io = captured();
-    expect(await runCommand(command(async ({ n }, { env }) => (n > 0 && env.X === '1' ? EXIT.failed : EXIT.ok)), ['3'], { X: '1' })).toBe(1);
-    expect(await runCommand(command(async () => Promise.reject(new MewmError('InvalidConfig', 'MEWM_BEAMS must be an integer'))), ['1'])).toBe(2);
-    expect(await runCommand(command(async () => Promise.reject(new MewmError('TemporalUnavailable', 'no Temporal server answers'))), ['1'])).toBe(1);
+    expect(
+      await runCommand(
+        command(async ({ n }, { env }) => (n > 0 && env.X === '1' ? EXIT.failed : EXIT.ok)),
+        ['3'],
+        { X: '1' },
+      ),
+    ).toBe(1);
+    expect(
+      await runCommand(
+        command(async () => Promise.reject(new MewmError('InvalidConfig', 'MEWM_BEAMS must be an integer'))),
+        ['1'],
+      ),
+    ).toBe(2);
+    expect(
+      await runCommand(
+        command(async () => Promise.reject(new MewmError('TemporalUnavailable', 'no Temporal server answers'))),
+        ['1'],
+      ),
+    ).toBe(1);
     expect(io.err()).toBe('mewm: InvalidConfig: MEWM_BEAMS must be an integer\nmewm: TemporalUnavailable: no Temporal server answers\n');
   });
 });

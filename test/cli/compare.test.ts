@@ -31,7 +31,19 @@ describe('mewm compare', () => {
     });
     let code: number;
     try {
-      code = await runCompare([caseId, '--cohort', cohort, '--protocol', 'Epirubicin; Lipiodol', '--against', 'Cisplatin; LC beads', '--replicas', '2', '--out', out]);
+      code = await runCompare([
+        caseId,
+        '--cohort',
+        cohort,
+        '--protocol',
+        'Epirubicin; Lipiodol',
+        '--against',
+        'Cisplatin; LC beads',
+        '--replicas',
+        '2',
+        '--out',
+        out,
+      ]);
     } finally {
       spy.mockRestore();
     }

@@ -23,7 +23,12 @@ let dir: string;
 let caseDir: string;
 let env: Record<string, string>;
 
-const proposal = { observation: 'single hypervascular lesion', drugs: ['Epirubicin', 'Cisplatin', 'Mitomycin C'], embolics: ['Lipiodol', 'Gelatin sponge'], rationale: 'scripted' };
+const proposal = {
+  observation: 'single hypervascular lesion',
+  drugs: ['Epirubicin', 'Cisplatin', 'Mitomycin C'],
+  embolics: ['Lipiodol', 'Gelatin sponge'],
+  rationale: 'scripted',
+};
 
 beforeAll(async () => {
   dir = tempDir('concurrent-plans');
@@ -58,7 +63,9 @@ describe('two plans at once in one checkout', () => {
     // Same workflow id, other policy: refused while the LLM plan runs, not followed.
     const mismatch = await runMewmAsync(dir, guidelineEnv, ['plan', caseDir, '--workflow-id', 'plan-llm', '--out', join(dir, 'out-mismatch')], 120_000);
     expect(mismatch.code, mismatch.stderr).not.toBe(0); // exit codes: src/cli (issue 13)
-    expect(mismatch.stderr).toMatch(/^mewm: ServingMismatch: workflow plan-llm is already running with the policy llm \(http:\/\/127\.0\.0\.1:\d+\/v1, model gpt-4o/m);
+    expect(mismatch.stderr).toMatch(
+      /^mewm: ServingMismatch: workflow plan-llm is already running with the policy llm \(http:\/\/127\.0\.0\.1:\d+\/v1, model gpt-4o/m,
+    );
     expect(mismatch.stderr).toContain('not the policy guideline this command asks for');
     expect(mismatch.stderr).not.toContain('test-key');
 

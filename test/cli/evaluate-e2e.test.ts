@@ -25,7 +25,23 @@ const stores = new ArtifactStores({});
 const run = (args: string[]) => runMewm(dir, env, args, 400_000);
 
 function evaluate(out: string) {
-  return run(['evaluate', '--cohort', 'demo', '--split', 'all', '--seed', '1', '--resamples', '100', '--realism-cases', '1', '--methods', METHODS, '--out', out]);
+  return run([
+    'evaluate',
+    '--cohort',
+    'demo',
+    '--split',
+    'all',
+    '--seed',
+    '1',
+    '--resamples',
+    '100',
+    '--realism-cases',
+    '1',
+    '--methods',
+    METHODS,
+    '--out',
+    out,
+  ]);
 }
 
 const planning = (out: string): PlanningRecord[] => JSON.parse(readFileSync(join(dir, out, 'planning.json'), 'utf8'));
@@ -45,12 +61,17 @@ describe('evaluation end to end (oracle world model)', () => {
     expect(first.code).toBe(0);
     const out = join(dir, 'evaluation');
     for (const name of ['agreement-optimal', 'agreement-physician', 'outcome', 'ablation', 'survival', 'realism']) {
-      for (const file of [`tables/${name}.md`, `tables/${name}.csv`, `figures/table-${name}.png`, `figures/table-${name}.svg`]) expect(existsSync(join(out, file)), file).toBe(true);
+      for (const file of [`tables/${name}.md`, `tables/${name}.csv`, `figures/table-${name}.png`, `figures/table-${name}.svg`])
+        expect(existsSync(join(out, file)), file).toBe(true);
     }
     const figures = readdirSync(join(out, 'figures'));
     expect(figures.some((f) => f.startsWith('km-') && f.endsWith('.png'))).toBe(true);
     // Risk-by-protocol bars with replica spread for every planned patient of every planned row.
-    for (const method of PLANNED) expect(figures.filter((f) => f.startsWith(`risk-${method}-SYN-`) && f.endsWith('.png')), method).toHaveLength(PATIENTS);
+    for (const method of PLANNED)
+      expect(
+        figures.filter((f) => f.startsWith(`risk-${method}-SYN-`) && f.endsWith('.png')),
+        method,
+      ).toHaveLength(PATIENTS);
 
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     const row = summary.outcome.find((r: { method: string }) => r.method === 'mewm-oracle');
@@ -64,7 +85,8 @@ describe('evaluation end to end (oracle world model)', () => {
 
     const records = planning('evaluation');
     expect(records.map((r) => r.method)).toEqual(PLANNED);
-    for (const r of records) expect(r).toMatchObject({ reused: false, total: PATIENTS, planned: PATIENTS, alreadyPlanned: 0, failed: 0, worldModel: { backend: 'oracle' } });
+    for (const r of records)
+      expect(r).toMatchObject({ reused: false, total: PATIENTS, planned: PATIENTS, alreadyPlanned: 0, failed: 0, worldModel: { backend: 'oracle' } });
     expect(records.find((r) => r.method === 'mewm-oracle-replicas-1')!.settings).toMatchObject({ replicas: 1, beams: 2 });
     expect(records.find((r) => r.method === 'mewm-oracle-no-assistant')!.settings).toMatchObject({ reusePreTreatmentMask: true });
   });
@@ -75,7 +97,9 @@ describe('evaluation end to end (oracle world model)', () => {
     expect(second.stderr).toMatch(/reusing the completed cohort workflow/);
     const before = planning('evaluation');
     const after = planning('evaluation-again');
-    expect(after.map((r) => ({ method: r.method, id: r.cohortWorkflowId, runId: r.runId, reused: r.reused }))).toEqual(before.map((r) => ({ method: r.method, id: r.cohortWorkflowId, runId: r.runId, reused: true })));
+    expect(after.map((r) => ({ method: r.method, id: r.cohortWorkflowId, runId: r.runId, reused: r.reused }))).toEqual(
+      before.map((r) => ({ method: r.method, id: r.cohortWorkflowId, runId: r.runId, reused: true })),
+    );
     const rows = (out: string) => JSON.parse(readFileSync(join(dir, out, 'summary.json'), 'utf8')).outcome;
     expect(rows('evaluation-again')).toEqual(rows('evaluation'));
 

@@ -22,14 +22,23 @@ describe('mewm evaluate: posterior oracle', () => {
 
   it('parses the posterior rows, keeps the default rows, and gives each K its own cohort id', () => {
     expect(parseEvaluateArguments(['--cohort', cohort]).planning.map((p) => p.id)).toEqual(['mewm-oracle', 'mewm-onnx', 'mewm-llm']);
-    const args = parseEvaluateArguments(['--cohort', cohort, '--methods', 'physician,posterior-optimal,mewm-posterior-oracle,mewm-posterior-oracle/known-biology', '--posterior-draws', '64']);
+    const args = parseEvaluateArguments([
+      '--cohort',
+      cohort,
+      '--methods',
+      'physician,posterior-optimal,mewm-posterior-oracle,mewm-posterior-oracle/known-biology',
+      '--posterior-draws',
+      '64',
+    ]);
     expect(args.methods).toEqual(['physician', 'posterior-optimal']);
     expect(args.planning).toEqual([
       { id: 'mewm-posterior-oracle', planner: 'mewm-posterior-oracle' },
       { id: 'mewm-posterior-oracle-known-biology', planner: 'mewm-posterior-oracle', variant: { kind: 'known-biology' } },
     ]);
     expect(args.posteriorDraws).toBe(64);
-    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'mewm-oracle/known-biology'])).toThrow(expect.objectContaining({ code: 'InvalidInput' }));
+    expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'mewm-oracle/known-biology'])).toThrow(
+      expect.objectContaining({ code: 'InvalidInput' }),
+    );
 
     const base = resolveConfig({ cwd: dir, env: {} });
     const at: EvaluatedCohort = { dir: cohort, split: 'all' };
@@ -49,14 +58,33 @@ describe('mewm evaluate: posterior oracle', () => {
 
   it('writes the posterior-optimal row (between the optimum and random protocols) and its Monte-Carlo error table', async () => {
     const out = join(dir, 'out');
-    const argv = ['--cohort', cohort, '--split', 'all', '--seed', '1', '--resamples', '50', '--realism-replicas', '0', '--methods', 'optimal,physician,random-valid,posterior-optimal', '--posterior-draws', '24', '--out', out];
+    const argv = [
+      '--cohort',
+      cohort,
+      '--split',
+      'all',
+      '--seed',
+      '1',
+      '--resamples',
+      '50',
+      '--realism-replicas',
+      '0',
+      '--methods',
+      'optimal,physician,random-valid,posterior-optimal',
+      '--posterior-draws',
+      '24',
+      '--out',
+      out,
+    ];
     const lines: string[] = [];
     await runEvaluation(parseEvaluateArguments(argv), (line) => lines.push(line), argv, {});
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     const regret = (method: string) => summary.outcome.find((r: { method: string }) => r.method === method).meanRegret.estimate as number;
     expect(regret('posterior-optimal')).toBeGreaterThan(0);
     expect(regret('posterior-optimal')).toBeLessThan(regret('random-valid'));
-    const table = readFileSync(join(out, 'tables', 'posterior-oracle.csv'), 'utf8').trim().split('\n');
+    const table = readFileSync(join(out, 'tables', 'posterior-oracle.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(table[0]).toMatch(/^method,cases,se_mean/);
     const row = table[1]!.split(',');
     expect(row[0]).toBe('posterior-optimal');

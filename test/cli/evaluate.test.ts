@@ -10,7 +10,14 @@ import { parseEvaluateArguments, runEvaluation } from '../../src/cli/evaluate';
 import { loadCohortTruth } from '../../src/evaluation/cohort-truth';
 import { writeCohort } from '../../src/world/cohort';
 import { json, startFakeOpenAi } from '../support/fake-openai';
-import { candidatesFromOutcomeFiles, modelAblation, parsePlanningMethod, resolvePlanningMethod, type EvaluatedCohort, type PlanAuditSource } from '../../src/cli/evaluate-planning';
+import {
+  candidatesFromOutcomeFiles,
+  modelAblation,
+  parsePlanningMethod,
+  resolvePlanningMethod,
+  type EvaluatedCohort,
+  type PlanAuditSource,
+} from '../../src/cli/evaluate-planning';
 import type { PlanAudit } from '../../src/app/plan-audit';
 import { MewmError } from '../../src/core/errors';
 import { resolveConfig } from '../../src/config/config';
@@ -32,12 +39,38 @@ describe('mewm evaluate', () => {
     // case 2 was planned by an earlier run of the cohort (`skipped` by a resumed `mewm cohort`): scored all the same.
     const status = (i: number) => (i === 2 ? 'skipped' : 'completed');
     const lines = truth.map((t, i) =>
-      JSON.stringify(i === 1 ? { caseId: t.caseId, status: 'failed' } : { caseId: t.caseId, status: status(i), protocol: i % 2 === 0 ? t.optimalProtocol : t.physicianProtocol, risk: 0.5 }),
+      JSON.stringify(
+        i === 1
+          ? { caseId: t.caseId, status: 'failed' }
+          : { caseId: t.caseId, status: status(i), protocol: i % 2 === 0 ? t.optimalProtocol : t.physicianProtocol, risk: 0.5 },
+      ),
     );
     writeFileSync(join(dir, 'mewm.jsonl'), lines.join('\n') + '\n');
-    writeFileSync(join(dir, 'ablation.jsonl'), truth.map((t) => JSON.stringify({ caseId: t.caseId, status: 'completed', protocol: t.physicianProtocol })).join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'ablation.jsonl'),
+      truth.map((t) => JSON.stringify({ caseId: t.caseId, status: 'completed', protocol: t.physicianProtocol })).join('\n') + '\n',
+    );
     const out = join(dir, 'results');
-    const argv = ['--cohort', cohort, '--split', 'all', '--seed', '4', '--resamples', '200', '--out', out, '--realism-cases', '3', '--methods', BUILT_INS, '--mewm', `oracle=${join(dir, 'mewm.jsonl')}`, '--ablation', `no-am:oracle=${join(dir, 'ablation.jsonl')}`];
+    const argv = [
+      '--cohort',
+      cohort,
+      '--split',
+      'all',
+      '--seed',
+      '4',
+      '--resamples',
+      '200',
+      '--out',
+      out,
+      '--realism-cases',
+      '3',
+      '--methods',
+      BUILT_INS,
+      '--mewm',
+      `oracle=${join(dir, 'mewm.jsonl')}`,
+      '--ablation',
+      `no-am:oracle=${join(dir, 'ablation.jsonl')}`,
+    ];
     const args = parseEvaluateArguments(argv);
     const done = await runEvaluation(args, () => {}, argv);
     expect(done.skipped.join('\n')).toMatch(/risk-by-protocol/);
@@ -59,7 +92,9 @@ describe('mewm evaluate', () => {
     // The default (ONNX) world model's survival heuristic is scored on every case's true pre/post pair.
     const survival = readFileSync(join(out, 'tables', 'survival.md'), 'utf8');
     expect(survival).toMatch(/\| learned heuristic mewm-heuristic-demo \S+ on pre-CT \+ true post-CT \(sha256 [0-9a-f]{12}\) \| 14 \|/);
-    const realism = readFileSync(join(out, 'tables', 'realism.csv'), 'utf8').trim().split('\n');
+    const realism = readFileSync(join(out, 'tables', 'realism.csv'), 'utf8')
+      .trim()
+      .split('\n');
     // 3 cases × 2 replicas, grouped by protocol; SSIM in (−1, 1], composition error in [0, 1].
     const header = realism[0]!.split(',');
     const rows = realism.slice(1).map((line) => line.split(','));
@@ -77,7 +112,14 @@ describe('mewm evaluate', () => {
     const defaults = parseEvaluateArguments(['--cohort', cohort]);
     expect(defaults.methods).toEqual(['optimal', 'physician', 'guideline', 'llm-only', 'random-valid']);
     expect(defaults.planning.map((p) => p.id)).toEqual(['mewm-oracle', 'mewm-onnx', 'mewm-llm']);
-    const args = parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal,mewm-oracle,mewm-oracle/no-assistant,mewm-oracle/replicas-1,mewm-onnx,mewm-onnx/beams-2', '--ablation-models', 'no-contrastive=models/nc']);
+    const args = parseEvaluateArguments([
+      '--cohort',
+      cohort,
+      '--methods',
+      'optimal,mewm-oracle,mewm-oracle/no-assistant,mewm-oracle/replicas-1,mewm-onnx,mewm-onnx/beams-2',
+      '--ablation-models',
+      'no-contrastive=models/nc',
+    ]);
     expect(args.methods).toEqual(['optimal']);
     expect(args.planning).toEqual([
       { id: 'mewm-oracle', planner: 'mewm-oracle' },
@@ -97,7 +139,9 @@ describe('mewm evaluate', () => {
       const argv = ['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--methods', 'optimal,llm-only', '--out', out];
       await runEvaluation(parseEvaluateArguments(argv), () => {}, argv, { OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'test' });
       expect(fake.requests).toHaveLength(14);
-      const rows = readFileSync(join(out, 'predictions.csv'), 'utf8').split('\n').filter((l) => l.includes(',llm-only,'));
+      const rows = readFileSync(join(out, 'predictions.csv'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(',llm-only,'));
       expect(rows).toHaveLength(14);
       for (const row of rows) expect(row).toContain(',epirubicin|lipiodol,');
       const none = await runEvaluation(parseEvaluateArguments([...argv.slice(0, -1), join(dir, 'llm-none')]), () => {}, argv, {});
@@ -124,7 +168,9 @@ describe('mewm evaluate', () => {
     const noAssistant = resolvePlanningMethod(base, parsePlanningMethod('mewm-oracle/no-assistant')!, at, {});
     expect('skip' in noAssistant ? null : noAssistant.config.planning.reusePreTreatmentMask).toBe(true);
     expect(resolvePlanningMethod(base, parsePlanningMethod('mewm-llm')!, at, {})).toMatchObject({ skip: expect.stringMatching(/no LLM endpoint/) });
-    expect(resolvePlanningMethod(base, modelAblation('gone', join(dir, 'no-such-models')), at, {})).toMatchObject({ skip: expect.stringMatching(/does not exist/) });
+    expect(resolvePlanningMethod(base, modelAblation('gone', join(dir, 'no-such-models')), at, {})).toMatchObject({
+      skip: expect.stringMatching(/does not exist/),
+    });
     const llm = resolvePlanningMethod(base, parsePlanningMethod('mewm-llm')!, at, { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
     expect('skip' in llm ? null : llm.policy.llm?.baseURL).toBe('http://127.0.0.1:9/v1');
   });
@@ -139,7 +185,26 @@ describe('mewm evaluate', () => {
     expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal,mewm-oracle/no-assistant'])).toThrow(invalid);
     expect(() => parseEvaluateArguments(['--cohort', cohort, '--methods', 'optimal', '--ablation-models', 'no-contrastive=/m'])).toThrow(invalid);
     writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify({ caseId: 'SYN-5-0001', status: 'completed', protocol: { drugs: ['aspirin'], embolics: [] } }) + '\n');
-    await expect(runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--methods', BUILT_INS, '--out', join(dir, 'r2'), '--mewm', `x=${join(dir, 'bad.jsonl')}`]))).rejects.toMatchObject({ code: 'UnknownAction' });
+    await expect(
+      runEvaluation(
+        parseEvaluateArguments([
+          '--cohort',
+          cohort,
+          '--split',
+          'all',
+          '--resamples',
+          '10',
+          '--realism-replicas',
+          '0',
+          '--methods',
+          BUILT_INS,
+          '--out',
+          join(dir, 'r2'),
+          '--mewm',
+          `x=${join(dir, 'bad.jsonl')}`,
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: 'UnknownAction' });
     await expect(loadCohortTruth(join(dir, 'nowhere'), 'all')).rejects.toMatchObject({ code: 'InvalidInput' });
   });
 
@@ -147,7 +212,10 @@ describe('mewm evaluate', () => {
     const patient = join(dir, 'St-Elsewhere', 'Doe_John');
     mkdirSync(patient, { recursive: true });
     writeFileSync(join(patient, 'Doe_John.jsonl'), 'not json\n');
-    writeFileSync(join(patient, 'Doe_John-bad.jsonl'), JSON.stringify({ caseId: 'SYN-5-0001', status: 'completed', protocol: { drugs: ['aspirin'], embolics: [] } }) + '\n');
+    writeFileSync(
+      join(patient, 'Doe_John-bad.jsonl'),
+      JSON.stringify({ caseId: 'SYN-5-0001', status: 'completed', protocol: { drugs: ['aspirin'], embolics: [] } }) + '\n',
+    );
     const failure = async (promise: Promise<unknown>) => {
       const error = await promise.then(
         () => null,
@@ -160,11 +228,32 @@ describe('mewm evaluate', () => {
       }
       return error!.message;
     };
-    const evaluation = (...extra: string[]) => runEvaluation(parseEvaluateArguments(['--cohort', cohort, '--split', 'all', '--resamples', '10', '--realism-replicas', '0', '--methods', 'optimal', '--out', join(dir, 'r3'), ...extra]));
+    const evaluation = (...extra: string[]) =>
+      runEvaluation(
+        parseEvaluateArguments([
+          '--cohort',
+          cohort,
+          '--split',
+          'all',
+          '--resamples',
+          '10',
+          '--realism-replicas',
+          '0',
+          '--methods',
+          'optimal',
+          '--out',
+          join(dir, 'r3'),
+          ...extra,
+        ]),
+      );
     expect(await failure(evaluation('--mewm', `x=${join(patient, 'missing.jsonl')}`))).toBe('cannot read the --mewm file of method x (ENOENT)');
     expect(await failure(evaluation('--mewm', `x=${join(patient, 'Doe_John.jsonl')}`))).toBe('the --mewm file of method x, line 1: not JSON');
-    expect(await failure(evaluation('--mewm', `x=${join(patient, 'Doe_John-bad.jsonl')}`))).toMatch(/^the --mewm file of method x, case SYN-5-0001: "aspirin" is not a drug/);
-    expect(await failure(evaluation('--mewm', `x=${join(dir, 'mewm.jsonl')}`, '--ablation', `y:x=${join(patient, 'missing.jsonl')}`))).toBe('cannot read the --ablation file of y (ENOENT)');
+    expect(await failure(evaluation('--mewm', `x=${join(patient, 'Doe_John-bad.jsonl')}`))).toMatch(
+      /^the --mewm file of method x, case SYN-5-0001: "aspirin" is not a drug/,
+    );
+    expect(await failure(evaluation('--mewm', `x=${join(dir, 'mewm.jsonl')}`, '--ablation', `y:x=${join(patient, 'missing.jsonl')}`))).toBe(
+      'cannot read the --ablation file of y (ENOENT)',
+    );
     expect(await failure(evaluation('--llm', join(patient, 'missing.jsonl')))).toBe('cannot read the --llm file (ENOENT)');
     expect(await failure(loadCohortTruth(patient, 'all'))).toBe("cannot read the cohort's manifest.jsonl (ENOENT)");
     expect(() => parseEvaluateArguments(['--cohort', cohort, patient])).toThrow(/^unexpected argument/);
@@ -174,7 +263,11 @@ describe('mewm evaluate', () => {
   it('gives rows read from cohort outcome files risk-by-protocol figures from their plan audits, or says why not', async () => {
     const protocol = { drugs: ['epirubicin'], embolics: ['lipiodol'] };
     const audit = (risks: number[]) =>
-      ({ steps: [{ phase: 'embolic', candidates: [{ protocol, meanRisk: risks.reduce((a, b) => a + b) / risks.length, replicas: risks.map((risk) => ({ risk })) }] }] }) as unknown as PlanAudit;
+      ({
+        steps: [
+          { phase: 'embolic', candidates: [{ protocol, meanRisk: risks.reduce((a, b) => a + b) / risks.length, replicas: risks.map((risk) => ({ risk })) }] },
+        ],
+      }) as unknown as PlanAudit;
     const known: Record<string, PlanAudit> = { 'plan-c-SYN-1': audit([1, 3]), 'plan-c-SYN-2': audit([2, 2]), 'plan-c-SYN-4': audit([5, 7]) };
     const asked: string[] = [];
     let closed = 0;
@@ -194,7 +287,10 @@ describe('mewm evaluate', () => {
       { id: 'no-ids', outcomes: [{ caseId: 'SYN-1', status: 'completed', protocol }] },
     ];
     const { candidates, skipped } = await candidatesFromOutcomeFiles(rows, 2, server);
-    expect(candidates.get('resumed')).toEqual({ 'SYN-1': [{ protocol, meanRisk: 2, lowerRisk: 1, upperRisk: 3 }], 'SYN-2': [{ protocol, meanRisk: 2, lowerRisk: 2, upperRisk: 2 }] });
+    expect(candidates.get('resumed')).toEqual({
+      'SYN-1': [{ protocol, meanRisk: 2, lowerRisk: 1, upperRisk: 3 }],
+      'SYN-2': [{ protocol, meanRisk: 2, lowerRisk: 2, upperRisk: 2 }],
+    });
     expect(candidates.get('partly-gone')).toEqual({ 'SYN-4': [{ protocol, meanRisk: 6, lowerRisk: 5, upperRisk: 7 }] });
     expect(candidates.has('no-ids')).toBe(false);
     expect(asked).toEqual(['plan-c-SYN-1', 'plan-c-SYN-2', 'plan-c-SYN-3', 'plan-c-SYN-4']);
@@ -209,7 +305,12 @@ describe('mewm evaluate', () => {
       throw new MewmError('TemporalUnavailable', 'no Temporal server answers at 127.0.0.1:9 (TEMPORAL_ADDRESS)');
     });
     expect(unreachable.candidates.size).toBe(0);
-    expect(unreachable.skipped).toEqual(['resumed', 'partly-gone'].map((id) => `${id}: risk-by-protocol figures: no Temporal server with its plan workflows (TemporalUnavailable: no Temporal server answers at 127.0.0.1:9 (TEMPORAL_ADDRESS))`));
+    expect(unreachable.skipped).toEqual(
+      ['resumed', 'partly-gone'].map(
+        (id) =>
+          `${id}: risk-by-protocol figures: no Temporal server with its plan workflows (TemporalUnavailable: no Temporal server answers at 127.0.0.1:9 (TEMPORAL_ADDRESS))`,
+      ),
+    );
     // --risk-bars 0: no server is asked.
     expect(await candidatesFromOutcomeFiles(rows, 0, () => Promise.reject(new Error('not to be opened')))).toEqual({ candidates: new Map(), skipped: [] });
   });

@@ -42,7 +42,15 @@ beforeAll(async () => {
   stack = await startTemporalStack(dir, config, { policy: fakeLlmPolicy(fake) });
   client = stack.client;
   configFile = join(dir, 'mewm.json');
-  writeFileSync(configFile, JSON.stringify({ dataDir: config.dataDir, temporal: { address: stack.server.address }, artifacts: { location: config.artifacts.location }, log: { level: 'warn' } }));
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      dataDir: config.dataDir,
+      temporal: { address: stack.server.address },
+      artifacts: { location: config.artifacts.location },
+      log: { level: 'warn' },
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -67,7 +75,14 @@ async function report(argv: readonly string[]): Promise<{ code: number; stderr: 
 
 describe('mewm report <workflowId> on a real Temporal dev server', () => {
   it('reports a completed plan: chosen protocol, every candidate simulated, beam steps with risks, models, prompts, banner', async () => {
-    fake.script(json({ observation: 'single hypervascular lesion', drugs: ['Epirubicin', 'Cisplatin', 'Mitomycin'], embolics: ['Lipiodol', 'Gelatin sponge'], rationale: 'anthracycline or platinum, emulsified' }));
+    fake.script(
+      json({
+        observation: 'single hypervascular lesion',
+        drugs: ['Epirubicin', 'Cisplatin', 'Mitomycin'],
+        embolics: ['Lipiodol', 'Gelatin sponge'],
+        rationale: 'anthracycline or platinum, emulsified',
+      }),
+    );
     const plan = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-report-a',
@@ -89,7 +104,8 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
     let candidates = 0;
     for (const [i, audit] of audits.entries()) {
       expect(html).toContain(`<h3>Step ${i + 1}: ${audit.phase} horizon, step ${audit.step}</h3>`);
-      for (const beam of audit.beamsAfter) expect(html).toContain(`<td>${escapeHtml(protocolLabel(beam.protocol))}</td><td class="num">${beam.risk!.toFixed(4)}</td>`);
+      for (const beam of audit.beamsAfter)
+        expect(html).toContain(`<td>${escapeHtml(protocolLabel(beam.protocol))}</td><td class="num">${beam.risk!.toFixed(4)}</td>`);
       for (const c of audit.candidates) {
         candidates++;
         expect(html).toContain(`<td class="num">${c.meanRisk.toFixed(4)}</td>`);
@@ -98,7 +114,10 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
         const caption = escapeHtml(`${protocolLabel(c.protocol)}: replica ${best.replica}, risk ${best.risk.toFixed(3)}`);
         expect(html).toMatch(new RegExp(`<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}" alt="${caption.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}">`));
       }
-      for (const m of audit.models) expect(html).toContain(`<td>${m.role}</td><td>${m.backend}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${m.sha256}</td>`);
+      for (const m of audit.models)
+        expect(html).toContain(
+          `<td>${m.role}</td><td>${m.backend}</td><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.version)}</td><td class="hash">${m.sha256}</td>`,
+        );
     }
     expect(candidates).toBeGreaterThan(0);
     // Pre-CT key slices + the risk chart + one image per candidate.
@@ -117,7 +136,11 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
 
   it('a plan that has not finished is refused at once instead of waited on', async () => {
     // No worker polls this queue: the plan stays RUNNING.
-    const handle = await client.workflow.start('planTreatment', { taskQueue: 'mewm-report-test-idle', workflowId: 'plan-report-running', args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }] });
+    const handle = await client.workflow.start('planTreatment', {
+      taskQueue: 'mewm-report-test-idle',
+      workflowId: 'plan-report-running',
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning }],
+    });
     try {
       const { code, stderr } = await report(['plan-report-running', '--config', configFile, '--out', join(dir, 'never.html')]);
       expect(code).toBe(2);
@@ -130,7 +153,10 @@ describe('mewm report <workflowId> on a real Temporal dev server', () => {
   it('an unreachable Temporal is one TemporalUnavailable line and exit code 1, no stack trace', async () => {
     const unreachable = join(dir, 'unreachable.json');
     const address = `127.0.0.1:${await freePort()}`;
-    writeFileSync(unreachable, JSON.stringify({ dataDir: config.dataDir, temporal: { address }, artifacts: { location: config.artifacts.location }, log: { level: 'silent' } }));
+    writeFileSync(
+      unreachable,
+      JSON.stringify({ dataDir: config.dataDir, temporal: { address }, artifacts: { location: config.artifacts.location }, log: { level: 'silent' } }),
+    );
     const { code, stderr } = await report(['plan-report-a', '--config', unreachable, '--out', join(dir, 'never.html')]);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toHaveLength(1);

@@ -46,7 +46,14 @@ describe('mewm report', () => {
 
   async function savedPlan(): Promise<PlanResult> {
     const pre = phantom(5, 110);
-    const roi = { ct: await putVolume(store, pre.ct), labels: await putVolume(store, pre.labels, { labels: true }), size: [N, N, N] as const, spacingMm: [1.5, 1.5, 1.5] as const, offsetVoxels: [0, 0, 0] as const, centreMm: [0, 0, 0] as const };
+    const roi = {
+      ct: await putVolume(store, pre.ct),
+      labels: await putVolume(store, pre.labels, { labels: true }),
+      size: [N, N, N] as const,
+      spacingMm: [1.5, 1.5, 1.5] as const,
+      offsetVoxels: [0, 0, 0] as const,
+      centreMm: [0, 0, 0] as const,
+    };
     const replica = async (radius: number, hu: number, risk: number, index: number): Promise<ReplicaRecord> => {
       const post = phantom(radius, hu);
       return { replica: index, seed: 100 + index, ct: await putVolume(store, post.ct), labels: await putVolume(store, post.labels, { labels: true }), risk };
@@ -89,12 +96,42 @@ describe('mewm report', () => {
       risk: 0.41,
       chosenBeam: audit.beamsAfter[0]!,
       beams: audit.beamsAfter,
-      steps: [{ phase: 'drug', step: 0, workflowId: 'plan-1-drug-0', beams: [], bestCandidate: null, candidates: 2, pruned: 1, replacement: null, audit: auditRef, computedReplicas: 4, resumedReplicas: 0 }],
-      proposal: { drugs: ['epirubicin', 'cisplatin'], embolics: ['lipiodol'], rationale: 'test', removals: [], policy: { name: 'guideline', version: 'guideline-2026.1' } },
+      steps: [
+        {
+          phase: 'drug',
+          step: 0,
+          workflowId: 'plan-1-drug-0',
+          beams: [],
+          bestCandidate: null,
+          candidates: 2,
+          pruned: 1,
+          replacement: null,
+          audit: auditRef,
+          computedReplicas: 4,
+          resumedReplicas: 0,
+        },
+      ],
+      proposal: {
+        drugs: ['epirubicin', 'cisplatin'],
+        embolics: ['lipiodol'],
+        rationale: 'test',
+        removals: [],
+        policy: { name: 'guideline', version: 'guideline-2026.1' },
+      },
       prepared: {
         caseId: 'case-7',
         roi,
-        observation: { tumourCount: 1, largestDiameterMm: 15, totalTumourMl: 2, liverMl: 40, tumourBurden: 0.05, enhancementHu: 50, heterogeneity: 0.1, location: 'right-lobe', summary: 'One 15 mm hyper-enhancing lesion in the right lobe.' },
+        observation: {
+          tumourCount: 1,
+          largestDiameterMm: 15,
+          totalTumourMl: 2,
+          liverMl: 40,
+          tumourBurden: 0.05,
+          enhancementHu: 50,
+          heterogeneity: 0.1,
+          location: 'right-lobe',
+          summary: 'One 15 mm hyper-enhancing lesion in the right lobe.',
+        },
         keySlices: [],
         maskSource: 'provided',
         sourceKind: 'nifti',
@@ -142,7 +179,9 @@ describe('mewm report', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(stderr).toBe('mewm: InvalidInput: cannot read a plan result from the --plan file (not valid JSON)\nmewm: InvalidInput: cannot read a plan result from the --plan file (ENOENT)\n');
+    expect(stderr).toBe(
+      'mewm: InvalidInput: cannot read a plan result from the --plan file (not valid JSON)\nmewm: InvalidInput: cannot read a plan result from the --plan file (ENOENT)\n',
+    );
   });
 
   it('parses arguments and finds the largest tumour slice', () => {

@@ -81,7 +81,9 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ cwd: '/work/x', env: {} }).policy).toEqual({});
     const llm = resolveConfig({ cwd: '/work/x', env: { OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1', MEWM_POLICY_MODEL: 'local' } }).policy.llm;
     expect(llm).toMatchObject({ baseURL: 'http://127.0.0.1:8000/v1', model: 'local', apiKey: 'no-key-configured' });
-    expect(resolveConfig({ cwd: '/work/x', env: { MEWM_POLICY: 'action-base' }, file: { policy: { llm: { model: 'from-a-file' } } } }).policy).toEqual({ actionBase: true });
+    expect(resolveConfig({ cwd: '/work/x', env: { MEWM_POLICY: 'action-base' }, file: { policy: { llm: { model: 'from-a-file' } } } }).policy).toEqual({
+      actionBase: true,
+    });
     let error: unknown;
     try {
       resolveConfig({ cwd: '/work/x', env: { MEWM_POLICY: 'clever' } });

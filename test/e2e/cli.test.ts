@@ -32,7 +32,9 @@ describe('mewm CLI', () => {
     expect(plan.stdout).toMatch(/^drug-1\s+b0 /m);
     expect(plan.stdout).toMatch(/^embolic-1\s+b1 /m);
     for (const role of ['dynamics', 'assistant', 'heuristic']) {
-      expect(plan.stdout).toMatch(new RegExp(`^  ${role}\\s+mewm-${role}-demo \\S+ \\(onnx, sha256 [0-9a-f]{12}\\) — synthetic data, not for clinical use$`, 'm'));
+      expect(plan.stdout).toMatch(
+        new RegExp(`^  ${role}\\s+mewm-${role}-demo \\S+ \\(onnx, sha256 [0-9a-f]{12}\\) — synthetic data, not for clinical use$`, 'm'),
+      );
     }
 
     const workflowId = `plan-${caseId}-s7`;
@@ -61,7 +63,10 @@ describe('mewm CLI', () => {
     // The dev server's store holds the event histories (payloads as plain JSON bytes): the case
     // id and the plan result are there, the case's folder path is not (a folder may name a patient).
     const db = join(dir, 'data', 'temporal', 'temporal.sqlite');
-    const stored = [db, `${db}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
+    const stored = [db, `${db}-wal`]
+      .filter(existsSync)
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('');
     expect(stored).toContain('"schema":"mewm.plan/1"');
     expect(stored).toContain(caseId);
     expect(stored).not.toContain(join(dir, 'demo', 'cases'));

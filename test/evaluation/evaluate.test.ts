@@ -66,10 +66,17 @@ function fakeMewm(truth: readonly CaseTruth[], riskOf: (caseId: string, p: Proto
     }),
     {
       candidates: Object.fromEntries(
-        truth.slice(0, 2).map((t) => [
-          t.caseId,
-          [t.optimalProtocol, t.physicianProtocol, PROTOCOLS[5]!].map((p) => ({ protocol: p, meanRisk: riskOf(t.caseId, p), lowerRisk: riskOf(t.caseId, p) - 0.1, upperRisk: riskOf(t.caseId, p) + 0.1 })),
-        ]),
+        truth
+          .slice(0, 2)
+          .map((t) => [
+            t.caseId,
+            [t.optimalProtocol, t.physicianProtocol, PROTOCOLS[5]!].map((p) => ({
+              protocol: p,
+              meanRisk: riskOf(t.caseId, p),
+              lowerRisk: riskOf(t.caseId, p) - 0.1,
+              upperRisk: riskOf(t.caseId, p) + 0.1,
+            })),
+          ]),
       ),
     },
   );
@@ -78,7 +85,13 @@ function fakeMewm(truth: readonly CaseTruth[], riskOf: (caseId: string, p: Proto
 async function toyInput(): Promise<EvaluationInput> {
   const { truth, riskOf } = toyCohort(60, 11);
   const mewm = fakeMewm(truth, riskOf, 0.7, 5);
-  const ablation: MethodPredictions = { ...fakeMewm(truth, riskOf, 0.3, 6), method: 'mewm-oracle-no-am', label: 'w/o AM', kind: 'ablation', ablationOf: 'mewm-oracle' };
+  const ablation: MethodPredictions = {
+    ...fakeMewm(truth, riskOf, 0.3, 6),
+    method: 'mewm-oracle-no-am',
+    label: 'w/o AM',
+    kind: 'ablation',
+    ablationOf: 'mewm-oracle',
+  };
   const guideline = await baselineMethod('guideline', 'Guideline policy (first choice)', truth, () =>
     firstChoiceProtocol({ drugs: ['epirubicin', 'raltitrexed', 'lobaplatin'], embolics: ['lipiodol', 'gelatin-sponge'] }, { maxDrugs: 1, maxEmbolics: 1 }),
   );
@@ -86,7 +99,9 @@ async function toyInput(): Promise<EvaluationInput> {
     cohortId: 'toy',
     truth,
     methods: [optimalMethod(truth), physicianMethod(truth), mewm, guideline, randomValidMethod(truth, 3, { maxDrugs: 2, maxEmbolics: 2 }), ablation],
-    survivalScores: [{ name: 'true-risk', label: 'true expected risk', risk: Object.fromEntries(truth.map((t) => [t.caseId, riskOf(t.caseId, t.physicianProtocol)])) }],
+    survivalScores: [
+      { name: 'true-risk', label: 'true expected risk', risk: Object.fromEntries(truth.map((t) => [t.caseId, riskOf(t.caseId, t.physicianProtocol)])) },
+    ],
     realism: [
       { caseId: truth[0]!.caseId, protocolKey: protocolKey(truth[0]!.optimalProtocol), compositionError: 0.1, ssim: 0.8, psnr: 25 },
       { caseId: truth[1]!.caseId, protocolKey: protocolKey(truth[0]!.optimalProtocol), compositionError: 0.2, ssim: 0.6, psnr: 20 },
@@ -121,7 +136,8 @@ describe('evaluate', () => {
     const input = await toyInput();
     const { summary } = evaluate(input);
     const { protocolAgreement } = await import('../../src/evaluation/set-agreement');
-    const expected = input.truth.reduce((s, t) => s + protocolAgreement({ drugs: ['epirubicin'], embolics: ['lipiodol'] }, t.optimalProtocol).f1, 0) / input.truth.length;
+    const expected =
+      input.truth.reduce((s, t) => s + protocolAgreement({ drugs: ['epirubicin'], embolics: ['lipiodol'] }, t.optimalProtocol).f1, 0) / input.truth.length;
     expect(summary.agreement.optimal.find((r) => r.method === 'guideline')!.metrics.f1.estimate).toBeCloseTo(expected, 12);
   });
 
@@ -185,7 +201,12 @@ describe('evaluate', () => {
   it('is deterministic and says what it skipped', async () => {
     const input = await toyInput();
     expect(JSON.stringify(evaluate(input).summary)).toEqual(JSON.stringify(evaluate(input).summary));
-    const bare = evaluate({ ...input, methods: input.methods.filter((m) => m.kind !== 'ablation').map((m) => ({ ...m, predictions: m.predictions.map(({ candidates: _c, ...p }) => p) })), realism: [], survivalScores: [] });
+    const bare = evaluate({
+      ...input,
+      methods: input.methods.filter((m) => m.kind !== 'ablation').map((m) => ({ ...m, predictions: m.predictions.map(({ candidates: _c, ...p }) => p) })),
+      realism: [],
+      survivalScores: [],
+    });
     expect(bare.summary.skipped.join('\n')).toMatch(/ablation table/);
     expect(bare.summary.skipped.join('\n')).toMatch(/realism table/);
     expect(bare.summary.skipped.join('\n')).toMatch(/risk-by-protocol/);

@@ -169,7 +169,9 @@ describe.skipIf(!existsSync(join(modelDir, 'encoder.onnx')))('feature distance w
     const result = await featureDistanceWithModel(modelDir, [{ reference: ct(6, 110), simulated: ct(6, 110), centre }]);
     expect(result.encoder.sha256).toBe(encoder.identity.sha256);
     await expect(featureDistance(encoder, [])).rejects.toMatchObject({ code: 'InvalidInput' });
-    await expect(featureDistance(encoder, [{ reference: new Float32Array(10), simulated: new Float32Array(10) }])).rejects.toMatchObject({ code: 'InvalidInput' });
+    await expect(featureDistance(encoder, [{ reference: new Float32Array(10), simulated: new Float32Array(10) }])).rejects.toMatchObject({
+      code: 'InvalidInput',
+    });
     await expect(featureDistance(encoder, [{ reference: ct(6, 110), simulated: ct(6, 110) } as never])).rejects.toMatchObject({ code: 'InvalidInput' });
   });
 });

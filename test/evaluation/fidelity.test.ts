@@ -26,7 +26,9 @@ describe('fidelity panel', () => {
   });
 
   it('reports what a shorter panel misses', () => {
-    const withoutAlcoholOrAntibiotic = FIDELITY_PANEL.filter((e) => !e.protocol.embolics.includes('absolute-alcohol') && !e.protocol.drugs.includes('mitomycin'));
+    const withoutAlcoholOrAntibiotic = FIDELITY_PANEL.filter(
+      (e) => !e.protocol.embolics.includes('absolute-alcohol') && !e.protocol.drugs.includes('mitomycin'),
+    );
     const coverage = panelCoverage([...withoutAlcoholOrAntibiotic, FIDELITY_PANEL[0]!]);
     expect(coverage.missingDrugClasses).toEqual(['antitumour-antibiotic']);
     expect(coverage.missingEmbolics).toEqual(['absolute-alcohol']);
@@ -87,7 +89,10 @@ describe('fidelityChecks', () => {
 describe('fidelity evaluation on a tiny synthetic cohort, with the world’s truth as the model under test', () => {
   let cohort: Awaited<ReturnType<typeof writeFidelityCohort>>;
   let oracle: WorldModel;
-  const runs: Record<'oracle' | 'ignoresAction' | 'constantHeuristic' | 'blindAssistant' | 'identityReconstruction', { run: FidelityRun; summary: FidelitySummary }> = {} as never;
+  const runs: Record<
+    'oracle' | 'ignoresAction' | 'constantHeuristic' | 'blindAssistant' | 'identityReconstruction',
+    { run: FidelityRun; summary: FidelitySummary }
+  > = {} as never;
 
   beforeAll(async () => {
     cohort = await writeFidelityCohort(3);
@@ -102,9 +107,15 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     const constant: WorldModel = { ...oracle, heuristic: { identity: oracle.heuristic.identity, risk: async () => 1 } };
     runs.constantHeuristic = await evaluate(constant, 1);
     // An assistant that finds no tumour on any post-CT; and an autoencoder that reconstructs perfectly.
-    const blind: WorldModel = { ...oracle, assistant: { identity: oracle.assistant.identity, segment: async ({ ct }) => makeVolume(new Uint8Array(ct.data.length), ct.shape, ct.affine) } };
+    const blind: WorldModel = {
+      ...oracle,
+      assistant: { identity: oracle.assistant.identity, segment: async ({ ct }) => makeVolume(new Uint8Array(ct.data.length), ct.shape, ct.affine) },
+    };
     runs.blindAssistant = await evaluate(blind, 1);
-    const perfectAutoencoder: WorldModel = { ...oracle, dynamics: { ...oracle.dynamics, simulate: (r) => oracle.dynamics.simulate(r), reconstruct: async ({ post }) => post } };
+    const perfectAutoencoder: WorldModel = {
+      ...oracle,
+      dynamics: { ...oracle.dynamics, simulate: (r) => oracle.dynamics.simulate(r), reconstruct: async ({ post }) => post },
+    };
     runs.identityReconstruction = await evaluate(perfectAutoencoder, 1);
   }, 600_000);
   afterAll(async () => {

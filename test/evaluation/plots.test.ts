@@ -70,9 +70,25 @@ describe('plots', () => {
 
 describe('risk bars', () => {
   it('zooms the axis when the risks sit far from 0, and says so', () => {
-    const svg = figureToSvg(riskBarsFigure({ title: 'case', bars: [{ label: 'A', mean: 2.01, lower: 1.96, upper: 2.07, tags: ['chosen'] }, { label: 'B', mean: 2.25, lower: 2.24, upper: 2.27 }] }));
+    const svg = figureToSvg(
+      riskBarsFigure({
+        title: 'case',
+        bars: [
+          { label: 'A', mean: 2.01, lower: 1.96, upper: 2.07, tags: ['chosen'] },
+          { label: 'B', mean: 2.25, lower: 2.24, upper: 2.27 },
+        ],
+      }),
+    );
     expect(svg).toContain('axis does not start at 0');
-    const near = figureToSvg(riskBarsFigure({ title: 'case', bars: [{ label: 'A', mean: 0.2, lower: 0.1, upper: 0.3 }, { label: 'B', mean: 0.9, lower: 0.8, upper: 1 }] }));
+    const near = figureToSvg(
+      riskBarsFigure({
+        title: 'case',
+        bars: [
+          { label: 'A', mean: 0.2, lower: 0.1, upper: 0.3 },
+          { label: 'B', mean: 0.9, lower: 0.8, upper: 1 },
+        ],
+      }),
+    );
     expect(near).not.toContain('axis does not start at 0');
     expect(near).toContain('>0</text>');
   });

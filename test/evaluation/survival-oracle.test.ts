@@ -22,7 +22,8 @@ interface OracleOutput {
   cox: {
     efron: { coefficients: number[]; standardErrors: number[]; logLikelihood: number };
     efronPenalised: { coefficients: number[]; standardErrors: number[] };
-    breslow: { coefficients: number[]; logLikelihood: number } };
+    breslow: { coefficients: number[]; logLikelihood: number };
+  };
 }
 
 function syntheticCohort(seed: number, n: number) {

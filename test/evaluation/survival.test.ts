@@ -71,7 +71,7 @@ describe('nelsonAalen', () => {
   it('offers the textbook d/n increment', () => {
     const na = nelsonAalen(data, { ties: 'discrete' });
     expect(cumulativeHazardAt(na, 2)).toBeCloseTo(0.5 + 0.5, 12);
-    expect(na.points.find((p) => p.time === 2)!.variance).toBeCloseTo(2 * 2 / 64 + 1 / 8, 12);
+    expect(na.points.find((p) => p.time === 2)!.variance).toBeCloseTo((2 * 2) / 64 + 1 / 8, 12);
   });
 });
 

@@ -37,7 +37,9 @@ describe('the cohort manifest', () => {
     };
     expect(await refusal([{ id: 'P-1', ct: 'a.nii.gz' }, { caseId: 'P-2' }])).toBe('accepted');
     expect(await refusal([{ caseId: 'P-1' }, { caseId: 'P-1' }])).toBe('the cohort manifest, line 2: case P-1 appears twice');
-    expect(await refusal([{ caseId: 'DOE^JOHN' }])).toBe("the cohort manifest, line 1: caseId: caseId must be a pseudonymous id of letters, digits, '.', '_' or '-'");
+    expect(await refusal([{ caseId: 'DOE^JOHN' }])).toBe(
+      "the cohort manifest, line 1: caseId: caseId must be a pseudonymous id of letters, digits, '.', '_' or '-'",
+    );
     await expect(readSyntheticManifest(join(dir, 'Doe_John'))).rejects.toThrow("cannot read the cohort's manifest.jsonl (ENOENT)");
   });
 });

@@ -95,22 +95,44 @@ describe.skipIf(!pythonAvailable)(`readDicomSeries against pydicom-written serie
     const dir = writeSeries(known[0]!, 'two-series', { series_uid: '1.2.3.4.1', series_number: 3, prefix: 'a' });
     writeSeries(known[1]!, 'two-series', { series_uid: '1.2.3.4.2', series_number: 4, prefix: 'b' });
     const [first, second] = [opaqueKey('1.2.3.4.1'), opaqueKey('1.2.3.4.2')];
-    const error = await expectError(readDicomSeries(dir), 'InvalidInput', new RegExp(`^DICOM folder: holds 2 DICOM series; choose one with seriesInstanceUid \\(its UID or the key shown\\): .*${first} \\(series 3, CT, 6 files\\).*${second} \\(series 4, CT, 6 files\\)`));
-    expect(error.details['series']).toEqual(expect.arrayContaining([{ key: first, seriesNumber: 3, modality: 'CT', files: 6 }, { key: second, seriesNumber: 4, modality: 'CT', files: 6 }]));
+    const error = await expectError(
+      readDicomSeries(dir),
+      'InvalidInput',
+      new RegExp(
+        `^DICOM folder: holds 2 DICOM series; choose one with seriesInstanceUid \\(its UID or the key shown\\): .*${first} \\(series 3, CT, 6 files\\).*${second} \\(series 4, CT, 6 files\\)`,
+      ),
+    );
+    expect(error.details['series']).toEqual(
+      expect.arrayContaining([
+        { key: first, seriesNumber: 3, modality: 'CT', files: 6 },
+        { key: second, seriesNumber: 4, modality: 'CT', files: 6 },
+      ]),
+    );
     for (const text of [error.message, JSON.stringify(error.details)]) expect(text).not.toContain('1.2.3.4');
     const listed = await listDicomSeries(dir);
-    expect(listed.map((s) => [s.seriesInstanceUid, s.key]).sort()).toEqual([['1.2.3.4.1', first], ['1.2.3.4.2', second]]);
+    expect(listed.map((s) => [s.seriesInstanceUid, s.key]).sort()).toEqual([
+      ['1.2.3.4.1', first],
+      ['1.2.3.4.2', second],
+    ]);
     const chosen = await readDicomSeries(dir, { seriesInstanceUid: '1.2.3.4.2' });
     expect(maxAbsDifference(reorientToRas(chosen), reorientToRas(known[1]!))).toBe(0);
     const byKey = await readDicomSeries(dir, { seriesInstanceUid: second });
     expect(maxAbsDifference(reorientToRas(byKey), reorientToRas(known[1]!))).toBe(0);
-    const missing = await expectError(readDicomSeries(dir, { seriesInstanceUid: '9.9.9.9' }), 'InvalidInput', /^DICOM folder: no series matches the requested seriesInstanceUid; found /);
+    const missing = await expectError(
+      readDicomSeries(dir, { seriesInstanceUid: '9.9.9.9' }),
+      'InvalidInput',
+      /^DICOM folder: no series matches the requested seriesInstanceUid; found /,
+    );
     expect(missing.message).not.toContain('9.9.9.9');
   });
 
   it('JPEG-compressed series: a typed error saying so', async () => {
     const dir = writeSeries(known[0]!, 'jpeg', { transfer_syntax: 'jpeg' });
-    await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: file #\d+ of 6 \(sorted by name\) holds JPEG-compressed pixel data \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\).*decompress the series first/);
+    await expectError(
+      readDicomSeries(dir),
+      'InvalidVolume',
+      /^DICOM folder: file #\d+ of 6 \(sorted by name\) holds JPEG-compressed pixel data \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\).*decompress the series first/,
+    );
   });
 
   it('a missing slice: uneven gaps are refused', async () => {
@@ -139,7 +161,7 @@ describe.skipIf(!pythonAvailable)(`readDicomSeries against pydicom-written serie
     await expectError(readDicomSeries(dir, { name: 'case-0007' }), 'InvalidVolume', /^case-0007: file #\d+ of \d+ \(sorted by name\) /);
   });
 
-  it('privacy: neither a folder nor file names like the patient\'s reach the error', async () => {
+  it("privacy: neither a folder nor file names like the patient's reach the error", async () => {
     const dir = writeSeries(known[0]!, 'Doe_John', { transfer_syntax: 'jpeg', prefix: 'Doe_John_' });
     expect(readdirSync(dir).every((f) => f.startsWith('Doe_John_'))).toBe(true);
     const error = await expectError(readDicomSeries(dir), 'InvalidVolume', /^DICOM folder: file #\d+ of 6 \(sorted by name\) holds JPEG/);

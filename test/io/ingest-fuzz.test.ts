@@ -13,7 +13,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_PATIENT, writeCorpus, type FuzzInput } from './fuzz/corpus';
 
-interface Result { id: string; code: string; message: string; typed: boolean; details: string; ms: number; maxRssMiB: number }
+interface Result {
+  id: string;
+  code: string;
+  message: string;
+  typed: boolean;
+  details: string;
+  ms: number;
+  maxRssMiB: number;
+}
 
 const root = mkdtempSync(join(tmpdir(), 'mewm-fuzz-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -29,7 +37,11 @@ beforeAll(() => {
   inputs = writeCorpus(join(root, 'corpus'), SEED);
   const list = join(root, 'inputs.json');
   writeFileSync(list, JSON.stringify(inputs));
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/io/fuzz/read-corpus.ts', list], { encoding: 'utf8', timeout: 240_000, maxBuffer: 16 * 1024 ** 2 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/io/fuzz/read-corpus.ts', list], {
+    encoding: 'utf8',
+    timeout: 240_000,
+    maxBuffer: 16 * 1024 ** 2,
+  });
   report = JSON.parse(out.trim().split('\n').at(-1)!);
 }, 300_000);
 
@@ -37,7 +49,12 @@ describe('ingest fuzz corpus (seeded)', () => {
   it('holds at least 40 malformed inputs, bombs and special files included', () => {
     const malformed = inputs.filter((i) => i.expect !== 'ok');
     expect(malformed.length).toBeGreaterThanOrEqual(40);
-    for (const id of ['gzip bomb: 64^3 int16 declared, 2 GiB of zeros', 'deflated bomb: 3 files of 1 GiB each (~3 MB folder)', 'FIFO named .nii.gz', '.nii.gz symlinked to /dev/zero']) {
+    for (const id of [
+      'gzip bomb: 64^3 int16 declared, 2 GiB of zeros',
+      'deflated bomb: 3 files of 1 GiB each (~3 MB folder)',
+      'FIFO named .nii.gz',
+      '.nii.gz symlinked to /dev/zero',
+    ]) {
       expect(inputs.map((i) => i.id)).toContain(id);
     }
     expect(report.results).toHaveLength(inputs.length);
@@ -75,7 +92,9 @@ describe('ingest fuzz corpus (seeded)', () => {
 
   it(`keeps the reading process's peak RSS within ${rssBudgetMiB} MiB of its start-up`, () => {
     const grew = report.peakMiB - report.baselineMiB;
-    console.log(`ingest fuzz: ${report.results.length} inputs, peak RSS ${report.peakMiB} MiB (start-up ${report.baselineMiB} MiB, +${grew} MiB); slowest ${Math.max(...report.results.map((r) => r.ms))} ms`);
+    console.log(
+      `ingest fuzz: ${report.results.length} inputs, peak RSS ${report.peakMiB} MiB (start-up ${report.baselineMiB} MiB, +${grew} MiB); slowest ${Math.max(...report.results.map((r) => r.ms))} ms`,
+    );
     expect(grew).toBeLessThan(rssBudgetMiB);
   });
 });

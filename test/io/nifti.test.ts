@@ -80,7 +80,7 @@ function damaged(edit: (view: DataView, bytes: Uint8Array) => void, data: VoxelA
 }
 
 describe('NIfTI bad input gives InvalidVolume naming the file and the problem', () => {
-  it('truncated .nii.gz: named by the caller\'s label, never by the path', async () => {
+  it("truncated .nii.gz: named by the caller's label, never by the path", async () => {
     const whole = encodeNifti(makeVolume(dtypeCases[0]!.data, shape, lpsOblique), { gzip: true });
     const path = join(workDir, 'case-0042.nii.gz');
     writeFileSync(path, whole.subarray(0, Math.floor(whole.length / 2)));
@@ -96,7 +96,14 @@ describe('NIfTI bad input gives InvalidVolume naming the file and the problem', 
   });
 
   it('wrong magic', () => {
-    expectMewmError(() => decodeNifti(damaged((_, bytes) => bytes.set([0x78, 0x79, 0x7a], 344)), { name: 'x.nii' }), /wrong NIfTI magic/);
+    expectMewmError(
+      () =>
+        decodeNifti(
+          damaged((_, bytes) => bytes.set([0x78, 0x79, 0x7a], 344)),
+          { name: 'x.nii' },
+        ),
+      /wrong NIfTI magic/,
+    );
   });
 
   it('not a NIfTI at all (sizeof_hdr)', () => {
@@ -105,17 +112,34 @@ describe('NIfTI bad input gives InvalidVolume naming the file and the problem', 
   });
 
   it('NaN-only volume', () => {
-    expectMewmError(() => decodeNifti(encodeNifti(makeVolume(new Float32Array(count).fill(Number.NaN), shape, lpsOblique)), { name: 'nan.nii' }), /^nan\.nii: every voxel is NaN/);
+    expectMewmError(
+      () => decodeNifti(encodeNifti(makeVolume(new Float32Array(count).fill(Number.NaN), shape, lpsOblique)), { name: 'nan.nii' }),
+      /^nan\.nii: every voxel is NaN/,
+    );
   });
 
   it('2D file', () => {
-    expectMewmError(() => decodeNifti(damaged((view) => view.setInt16(40, 2, true)), { name: 'flat.nii' }), /^flat\.nii: is 2D/);
+    expectMewmError(
+      () =>
+        decodeNifti(
+          damaged((view) => view.setInt16(40, 2, true)),
+          { name: 'flat.nii' },
+        ),
+      /^flat\.nii: is 2D/,
+    );
     expectMewmError(() => decodeNifti(encodeNifti(makeVolume(new Int16Array(20), [5, 4, 1], lpsOblique)), { name: 'slice.nii' }), /is 2D/);
   });
 
   it('4D file with several time points', () => {
     expectMewmError(
-      () => decodeNifti(damaged((view) => { view.setInt16(40, 4, true); view.setInt16(40 + 2 * 4, 3, true); }), { name: 'dyn.nii' }),
+      () =>
+        decodeNifti(
+          damaged((view) => {
+            view.setInt16(40, 4, true);
+            view.setInt16(40 + 2 * 4, 3, true);
+          }),
+          { name: 'dyn.nii' },
+        ),
       /reads 3D volumes only/,
     );
   });
@@ -126,19 +150,36 @@ describe('NIfTI bad input gives InvalidVolume naming the file and the problem', 
     { problem: 'huge', value: 80, pattern: /spacing along axis 2 is 80 mm, above the plausible 50 mm/ },
   ];
   it.each(spacingCases)('absurd sform spacing: $problem', ({ value, pattern }) => {
-    expectMewmError(() => decodeNifti(damaged((view) => view.setFloat32(280 + 4 * (4 * 2 + 2), value, true)), { name: 'bad.nii' }), pattern);
+    expectMewmError(
+      () =>
+        decodeNifti(
+          damaged((view) => view.setFloat32(280 + 4 * (4 * 2 + 2), value, true)),
+          { name: 'bad.nii' },
+        ),
+      pattern,
+    );
   });
 
-  it.each([...spacingCases, { problem: 'negative', value: -2, pattern: /spacing along axis 2 is negative/ }])('absurd qform pixdim: $problem', ({ value, pattern }) => {
-    const bytes = damaged((view) => {
-      view.setInt16(254, 0, true); // no sform: the qform and pixdim decide
-      view.setFloat32(76 + 4 * 3, value, true);
-    });
-    expectMewmError(() => decodeNifti(bytes, { name: 'bad.nii' }), pattern);
-  });
+  it.each([...spacingCases, { problem: 'negative', value: -2, pattern: /spacing along axis 2 is negative/ }])(
+    'absurd qform pixdim: $problem',
+    ({ value, pattern }) => {
+      const bytes = damaged((view) => {
+        view.setInt16(254, 0, true); // no sform: the qform and pixdim decide
+        view.setFloat32(76 + 4 * 3, value, true);
+      });
+      expectMewmError(() => decodeNifti(bytes, { name: 'bad.nii' }), pattern);
+    },
+  );
 
   it('unsupported datatype', () => {
-    expectMewmError(() => decodeNifti(damaged((view) => view.setInt16(70, 128, true)), { name: 'rgb.nii' }), /datatype 128/);
+    expectMewmError(
+      () =>
+        decodeNifti(
+          damaged((view) => view.setInt16(70, 128, true)),
+          { name: 'rgb.nii' },
+        ),
+      /datatype 128/,
+    );
   });
 
   it('a missing file', async () => {
@@ -146,11 +187,12 @@ describe('NIfTI bad input gives InvalidVolume naming the file and the problem', 
   });
 });
 
-describe('privacy: a user\'s file name never reaches an error (src/io/input-label.ts)', () => {
+describe("privacy: a user's file name never reaches an error (src/io/input-label.ts)", () => {
   /** Every text an error carries where it can be logged or stored: message, details, causes. */
   const errorText = (error: unknown): string => {
     const parts: string[] = [];
-    for (let e = error as (Error & { details?: unknown }) | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) parts.push(e.message, JSON.stringify(e.details ?? {}), String(e.stack ?? ''));
+    for (let e = error as (Error & { details?: unknown }) | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++)
+      parts.push(e.message, JSON.stringify(e.details ?? {}), String(e.stack ?? ''));
     return parts.join('\n');
   };
 
@@ -162,14 +204,17 @@ describe('privacy: a user\'s file name never reaches an error (src/io/input-labe
     const path = join(workDir, 'Doe_John.nii.gz');
     rmSync(path, { force: true });
     write(path);
-    const error = await readNifti(path).then(() => null, (e: unknown) => e);
+    const error = await readNifti(path).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isMewmError(error, 'InvalidVolume'), String(error)).toBe(true);
     expect((error as MewmError).message).toMatch(/^NIfTI input: /);
     expect(errorText(error)).not.toContain('Doe');
     expect(errorText(error)).not.toContain(workDir);
   });
 
-  it('names mewm synth\'s own files (pseudonymous by construction)', async () => {
+  it("names mewm synth's own files (pseudonymous by construction)", async () => {
     const dir = join(workDir, 'SYN-3-0007');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'pre-ct.nii.gz'), Buffer.from('junk'));
@@ -177,7 +222,10 @@ describe('privacy: a user\'s file name never reaches an error (src/io/input-labe
   });
 
   it('an output path with a wrong extension is not named either', async () => {
-    await expect(writeNifti(join(workDir, 'Doe_John.img'), makeVolume(dtypeCases[0]!.data, shape, lpsOblique))).rejects.toMatchObject({ code: 'InvalidInput', message: 'the output path: a NIfTI path must end in .nii or .nii.gz' });
+    await expect(writeNifti(join(workDir, 'Doe_John.img'), makeVolume(dtypeCases[0]!.data, shape, lpsOblique))).rejects.toMatchObject({
+      code: 'InvalidInput',
+      message: 'the output path: a NIfTI path must end in .nii or .nii.gz',
+    });
   });
 });
 
@@ -204,8 +252,13 @@ function expectClose(actual: readonly number[], expected: readonly number[], tol
 
 describe.skipIf(!pythonAvailable)(`NIfTI against nibabel${pythonSkipReason}`, () => {
   const typeNames: Record<string, string> = {
-    Int16Array: 'int16', Uint8Array: 'uint8', Float32Array: 'float32', Uint16Array: 'uint16',
-    Int32Array: 'int32', Float64Array: 'float64', Int8Array: 'int8',
+    Int16Array: 'int16',
+    Uint8Array: 'uint8',
+    Float32Array: 'float32',
+    Uint16Array: 'uint16',
+    Int32Array: 'int32',
+    Float64Array: 'float64',
+    Int8Array: 'int8',
   };
 
   it.each(dtypeCases)('nibabel reads our $name file identically (affine, shape, dtype, values, both xforms)', ({ data }) => {
@@ -226,10 +279,20 @@ describe.skipIf(!pythonAvailable)(`NIfTI against nibabel${pythonSkipReason}`, ()
     const casesDir = join(workDir, 'cases');
     if (pythonAvailable) runOracle('nifti_oracle.py', ['make-cases', casesDir]);
     const expectedType: Record<string, string> = {
-      ras_int16: 'Int16Array', lps_int16: 'Int16Array', las_float32: 'Float32Array', permuted_uint8: 'Uint8Array',
-      scaled_int16: 'Float32Array', uint16: 'Uint16Array', int32: 'Int32Array', float64: 'Float64Array',
-      bigendian_int16: 'Int16Array', oblique_qform_only: 'Int16Array', sform_wins: 'Int16Array', no_xform: 'Int16Array',
-      nifti2_lps_int16: 'Int16Array', nifti2_oblique_qform_only: 'Float32Array',
+      ras_int16: 'Int16Array',
+      lps_int16: 'Int16Array',
+      las_float32: 'Float32Array',
+      permuted_uint8: 'Uint8Array',
+      scaled_int16: 'Float32Array',
+      uint16: 'Uint16Array',
+      int32: 'Int32Array',
+      float64: 'Float64Array',
+      bigendian_int16: 'Int16Array',
+      oblique_qform_only: 'Int16Array',
+      sform_wins: 'Int16Array',
+      no_xform: 'Int16Array',
+      nifti2_lps_int16: 'Int16Array',
+      nifti2_oblique_qform_only: 'Float32Array',
     };
     it.each(Object.entries(expectedType))('%s', async (stem, typeName) => {
       const gzipped = ['ras_int16', 'las_float32', 'permuted_uint8', 'scaled_int16', 'int32', 'oblique_qform_only', 'sform_wins', 'nifti2_lps_int16'];

@@ -3,7 +3,8 @@ import { diagonalAffine, makeVolume } from '../../src/core/volume/volume';
 import { decodePng, encodePng, montage, overlayColours, renderAxialSlice } from '../../src/io/png';
 
 const [nx, ny, nz] = [6, 4, 3];
-const pixel = (image: { rgba: Uint8Array; width: number }, row: number, column: number) => Array.from(image.rgba.subarray(4 * (row * image.width + column), 4 * (row * image.width + column) + 4));
+const pixel = (image: { rgba: Uint8Array; width: number }, row: number, column: number) =>
+  Array.from(image.rgba.subarray(4 * (row * image.width + column), 4 * (row * image.width + column) + 4));
 
 /** A RAS CT of -1000 HU with one 240 HU voxel at the patient's left-posterior corner of slice 1. */
 function rasCt() {
@@ -23,9 +24,11 @@ describe('renderAxialSlice', () => {
   it('renders an LPS-stored copy of the same anatomy identically', () => {
     const ras = rasCt();
     const lps = new Float32Array(ras.data.length);
-    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
-      lps[nx - 1 - i + nx * (ny - 1 - j + ny * k)] = ras.data[i + nx * (j + ny * k)]!;
-    }
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          lps[nx - 1 - i + nx * (ny - 1 - j + ny * k)] = ras.data[i + nx * (j + ny * k)]!;
+        }
     // voxel (i', j') of the LPS grid sits where RAS voxel (nx-1-i', ny-1-j') sits
     const affine = [-0.8, 0, 0, -2 + 0.8 * (nx - 1), 0, -0.8, 0, -1 + 0.8 * (ny - 1), 0, 0, 3, 0, 0, 0, 0, 1];
     const lpsImage = renderAxialSlice(makeVolume(lps, [nx, ny, nz], affine), 1);
@@ -41,7 +44,7 @@ describe('renderAxialSlice', () => {
     expect(pixel(filled, ny - 1 - 1, nx - 1 - 2).slice(0, 3)).toEqual([...overlayColours.liver]);
     expect(pixel(filled, ny - 1 - 1, nx - 1 - 3).slice(0, 3)).toEqual([...overlayColours.tumour]);
     expect(pixel(filled, 0, 0)).toEqual([0, 0, 0, 255]);
-    expect(pixel(filled, ny - 1, nx - 1).slice(0, 3)).toEqual([158, 158, 158]) // (240 + 1000) / 2000 * 255;
+    expect(pixel(filled, ny - 1, nx - 1).slice(0, 3)).toEqual([158, 158, 158]); // (240 + 1000) / 2000 * 255;
   });
 
   it('rejects slices outside the volume and labels on another grid', () => {

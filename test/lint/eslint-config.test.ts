@@ -51,7 +51,11 @@ describe('eslint.config.js', { timeout: 60_000 }, () => {
     ['activities/probe.ts', "import type { PlanInput } from '../workflows/types';\nexport type P = PlanInput;", []],
     // a command imports the command skeleton and the application layer, never another command; src/app never the CLI
     ['src/cli/probe.ts', "import { runBaseline } from './baseline';\nexport const r = runBaseline;", ['mewm/layers']],
-    ['src/cli/probe.ts', "import { runCommand } from './command';\nimport { resolveCase } from '../app/case-input';\nexport const r = [runCommand, resolveCase];", []],
+    [
+      'src/cli/probe.ts',
+      "import { runCommand } from './command';\nimport { resolveCase } from '../app/case-input';\nexport const r = [runCommand, resolveCase];",
+      [],
+    ],
     ['src/app/probe.ts', "import { stepTable } from '../cli/plan';\nexport const s = stepTable;", ['mewm/layers']],
     ['src/cli/main.ts', "export const load = () => import('./plan');", []],
     // one configuration pipeline: src/config reads the policy's settings through src/policy/config.ts only

@@ -18,10 +18,18 @@ describe('ActionBasePolicy (MEWM_POLICY=action-base)', () => {
   });
 
   it('takes the first D and E in vocabulary order, whatever the case, and refuses non-positive counts', async () => {
-    const small = await new ActionBasePolicy().propose({ caseId: 'case-1', observation: observation({ largestDiameterMm: 120 }), goal: GOAL, drugCount: 2, embolicCount: 1 });
+    const small = await new ActionBasePolicy().propose({
+      caseId: 'case-1',
+      observation: observation({ largestDiameterMm: 120 }),
+      goal: GOAL,
+      drugCount: 2,
+      embolicCount: 1,
+    });
     expect(small.drugs).toEqual(DRUGS.slice(0, 2));
     expect(small.embolics).toEqual(EMBOLICS.slice(0, 1));
-    const error = await new ActionBasePolicy().propose({ caseId: 'case-1', observation: observation(), goal: GOAL, drugCount: 0, embolicCount: 1 }).catch((e: unknown) => e);
+    const error = await new ActionBasePolicy()
+      .propose({ caseId: 'case-1', observation: observation(), goal: GOAL, drugCount: 0, embolicCount: 1 })
+      .catch((e: unknown) => e);
     expect(isMewmError(error, 'InvalidInput')).toBe(true);
   });
 

@@ -18,7 +18,11 @@ function phantom(affine: Affine, shape: [number, number, number], spheres: reado
     for (let j = 0; j < shape[1]; j++)
       for (let i = 0; i < shape[0]; i++) {
         const v = i + shape[0] * (j + shape[1] * k);
-        const p = [affine[0]! * i + affine[1]! * j + affine[2]! * k + affine[3]!, affine[4]! * i + affine[5]! * j + affine[6]! * k + affine[7]!, affine[8]! * i + affine[9]! * j + affine[10]! * k + affine[11]!];
+        const p = [
+          affine[0]! * i + affine[1]! * j + affine[2]! * k + affine[3]!,
+          affine[4]! * i + affine[5]! * j + affine[6]! * k + affine[7]!,
+          affine[8]! * i + affine[9]! * j + affine[10]! * k + affine[11]!,
+        ];
         const inLiver = i >= 4 && i < shape[0] - 4 && j >= 4 && j < shape[1] - 4 && k >= 2 && k < shape[2] - 2;
         if (!inLiver) continue;
         labels[v] = 1;
@@ -80,7 +84,13 @@ describe('observeTumour', () => {
   });
 
   it('ignores specks below the minimum lesion volume', () => {
-    const o = observeTumour(phantom(AFFINE, SHAPE, [{ centre: [70, 40, 40], radiusMm: 10, hu: 100 }, { centre: [30, 40, 40], radiusMm: 0.5, hu: 100 }]), { minLesionMl: 0.05 });
+    const o = observeTumour(
+      phantom(AFFINE, SHAPE, [
+        { centre: [70, 40, 40], radiusMm: 10, hu: 100 },
+        { centre: [30, 40, 40], radiusMm: 0.5, hu: 100 },
+      ]),
+      { minLesionMl: 0.05 },
+    );
     expect(o.tumourCount).toBe(1);
     expect(o.location).toBe('right-lobe');
   });

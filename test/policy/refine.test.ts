@@ -22,7 +22,9 @@ describe('enforceClinicalRules', () => {
   });
 
   it('records a duplicate candidate', () => {
-    expect(enforceClinicalRules(['epirubicin', 'epirubicin'], ['lipiodol']).removals).toEqual([{ agent: 'epirubicin', rule: 'no-duplicate-agent', keptInstead: 'epirubicin' }]);
+    expect(enforceClinicalRules(['epirubicin', 'epirubicin'], ['lipiodol']).removals).toEqual([
+      { agent: 'epirubicin', rule: 'no-duplicate-agent', keptInstead: 'epirubicin' },
+    ]);
   });
 
   it('never returns a rule-violating set, whatever the ranked input (1,000 random inputs)', () => {
@@ -64,14 +66,27 @@ describe('refinement by a reasoning model over HTTP', () => {
   const config = () =>
     llmEndpointConfig({ baseURL: server.baseURL, apiKey: 'k', model: 'fake-vlm', refineModel: 'fake-r1', timeoutMs: 5_000, maxRetries: 0, repairAttempts: 1 });
   const request = { caseId: 'case-0042', observation: observation(), goal: GOAL, drugCount: 3, embolicCount: 2 };
-  const proposal = { observation: 'x', drugs: ['Cisplatin', 'Oxaliplatin', 'Epirubicin', 'Idarubicin'], embolics: ['Lipiodol', 'Gelatin Sponge', 'NBCA'], rationale: 'broad' };
+  const proposal = {
+    observation: 'x',
+    drugs: ['Cisplatin', 'Oxaliplatin', 'Epirubicin', 'Idarubicin'],
+    embolics: ['Lipiodol', 'Gelatin Sponge', 'NBCA'],
+    rationale: 'broad',
+  };
 
   it('strips <think>, applies the removals, records reasons, models and prompt versions', async () => {
     server.script(
       json(proposal),
       content(
         '<think>Cisplatin and oxaliplatin are both platinum agents; NBCA is not used for HCC feeders.</think>' +
-          JSON.stringify({ drugs: ['Cisplatin', 'Epirubicin', 'Idarubicin'], embolics: ['Lipiodol', 'Gelatin Sponge'], removed: [{ name: 'Oxaliplatin', reason: 'second platinum' }, { name: 'NBCA', reason: 'not indicated' }], rationale: 'conflicts removed' }),
+          JSON.stringify({
+            drugs: ['Cisplatin', 'Epirubicin', 'Idarubicin'],
+            embolics: ['Lipiodol', 'Gelatin Sponge'],
+            removed: [
+              { name: 'Oxaliplatin', reason: 'second platinum' },
+              { name: 'NBCA', reason: 'not indicated' },
+            ],
+            rationale: 'conflicts removed',
+          }),
         'fake-r1-0528',
       ),
     );
@@ -86,7 +101,11 @@ describe('refinement by a reasoning model over HTTP', () => {
     // The reasoning model left two anthracyclines: the rule engine still removes one, on record.
     expect(result.drugs).toEqual(['cisplatin', 'epirubicin']);
     expect(result.removals).toEqual([{ agent: 'idarubicin', rule: 'single-anthracycline', keptInstead: 'epirubicin' }]);
-    expect(result.policy).toMatchObject({ name: 'llm+refine', models: ['fake-vlm', 'fake-r1-0528'], promptVersions: { propose: 'propose.v1', refine: 'refine.v1' } });
+    expect(result.policy).toMatchObject({
+      name: 'llm+refine',
+      models: ['fake-vlm', 'fake-r1-0528'],
+      promptVersions: { propose: 'propose.v1', refine: 'refine.v1' },
+    });
     expect(ruleViolations({ drugs: result.drugs, embolics: result.embolics })).toEqual([]);
   });
 
@@ -99,7 +118,11 @@ describe('refinement by a reasoning model over HTTP', () => {
   });
 
   it('refuses a refinement that empties a phase', async () => {
-    server.script(json(proposal), json({ drugs: [], embolics: ['Lipiodol'], removed: [], rationale: '' }), json({ drugs: ['Epirubicin'], embolics: ['Lipiodol'], removed: [], rationale: 'ok' }));
+    server.script(
+      json(proposal),
+      json({ drugs: [], embolics: ['Lipiodol'], removed: [], rationale: '' }),
+      json({ drugs: ['Epirubicin'], embolics: ['Lipiodol'], removed: [], rationale: 'ok' }),
+    );
     const result = await new LlmPolicy(config()).propose(request);
     expect(result.drugs).toEqual(['epirubicin']);
     expect(String(server.requests[2]!.messages.at(-1)!.content)).toContain('at least one drug');

@@ -30,7 +30,15 @@ describe('extractReport with an LLM over HTTP and the rules as cross-check', () 
     await server.close();
   });
   const llm = () => {
-    const config = llmEndpointConfig({ baseURL: server.baseURL, apiKey: 'k', model: 'fake-vlm', extractModel: 'fake-extractor', maxRetries: 0, repairAttempts: 1, timeoutMs: 5_000 });
+    const config = llmEndpointConfig({
+      baseURL: server.baseURL,
+      apiKey: 'k',
+      model: 'fake-vlm',
+      extractModel: 'fake-extractor',
+      maxRetries: 0,
+      repairAttempts: 1,
+      timeoutMs: 5_000,
+    });
     return { client: createLlmClient(config), config };
   };
 
@@ -55,7 +63,11 @@ describe('extractReport with an LLM over HTTP and the rules as cross-check', () 
     server.script(json({ ...agreeing, drugs: [{ name: 'Oxaliplatin', dose: 50, unit: 'mg' }], attenuationLevel: 3 }));
     const result = await extractReport(REPORT, { caseId: 'case-1', llm: llm() });
     expect(result.flagged).toBe(true);
-    expect(result.disagreements).toEqual(['epirubicin: found by rules only', 'oxaliplatin: dose 100 mg (rules) vs 50 mg (llm)', 'attenuation level 4 (rules) vs 3 (llm)']);
+    expect(result.disagreements).toEqual([
+      'epirubicin: found by rules only',
+      'oxaliplatin: dose 100 mg (rules) vs 50 mg (llm)',
+      'attenuation level 4 (rules) vs 3 (llm)',
+    ]);
   });
 
   it('re-asks on an out-of-vocabulary name and fails typed if it persists', async () => {

@@ -75,7 +75,8 @@ describe('rule-based report extraction', () => {
   });
 
   it('finds synonyms, abbreviations and a swapped-letter typo, but no agents in prose', () => {
-    const text = 'L-OHP 100 mg and Pharmorubicin 30 mg were infused through the cathether; 1 vial of CalliSpheres (100-300 μm) loaded with 40 mg Epirbuicin was slowly delivered; 3 ml absolute ethanol was injected into the tumour-feeding artery; NBCA (1 ml) was used to occlude the tumor-feeding artery.';
+    const text =
+      'L-OHP 100 mg and Pharmorubicin 30 mg were infused through the cathether; 1 vial of CalliSpheres (100-300 μm) loaded with 40 mg Epirbuicin was slowly delivered; 3 ml absolute ethanol was injected into the tumour-feeding artery; NBCA (1 ml) was used to occlude the tumor-feeding artery.';
     expect(findAgentMentions(text).map((m) => m.agent)).toEqual(['oxaliplatin', 'epirubicin', 'drug-eluting-beads', 'epirubicin', 'absolute-alcohol', 'nbca']);
     const e = extractReportByRules(text);
     expect(e.embolics.find((x) => x.agent === 'drug-eluting-beads')).toMatchObject({ dose: 1, unit: 'vial' });
@@ -114,10 +115,11 @@ describe('rule-based extractor accuracy on the synthetic world (500 reports)', (
       const found = new Set<AgentId>([...e.drugs, ...e.embolics].map((a) => a.agent));
       const truth = new Set<AgentId>(protocolAgents(report.protocol));
       for (const a of found) (truth.has(a) ? tp++ : fp++) || undefined;
-      for (const a of truth) if (!found.has(a)) {
-        fn++;
-        if (misses.length < 5) misses.push(`missed ${a} in: ${report.text}`);
-      }
+      for (const a of truth)
+        if (!found.has(a)) {
+          fn++;
+          if (misses.length < 5) misses.push(`missed ${a} in: ${report.text}`);
+        }
       for (const a of found) if (!truth.has(a) && misses.length < 5) misses.push(`spurious ${a} in: ${report.text}`);
       if (e.attenuationLevel === report.attenuationLevel) levelsRight++;
       else if (misses.length < 5) misses.push(`level ${e.attenuationLevel} vs ${report.attenuationLevel}: ${report.text}`);

@@ -33,7 +33,11 @@ try {
   // (replay-plan*, replay-cohort, plan-replay-BAD-0001, inputs without requirements) stay as they are.
   const requirements = await workers.requirements();
   const planId = 'replay-req-plan';
-  await client.workflow.execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohort.dir, ids[0]!)), settings: config.planning, requirements }] });
+  await client.workflow.execute('planTreatment', {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId: planId,
+    args: [{ case: await stageCase(config, caseOf(cohort.dir, ids[0]!)), settings: config.planning, requirements }],
+  });
   const bad = writeCorruptCase(join(cohort.dir, 'cases'), 'BAD-0001');
   const manifest = writeManifest(join(cohort.dir, 'replay.jsonl'), [caseOf(cohort.dir, ids[1]!), bad, caseOf(cohort.dir, ids[0]!)]);
   const input: CohortInput = {

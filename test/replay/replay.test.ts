@@ -13,7 +13,9 @@ import type { BeamStepInput, PlanWorkflowInput } from '../../workflows/types';
 import { workflowBundle } from '../support/temporal';
 
 const dir = join(import.meta.dirname, 'histories');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('replay of recorded histories', () => {
   it('has the committed histories', () => {
@@ -36,7 +38,9 @@ describe('replay of recorded histories', () => {
       const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
       const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
       const input = defaultPayloadConverter.fromPayload<PlanWorkflowInput & BeamStepInput>(started.input!.payloads![0]!);
-      const queues = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => ({ type: e.activityTaskScheduledEventAttributes!.activityType!.name!, queue: e.activityTaskScheduledEventAttributes!.taskQueue!.name! }));
+      const queues = history
+        .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => ({ type: e.activityTaskScheduledEventAttributes!.activityType!.name!, queue: e.activityTaskScheduledEventAttributes!.taskQueue!.name! }));
       return { input, queues };
     };
     const plan = scheduled('replay-req-plan.json');
@@ -44,7 +48,8 @@ describe('replay of recorded histories', () => {
     expect(plan.queues).toContainEqual({ type: 'proposeActions', queue: plan.input.requirements!.queues.llm });
     expect(plan.input.requirements!.queues.llm).toMatch(/^mewm-llm-[0-9a-f]{16}$/);
     const step = scheduled('replay-req-plan--drug-1.json');
-    for (const type of ['simulateCandidates', 'segmentReplicas', 'scoreReplicas']) expect(step.queues).toContainEqual({ type, queue: step.input.requirements!.queues.gpu });
+    for (const type of ['simulateCandidates', 'segmentReplicas', 'scoreReplicas'])
+      expect(step.queues).toContainEqual({ type, queue: step.input.requirements!.queues.gpu });
     expect(step.input.requirements).toEqual(plan.input.requirements);
     const legacy = scheduled('replay-plan.json');
     expect(legacy.input.requirements).toBeUndefined();
@@ -53,7 +58,10 @@ describe('replay of recorded histories', () => {
   });
 
   it('replays every history without nondeterminism', { timeout: 120_000 }, async () => {
-    const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8'))) }));
+    const histories = files.map((file) => ({
+      workflowId: file.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8'))),
+    }));
     const results: { workflowId: string; error?: unknown }[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) results.push(result);
     expect(results.map((r) => r.workflowId).sort()).toEqual(files.map((f) => f.replace(/\.json$/, '')).sort());

@@ -9,7 +9,16 @@ import { freePort } from '../../workers/dev-server';
 export const MEWM_BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'mewm');
 
 /** Variables of the developer's shell that would change what a test plans. */
-const INHERITED = ['TEMPORAL_ADDRESS', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'MEWM_POLICY', 'MEWM_ORACLE_COHORT', 'MEWM_WORLD_MODEL', 'MEWM_MODEL_DIR', 'MEWM_CONFIG'];
+const INHERITED = [
+  'TEMPORAL_ADDRESS',
+  'OPENAI_BASE_URL',
+  'OPENAI_API_KEY',
+  'MEWM_POLICY',
+  'MEWM_ORACLE_COHORT',
+  'MEWM_WORLD_MODEL',
+  'MEWM_MODEL_DIR',
+  'MEWM_CONFIG',
+];
 
 /** The environment of a CLI test in `dir`: data under `dir/data`, a free port, the tiny preset, then `overrides`. */
 export async function cliTestEnv(dir: string, overrides: Record<string, string> = {}): Promise<Record<string, string>> {

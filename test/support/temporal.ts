@@ -146,7 +146,13 @@ export async function startTemporalStack(dir: string, config: MewmConfig, overri
 }
 
 /** Workers for `roles` in this process, until `stop()` (production's startInProcessWorkers with the test bundle). */
-export async function startWorkers(options: { address: string; config: MewmConfig; roles?: readonly QueueRole[]; overrides?: DependencyOverrides; identity?: string }): Promise<RunningWorkers> {
+export async function startWorkers(options: {
+  address: string;
+  config: MewmConfig;
+  roles?: readonly QueueRole[];
+  overrides?: DependencyOverrides;
+  identity?: string;
+}): Promise<RunningWorkers> {
   const roles = options.roles ?? ['gpu', 'llm', 'cpu'];
   const bundle = roles.includes('cpu') ? await workflowBundle() : undefined;
   return startInProcessWorkers({

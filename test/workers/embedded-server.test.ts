@@ -70,23 +70,31 @@ describe('the embedded server of a data dir', () => {
     expect(existsSync(paths.lock)).toBe(false);
   });
 
-  it('a command (`mewm status`) with a foreign listener on the port: one TemporalForeign line, a failing exit code, no server started', { timeout: 90_000 }, async () => {
-    const dir = tempDir('foreign-cli');
-    const listener: Server = createServer((socket) => {
-      socket.on('error', () => {});
-      socket.end('hello\n');
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => listener.close(() => r())));
-    const env = await cliTestEnv(dir, { MEWM_TEMPORAL_PORT: String(port) });
-    const { code, stdout, stderr } = await runMewmAsync(dir, env, ['status'], 60_000);
-    expect(code).not.toBe(0); // exit codes: src/cli (issue 13)
-    expect(code).not.toBeNull();
-    expect(stdout).toBe('');
-    expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^mewm: TemporalForeign: something other than the Temporal server mewm started for this data dir answers on 127\\.0\\.0\\.1:${port} `))]);
-    expect(existsSync(embeddedServerPaths(env.MEWM_DATA_DIR!).dbFile)).toBe(false);
-  });
+  it(
+    'a command (`mewm status`) with a foreign listener on the port: one TemporalForeign line, a failing exit code, no server started',
+    { timeout: 90_000 },
+    async () => {
+      const dir = tempDir('foreign-cli');
+      const listener: Server = createServer((socket) => {
+        socket.on('error', () => {});
+        socket.end('hello\n');
+      });
+      const port = await freePort();
+      await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => listener.close(() => r())));
+      const env = await cliTestEnv(dir, { MEWM_TEMPORAL_PORT: String(port) });
+      const { code, stdout, stderr } = await runMewmAsync(dir, env, ['status'], 60_000);
+      expect(code).not.toBe(0); // exit codes: src/cli (issue 13)
+      expect(code).not.toBeNull();
+      expect(stdout).toBe('');
+      expect(stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(`^mewm: TemporalForeign: something other than the Temporal server mewm started for this data dir answers on 127\\.0\\.0\\.1:${port} `),
+        ),
+      ]);
+      expect(existsSync(embeddedServerPaths(env.MEWM_DATA_DIR!).dbFile)).toBe(false);
+    },
+  );
 
   it('adopts its own server, refuses it from another data dir, and stops it with the last lease', { timeout: 90_000 }, async () => {
     const dir = tempDir('foreign-temporal');

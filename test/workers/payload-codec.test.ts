@@ -40,12 +40,18 @@ describe('AesGcmPayloadCodec', () => {
   it('a wrong key or a tampered payload is InvalidConfig naming key ids, never keys', async () => {
     const key = fakeKey();
     const [sealed] = await new AesGcmPayloadCodec(key).encode([plain({ a: 1 })]);
-    const wrong = await new AesGcmPayloadCodec(fakeKey()).decode([sealed!]).then(() => null, (e: unknown) => e);
+    const wrong = await new AesGcmPayloadCodec(fakeKey()).decode([sealed!]).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isMewmError(wrong, 'InvalidConfig')).toBe(true);
     expect((wrong as Error).message).toMatch(/encrypted with key [0-9a-f]{16}, but MEWM_PAYLOAD_KEY is key [0-9a-f]{16}/);
     expect((wrong as Error).message).not.toContain(key.toString('base64'));
     const tampered = { ...sealed!, data: Uint8Array.from(sealed!.data!, (b, i) => (i === 40 ? b ^ 1 : b)) };
-    const bad = await new AesGcmPayloadCodec(key).decode([tampered]).then(() => null, (e: unknown) => e);
+    const bad = await new AesGcmPayloadCodec(key).decode([tampered]).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isMewmError(bad, 'InvalidConfig')).toBe(true);
     expect((bad as Error).message).toContain('fails authentication');
   });
@@ -96,7 +102,8 @@ describe('a plan with payload encryption on', () => {
     const walk = (node: unknown, depth: number, key: string): void => {
       if (depth > 40 || typeof node !== 'object' || node === null || node instanceof Uint8Array) return;
       const record = node as Record<string, unknown>;
-      if (record.data instanceof Uint8Array && typeof record.metadata === 'object' && record.metadata !== null && 'encoding' in (record.metadata as object)) payloads.push(record as never);
+      if (record.data instanceof Uint8Array && typeof record.metadata === 'object' && record.metadata !== null && 'encoding' in (record.metadata as object))
+        payloads.push(record as never);
       // Search attributes are indexed by the server, never encoded: they hold case ids and statuses by design.
       for (const [k, value] of Object.entries(record)) {
         if (k === 'searchAttributes') indexed.push(JSON.stringify(Object.keys((value as { indexedFields?: object })?.indexedFields ?? {})));
@@ -108,6 +115,7 @@ describe('a plan with payload encryption on', () => {
     const encodings = new Set(payloads.map((p) => new TextDecoder().decode(p.metadata!.encoding!)));
     expect([...encodings]).toEqual(['binary/encrypted']);
     const allBytes = payloads.map((p) => Buffer.from(p.data!).toString('latin1')).join('\n');
-    for (const readable of [result.protocol.drugs[0] ?? result.protocol.embolics[0]!, '"risk"', 'sha256', 'file://', '"protocol"']) expect(allBytes).not.toContain(readable);
+    for (const readable of [result.protocol.drugs[0] ?? result.protocol.embolics[0]!, '"risk"', 'sha256', 'file://', '"protocol"'])
+      expect(allBytes).not.toContain(readable);
   }, 300_000);
 });

@@ -16,10 +16,20 @@ import { createPolicy } from '../../src/policy/index';
 import { describeFailure } from '../../src/cli/command-support';
 import { refusingOthers } from '../../workers/activities';
 import { TASK_QUEUES } from '../../workflows/task-queues';
-import { planRequirements, policyRequirementOf, policyRequirementOfPolicy, servingQueues, unservedQueues, worldModelRequirementFromConfig, worldModelRequirementOf } from '../../workers/serving';
+import {
+  planRequirements,
+  policyRequirementOf,
+  policyRequirementOfPolicy,
+  servingQueues,
+  unservedQueues,
+  worldModelRequirementFromConfig,
+  worldModelRequirementOf,
+} from '../../workers/serving';
 import { caseOf, connectClient, stageCase, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort } from '../support/temporal';
 
-const llm = (overrides: Parameters<typeof llmEndpointConfig>[0] = {}) => ({ llm: llmEndpointConfig({ baseURL: 'http://127.0.0.1:8080/v1', apiKey: 'sk-secret', model: 'local-model', ...overrides }) });
+const llm = (overrides: Parameters<typeof llmEndpointConfig>[0] = {}) => ({
+  llm: llmEndpointConfig({ baseURL: 'http://127.0.0.1:8080/v1', apiKey: 'sk-secret', model: 'local-model', ...overrides }),
+});
 
 describe('policy requirements', () => {
   it('name the endpoint without credentials, query or key', () => {
@@ -30,11 +40,23 @@ describe('policy requirements', () => {
   });
 
   it('give one queue per policy: equal configurations share it, any result-changing difference splits it', () => {
-    const world = { backend: 'oracle' as const, dynamics: { name: 'd', version: '1', sha256: 'a' }, assistant: { name: 'a', version: '1', sha256: 'a' }, heuristic: { name: 'h', version: '1', sha256: 'a' } };
+    const world = {
+      backend: 'oracle' as const,
+      dynamics: { name: 'd', version: '1', sha256: 'a' },
+      assistant: { name: 'a', version: '1', sha256: 'a' },
+      heuristic: { name: 'h', version: '1', sha256: 'a' },
+    };
     const queue = (p: Parameters<typeof policyRequirementOf>[0]) => servingQueues(policyRequirementOf(p), world).llm;
     expect(queue(llm())).toBe(queue(llm()));
     expect(queue(llm())).toBe(queue(llm({ apiKey: 'another-key', timeoutMs: 5 }))); // the key and timeouts do not change answers
-    const others = [queue({}), queue({ actionBase: true }), queue(llm({ model: 'other' })), queue(llm({ baseURL: 'http://127.0.0.1:8081/v1' })), queue(llm({ outputMode: 'none' })), queue(llm({ maxTokens: 64 }))];
+    const others = [
+      queue({}),
+      queue({ actionBase: true }),
+      queue(llm({ model: 'other' })),
+      queue(llm({ baseURL: 'http://127.0.0.1:8081/v1' })),
+      queue(llm({ outputMode: 'none' })),
+      queue(llm({ maxTokens: 64 })),
+    ];
     expect(new Set([queue(llm()), ...others]).size).toBe(others.length + 1);
     expect(queue({})).toMatch(/^mewm-llm-[0-9a-f]{16}$/);
   });
@@ -58,7 +80,9 @@ describe('world-model requirements', () => {
       await world.close();
     }
     const cached = await worldModelRequirementFromConfig({ ...config.worldModel, oracleLabelCache: true });
-    expect(servingQueues({ kind: 'guideline' }, cached).gpu).not.toBe(servingQueues({ kind: 'guideline' }, await worldModelRequirementFromConfig(config.worldModel)).gpu);
+    expect(servingQueues({ kind: 'guideline' }, cached).gpu).not.toBe(
+      servingQueues({ kind: 'guideline' }, await worldModelRequirementFromConfig(config.worldModel)).gpu,
+    );
   });
 
   it('are the same from the configuration and from the loaded model: ONNX demo models, and the sampler splits the queue', { timeout: 120_000 }, async () => {
@@ -113,7 +137,12 @@ describe('a worker that cannot serve what a task asks for', () => {
   });
 
   it('plan requirements carry both queues', () => {
-    const world = { backend: 'oracle' as const, dynamics: { name: 'd', version: '1', sha256: 'a' }, assistant: { name: 'a', version: '1', sha256: 'a' }, heuristic: { name: 'h', version: '1', sha256: 'a' } };
+    const world = {
+      backend: 'oracle' as const,
+      dynamics: { name: 'd', version: '1', sha256: 'a' },
+      assistant: { name: 'a', version: '1', sha256: 'a' },
+      heuristic: { name: 'h', version: '1', sha256: 'a' },
+    };
     const r = planRequirements(served, world);
     expect(r.queues).toEqual(servingQueues(served, world));
     expect(r.queues.gpu).toMatch(/^mewm-gpu-[0-9a-f]{16}$/);
@@ -166,7 +195,11 @@ describe('a task that reaches a worker that cannot serve it', () => {
       const asked = policyRequirementOf(llm());
       const requirements = { ...served, policy: asked };
       const error = await client.workflow
-        .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-refused', args: [{ case: await stageCase(config, caseOf(cohort.dir, caseId)), settings: config.planning, requirements }] })
+        .execute('planTreatment', {
+          taskQueue: TASK_QUEUES.cpu,
+          workflowId: 'plan-refused',
+          args: [{ case: await stageCase(config, caseOf(cohort.dir, caseId)), settings: config.planning, requirements }],
+        })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);
       const { code, message } = describeFailure(error);

@@ -13,7 +13,9 @@ describe('worker limits from the config', () => {
   });
 
   it.each(['-1', 'soon', '7200'])('MEWM_SHUTDOWN_GRACE_S=%s is an InvalidConfig naming the variable', (value) => {
-    expect(() => resolveConfig({ cwd: '/w', env: { MEWM_SHUTDOWN_GRACE_S: value } })).toThrow(expect.objectContaining({ code: 'InvalidConfig', message: expect.stringContaining('MEWM_SHUTDOWN_GRACE_S') }));
+    expect(() => resolveConfig({ cwd: '/w', env: { MEWM_SHUTDOWN_GRACE_S: value } })).toThrow(
+      expect.objectContaining({ code: 'InvalidConfig', message: expect.stringContaining('MEWM_SHUTDOWN_GRACE_S') }),
+    );
   });
 
   it('slots per queue; only the CPU worker caches workflows', () => {

@@ -93,7 +93,16 @@ describe('a cohort with the LLM policy on a misbehaving endpoint', () => {
     const result = (await client.workflow.execute('runCohort', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'cohort-llm',
-      args: [{ cohortId: 'llm', cases: await stageCohort(config, 'llm', manifest), settings: config.planning, concurrency: 1, pageSize: 10, requirements: stack.requirements }],
+      args: [
+        {
+          cohortId: 'llm',
+          cases: await stageCohort(config, 'llm', manifest),
+          settings: config.planning,
+          concurrency: 1,
+          pageSize: 10,
+          requirements: stack.requirements,
+        },
+      ],
     })) as CohortResult;
     expect(result).toMatchObject({ total: 4, completed: 1, failed: 3 });
     const byCase = await outcomes(result);

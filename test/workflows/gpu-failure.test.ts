@@ -14,7 +14,17 @@ import type { DevServer } from '../../workers/dev-server';
 import { beamStepWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
-import { caseOf, stageCase, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import {
+  caseOf,
+  stageCase,
+  connectClient,
+  startTestServer,
+  startWorkers,
+  tempDir,
+  testConfig,
+  writeTestCohort,
+  type RunningWorkers,
+} from '../support/temporal';
 
 // Per simulated replica; heartbeats reach the server at most every 0.8 × 3 s, so a step must last several seconds.
 const DELAY_MS = 600;
@@ -76,7 +86,12 @@ async function heartbeatedReplicas(stepWorkflowId: string): Promise<number> {
 }
 
 function decisions(result: PlanResult) {
-  return { protocol: result.protocol, risk: result.risk, beams: result.beams, steps: result.steps.map(({ workflowId: _w, audit: _a, computedReplicas: _c, resumedReplicas: _r, ...rest }) => rest) };
+  return {
+    protocol: result.protocol,
+    risk: result.risk,
+    beams: result.beams,
+    steps: result.steps.map(({ workflowId: _w, audit: _a, computedReplicas: _c, resumedReplicas: _r, ...rest }) => rest),
+  };
 }
 
 async function activityAttempts(workflowId: string, activityType: string): Promise<number[]> {
@@ -96,7 +111,11 @@ describe('GPU worker killed mid-simulation', () => {
   it('finishes on a second worker with the undisturbed result, resuming from the heartbeat', { timeout: 180_000 }, async () => {
     gpuProcess = await startGpuProcess();
     const planId = 'plan-gpu-killed';
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }] });
+    const handle = await client.workflow.start('planTreatment', {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: planId,
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }],
+    });
 
     // Wait until the second drug step's simulation has finished a few replicas, then kill the worker.
     const victim = beamStepWorkflowId(planId, 'drug', 2);
@@ -122,7 +141,9 @@ describe('GPU worker killed mid-simulation', () => {
     expect(await activityAttempts(beamStepWorkflowId(planId, 'drug', 1), 'simulateCandidates')).toEqual([1]);
     expect(disturbed.steps[0]!.resumedReplicas).toBe(0);
     const parentHistory = await client.workflow.getHandle(planId).fetchHistory();
-    const childStarts = (parentHistory.events ?? []).filter((e) => e.childWorkflowExecutionStartedEventAttributes).map((e) => e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId);
+    const childStarts = (parentHistory.events ?? [])
+      .filter((e) => e.childWorkflowExecutionStartedEventAttributes)
+      .map((e) => e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId);
     expect(childStarts).toEqual([beamStepWorkflowId(planId, 'drug', 1), beamStepWorkflowId(planId, 'drug', 2), beamStepWorkflowId(planId, 'embolic', 1)]);
 
     const undisturbed = (await client.workflow.execute('planTreatment', {

@@ -40,7 +40,12 @@ describe('planTreatment with the LLM policy', () => {
   it('retries a failing endpoint through Temporal, enforces the rules on its answer, and plans', async () => {
     fake.script(
       status(500),
-      json({ observation: 'single hypervascular lesion', drugs: ['Cisplatin', 'Oxaliplatin', 'Epirubicin'], embolics: ['Lipiodol', 'Gelatin sponge'], rationale: 'platinum plus anthracycline, emulsified' }),
+      json({
+        observation: 'single hypervascular lesion',
+        drugs: ['Cisplatin', 'Oxaliplatin', 'Epirubicin'],
+        embolics: ['Lipiodol', 'Gelatin sponge'],
+        rationale: 'platinum plus anthracycline, emulsified',
+      }),
     );
     const result = (await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,

@@ -69,7 +69,11 @@ function expectClean(text: string, what: string): void {
 describe('patient identifiers in paths stay out of Temporal', () => {
   it('plans a case from DOE^JOHN-90817263/ct.nii.gz without the folder name in any history or search attribute', { timeout: 180_000 }, async () => {
     const caseRef = await stageCase(config, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'mask.nii.gz') });
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-privacy', args: [{ case: caseRef, settings: config.planning, requirements: stack.requirements }] });
+    const handle = await client.workflow.start('planTreatment', {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: 'plan-privacy',
+      args: [{ case: caseRef, settings: config.planning, requirements: stack.requirements }],
+    });
     const result = (await handle.result()) as PlanResult;
     expect(result.caseId).toBe(caseId);
     const planHistory = await historyText(handle);
@@ -82,11 +86,17 @@ describe('patient identifiers in paths stay out of Temporal', () => {
     expectClean(await searchAttributesText(handle), 'plan search attributes');
   });
 
-  it('fails on a missing mask (named like the patient) naming the case and the file\'s role only', { timeout: 120_000 }, async () => {
+  it("fails on a missing mask (named like the patient) naming the case and the file's role only", { timeout: 120_000 }, async () => {
     const handle = await client.workflow.start('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-privacy-missing-mask',
-      args: [{ case: await stageCase(config, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'Doe_John-mask.nii.gz') }), settings: config.planning, requirements: stack.requirements }],
+      args: [
+        {
+          case: await stageCase(config, { caseId, ct: join(patientDir, 'ct.nii.gz'), mask: join(patientDir, 'Doe_John-mask.nii.gz') }),
+          settings: config.planning,
+          requirements: stack.requirements,
+        },
+      ],
     });
     const failure = await handle.result().then(
       () => null,
@@ -108,7 +118,16 @@ describe('patient identifiers in paths stay out of Temporal', () => {
     const handle = await client.workflow.start('runCohort', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'cohort-privacy',
-      args: [{ cohortId: 'privacy', cases: await stageCohort(config, 'privacy', manifest), settings: config.planning, concurrency: 1, pageSize: 5, requirements: stack.requirements }],
+      args: [
+        {
+          cohortId: 'privacy',
+          cases: await stageCohort(config, 'privacy', manifest),
+          settings: config.planning,
+          concurrency: 1,
+          pageSize: 5,
+          requirements: stack.requirements,
+        },
+      ],
     });
     const result = (await handle.result()) as CohortResult;
     expect(result).toMatchObject({ total: 1, completed: 1, failed: 0 });

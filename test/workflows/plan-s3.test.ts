@@ -30,7 +30,10 @@ beforeAll(async () => {
   caseId = cohort.patients[0]!.caseId;
   s3 = await startS3Server('mewm-plans');
   const connection = { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true };
-  config = testConfig(dir, cohortDir, { artifacts: { location: `s3://${s3.bucket}/runs/test`, s3: connection }, planning: { drugHorizon: 1, embolicHorizon: 1 } });
+  config = testConfig(dir, cohortDir, {
+    artifacts: { location: `s3://${s3.bucket}/runs/test`, s3: connection },
+    planning: { drugHorizon: 1, embolicHorizon: 1 },
+  });
   const tuning = { credentials: s3rverCredentials };
   stores = new ArtifactStores(connection, tuning);
   store = createArtifactStore(parseArtifactLocation(config.artifacts.location, connection), tuning);

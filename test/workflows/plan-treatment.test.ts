@@ -118,10 +118,21 @@ describe('planTreatment on a real Temporal dev server', () => {
       const llm = activitiesFor('llm', deps) as unknown as PolicyActivities;
       const settings = config.planning;
       const caseId = caseIds[0]!;
-      const ingest = await cpu.prepareCase({ case: await stageCase(config, caseOf(cohortDir, caseId)), roiSize: settings.roiSize, roiSpacingMm: settings.roiSpacingMm });
+      const ingest = await cpu.prepareCase({
+        case: await stageCase(config, caseOf(cohortDir, caseId)),
+        roiSize: settings.roiSize,
+        roiSpacingMm: settings.roiSpacingMm,
+      });
       if (ingest.kind !== 'prepared') throw new Error('the test case has a mask');
       const { roi, observation, keySlices } = ingest.prepared;
-      const proposal = await llm.proposeActions({ caseId, observation, goal: settings.goal, drugCount: settings.drugCandidates, embolicCount: settings.embolicCandidates, keySlices });
+      const proposal = await llm.proposeActions({
+        caseId,
+        observation,
+        goal: settings.goal,
+        drugCount: settings.drugCandidates,
+        embolicCount: settings.embolicCandidates,
+        keySlices,
+      });
       const planId = 'plan-in-process';
       const summaries: StepSummary[] = [];
       const { chosen, beams, chosenReplicas } = await exploreProtocols<readonly ReplicaRecord[]>({
@@ -129,13 +140,21 @@ describe('planTreatment on a real Temporal dev server', () => {
         drugs: proposal.drugs,
         embolics: proposal.embolics,
         runStep: async (request) => {
-          const result = await beamStepWith({ planId, caseId, ...request, roi, settings }, { gpu, cpu, workflowId: beamStepWorkflowId(planId, request.phase, request.step) });
+          const result = await beamStepWith(
+            { planId, caseId, ...request, roi, settings },
+            { gpu, cpu, workflowId: beamStepWorkflowId(planId, request.phase, request.step) },
+          );
           summaries.push(result.summary);
           return stepReport(result);
         },
       });
       const previews = await cpu.renderPreviews({ caseId, roi, posts: chosenReplicas!.map((r) => ({ ct: r.ct, labels: r.labels })) });
-      expect({ protocol: chosen.protocol, risk: chosen.risk, beams, chosenBeam: chosen }).toEqual({ protocol: first.protocol, risk: first.risk, beams: first.beams, chosenBeam: first.chosenBeam });
+      expect({ protocol: chosen.protocol, risk: chosen.risk, beams, chosenBeam: chosen }).toEqual({
+        protocol: first.protocol,
+        risk: first.risk,
+        beams: first.beams,
+        chosenBeam: first.chosenBeam,
+      });
       expect(summaries.map(({ workflowId: _w, audit: _a, ...rest }) => rest)).toEqual(decisions(first).steps);
       // the previews are content-addressed renders of the chosen beam's replicas: the replica carry agrees too
       expect(previews.map((p) => p.uri)).toEqual(first.previews.map((p) => p.uri));
@@ -157,7 +176,8 @@ describe('planTreatment on a real Temporal dev server', () => {
     let found: string[] = [];
     for (let i = 0; i < 50 && found.length === 0; i++) {
       found = [];
-      for await (const w of client.workflow.list({ query: `MewmCaseId="${caseIds[0]}" AND MewmStatus="completed" AND WorkflowType="planTreatment"` })) found.push(w.workflowId);
+      for await (const w of client.workflow.list({ query: `MewmCaseId="${caseIds[0]}" AND MewmStatus="completed" AND WorkflowType="planTreatment"` }))
+        found.push(w.workflowId);
       if (found.length < 2) await new Promise((r) => setTimeout(r, 200));
     }
     expect(found.sort()).toEqual(['plan-e2e-a', 'plan-e2e-b']);
@@ -167,7 +187,13 @@ describe('planTreatment on a real Temporal dev server', () => {
     const result: PlanResult = await client.workflow.execute('planTreatment', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'plan-e2e-reference-options',
-      args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true }, requirements: stack.requirements }],
+      args: [
+        {
+          case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)),
+          settings: { ...config.planning, appendLipiodolAfterDrugs: true, requireImprovement: true },
+          requirements: stack.requirements,
+        },
+      ],
     });
     expect(result.protocol.embolics).toContain('lipiodol');
     for (const beam of result.beams) {
@@ -191,7 +217,11 @@ describe('planTreatment on a real Temporal dev server', () => {
   it('refuses at once a new plan whose input has no requirements (it would wait on queues nobody polls)', async () => {
     const started = Date.now();
     const error = await client.workflow
-      .execute('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: 'plan-no-requirements', args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: config.planning }] })
+      .execute('planTreatment', {
+        taskQueue: TASK_QUEUES.cpu,
+        workflowId: 'plan-no-requirements',
+        args: [{ case: await stageCase(config, caseOf(cohortDir, caseIds[0]!)), settings: config.planning }],
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const cause = (error as WorkflowFailedError).cause as ApplicationFailure;

@@ -17,7 +17,17 @@ import type { DevServer } from '../../workers/dev-server';
 import { beamStepWorkflowId } from '../../workflows/ids';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
-import { caseOf, connectClient, stageCase, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import {
+  caseOf,
+  connectClient,
+  stageCase,
+  startTestServer,
+  startWorkers,
+  tempDir,
+  testConfig,
+  writeTestCohort,
+  type RunningWorkers,
+} from '../support/temporal';
 
 const DELAY_MS = 300;
 const BATCH = 2;
@@ -43,7 +53,14 @@ beforeAll(async () => {
       embolicHorizon: 1,
       previews: false,
       simulateBatchReplicas: BATCH,
-      timeouts: { gpuStartToCloseS: 600, gpuHeartbeatS: HEARTBEAT_S, cpuStartToCloseS: 300, llmStartToCloseS: 300, maximumAttempts: 10, initialRetryIntervalS: 0.2 },
+      timeouts: {
+        gpuStartToCloseS: 600,
+        gpuHeartbeatS: HEARTBEAT_S,
+        cpuStartToCloseS: 300,
+        llmStartToCloseS: 300,
+        maximumAttempts: 10,
+        initialRetryIntervalS: 0.2,
+      },
     },
   });
   server = await startTestServer(join(dir, 'temporal.sqlite'));
@@ -90,13 +107,22 @@ async function simulateOutcome(stepWorkflowId: string): Promise<{ output: Simula
   throw new Error('no completed simulateCandidates');
 }
 
-const decisions = (r: PlanResult) => ({ protocol: r.protocol, risk: r.risk, beams: r.beams, steps: r.steps.map(({ workflowId: _w, audit: _a, computedReplicas: _c, resumedReplicas: _r, ...rest }) => rest) });
+const decisions = (r: PlanResult) => ({
+  protocol: r.protocol,
+  risk: r.risk,
+  beams: r.beams,
+  steps: r.steps.map(({ workflowId: _w, audit: _a, computedReplicas: _c, resumedReplicas: _r, ...rest }) => rest),
+});
 
 describe('kill -9 of a GPU worker mid-simulation', () => {
   it('the next attempt takes over every checkpointed replica, starts within seconds, and plans identically', { timeout: 600_000 }, async () => {
     gpu = await startCountingGpu();
     const planId = 'plan-resume-checkpoint';
-    const handle = await client.workflow.start('planTreatment', { taskQueue: TASK_QUEUES.cpu, workflowId: planId, args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }] });
+    const handle = await client.workflow.start('planTreatment', {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: planId,
+      args: [{ case: await stageCase(config, caseOf(cohortDir, caseId)), settings: config.planning, requirements: await running[0]!.requirements() }],
+    });
     // Kill after several batches: more than one heartbeat interval's worth of finished replicas.
     for (let i = 0; i < 3000 && simulatedByDeadWorker < 7; i++) await new Promise((r) => setTimeout(r, 50));
     expect(simulatedByDeadWorker).toBeGreaterThanOrEqual(7);

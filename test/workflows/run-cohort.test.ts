@@ -29,7 +29,10 @@ beforeAll(async () => {
   const cases = goodIds.map((id) => caseOf(cohort.dir, id));
   const bad = writeCorruptCase(join(cohort.dir, 'cases'), badId);
   // The corrupt case sits in the middle of a page: its neighbours must still be planned.
-  manifest = writeManifest(join(cohort.dir, 'test-manifest.jsonl'), [cases[0]!, bad, cases[1]!, cases[2]!, cases[3]!].map((c) => ({ ...c, mask: c.mask! })));
+  manifest = writeManifest(
+    join(cohort.dir, 'test-manifest.jsonl'),
+    [cases[0]!, bad, cases[1]!, cases[2]!, cases[3]!].map((c) => ({ ...c, mask: c.mask! })),
+  );
   config = testConfig(dir, cohort.dir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
   stack = await startTemporalStack(dir, config);
   client = stack.client;
@@ -40,7 +43,14 @@ afterAll(async () => {
   stores.close();
 });
 
-const cohortInput = async (cohortId: string): Promise<CohortInput> => ({ cohortId, cases: await stageCohort(config, cohortId, manifest), settings: config.planning, concurrency: 2, pageSize: 2, requirements: stack.requirements });
+const cohortInput = async (cohortId: string): Promise<CohortInput> => ({
+  cohortId,
+  cases: await stageCohort(config, cohortId, manifest),
+  settings: config.planning,
+  concurrency: 2,
+  pageSize: 2,
+  requirements: stack.requirements,
+});
 
 async function outcomes(result: CohortResult): Promise<CohortCaseOutcome[]> {
   const lines: CohortCaseOutcome[] = [];
@@ -75,7 +85,11 @@ describe('runCohort', () => {
   });
 
   it('a re-run skips the patients already planned and tries the failed one again', async () => {
-    const again = (await client.workflow.execute('runCohort', { taskQueue: TASK_QUEUES.cpu, workflowId: 'cohort-c1', args: [await cohortInput('c1')] })) as CohortResult;
+    const again = (await client.workflow.execute('runCohort', {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: 'cohort-c1',
+      args: [await cohortInput('c1')],
+    })) as CohortResult;
     expect(again).toMatchObject({ total: 5, completed: 0, skipped: 4, failed: 1 });
     const byCase = new Map((await outcomes(again)).map((o) => [o.caseId, o]));
     const previous = new Map((await outcomes(first)).map((o) => [o.caseId, o]));
@@ -84,7 +98,8 @@ describe('runCohort', () => {
     let plans: string[] = [];
     for (let i = 0; i < 50; i++) {
       plans = [];
-      for await (const w of client.workflow.list({ query: `MewmCohortId="c1" AND WorkflowType="planTreatment" AND MewmStatus="completed"` })) plans.push(w.workflowId);
+      for await (const w of client.workflow.list({ query: `MewmCohortId="c1" AND WorkflowType="planTreatment" AND MewmStatus="completed"` }))
+        plans.push(w.workflowId);
       if (plans.length >= 4) break;
       await new Promise((r) => setTimeout(r, 200));
     }

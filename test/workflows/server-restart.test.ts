@@ -14,7 +14,17 @@ import { TASK_QUEUES } from '../../workflows/task-queues';
 import type { CohortResult } from '../../workflows/types';
 import { writeManifest } from '../support/cases';
 import { slowWorldModel } from '../support/slow-world-model';
-import { caseOf, stageCohort, connectClient, startTestServer, startWorkers, tempDir, testConfig, writeTestCohort, type RunningWorkers } from '../support/temporal';
+import {
+  caseOf,
+  stageCohort,
+  connectClient,
+  startTestServer,
+  startWorkers,
+  tempDir,
+  testConfig,
+  writeTestCohort,
+  type RunningWorkers,
+} from '../support/temporal';
 
 let dir: string;
 let server: DevServer;
@@ -28,7 +38,10 @@ beforeAll(async () => {
   dir = tempDir('restart');
   const cohort = await writeTestCohort(dir, 4, 31);
   caseIds = cohort.patients.map((p) => p.caseId);
-  manifest = writeManifest(join(cohort.dir, 'restart.jsonl'), caseIds.map((id) => caseOf(cohort.dir, id)));
+  manifest = writeManifest(
+    join(cohort.dir, 'restart.jsonl'),
+    caseIds.map((id) => caseOf(cohort.dir, id)),
+  );
   config = testConfig(dir, cohort.dir, { planning: { drugHorizon: 1, embolicHorizon: 1 } });
   server = await startTestServer(join(dir, 'temporal.sqlite'));
   const world = slowWorldModel(await createWorldModel(config.worldModel), 150);
@@ -48,7 +61,16 @@ describe('Temporal server restart mid-cohort', () => {
     const handle = await first.workflow.start('runCohort', {
       taskQueue: TASK_QUEUES.cpu,
       workflowId: 'cohort-restart',
-      args: [{ cohortId: 'restart', cases: await stageCohort(config, 'restart', manifest), settings: config.planning, concurrency: 2, pageSize: 2, requirements: await workers.requirements() }],
+      args: [
+        {
+          cohortId: 'restart',
+          cases: await stageCohort(config, 'restart', manifest),
+          settings: config.planning,
+          concurrency: 2,
+          pageSize: 2,
+          requirements: await workers.requirements(),
+        },
+      ],
     });
     // Stop the server once some, not all, patients are done.
     let done = 0;

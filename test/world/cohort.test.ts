@@ -22,7 +22,17 @@ async function listFiles(dir: string): Promise<string[]> {
 
 async function digest(dir: string): Promise<Map<string, string>> {
   const files = await listFiles(dir);
-  const entries = await Promise.all(files.map(async (f) => [relative(dir, f), createHash('sha256').update(await readFile(f)).digest('hex')] as const));
+  const entries = await Promise.all(
+    files.map(
+      async (f) =>
+        [
+          relative(dir, f),
+          createHash('sha256')
+            .update(await readFile(f))
+            .digest('hex'),
+        ] as const,
+    ),
+  );
   return new Map(entries);
 }
 
@@ -40,7 +50,11 @@ describe('mewm synth (small grid)', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'mewm-synth-'));
-    for (const [name, seed] of [['a', 42], ['b', 42], ['c', 43]] as const) {
+    for (const [name, seed] of [
+      ['a', 42],
+      ['b', 42],
+      ['c', 43],
+    ] as const) {
       expect(await quiet(['--patients', '3', '--seed', String(seed), '--size', 'small', '--preview', '--out', join(root, name)])).toBe(0);
     }
   });
@@ -62,8 +76,14 @@ describe('mewm synth (small grid)', () => {
     const dir = join(root, 'a');
     const world = JSON.parse(await readFile(join(dir, 'world.json'), 'utf8'));
     expect(world).toMatchObject({ generator: 'mewm-synthetic-tace-world', seed: 42, patients: 3, grid: { preset: 'small' } });
-    const rows = (await readFile(join(dir, 'manifest.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    const truth = (await readFile(join(dir, 'truth.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (await readFile(join(dir, 'manifest.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const truth = (await readFile(join(dir, 'truth.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const csv = (await readFile(join(dir, 'manifest.csv'), 'utf8')).trim().split('\n');
     expect(rows.map((r) => r.caseId)).toEqual(['SYN-42-0001', 'SYN-42-0002', 'SYN-42-0003']);
     expect(truth.map((t) => t.caseId)).toEqual(rows.map((r) => r.caseId));

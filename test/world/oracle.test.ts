@@ -34,7 +34,9 @@ describe('oracle world model', () => {
   });
 
   it('names the world it encodes', async () => {
-    const hash = createHash('sha256').update(await readFile(join(dir, 'world.json'))).digest('hex');
+    const hash = createHash('sha256')
+      .update(await readFile(join(dir, 'world.json')))
+      .digest('hex');
     expect(oracle.dynamics.identity).toMatchObject({ role: 'dynamics', backend: 'oracle', sha256: hash });
     expect(oracle.heuristic.identity.sha256).toBe(hash);
   });
@@ -88,13 +90,20 @@ describe('oracle world model', () => {
         }
         oracleRisk.push(sum / replicas.length);
       }
-      expect(spearman(picks.map((r) => r.risk), oracleRisk)).toBeGreaterThan(0.85);
+      expect(
+        spearman(
+          picks.map((r) => r.risk),
+          oracleRisk,
+        ),
+      ).toBeGreaterThan(0.85);
     }
   });
 
   it('refuses a case that is not in its world', async () => {
     const pre = pres.get(patients[0]!.caseId)!;
-    await expect(oracle.dynamics.simulate([{ caseId: 'SYN-0-9999', pre, protocol: patients[0]!.physician, seeds: [1] }])).rejects.toSatisfy((e) => isMewmError(e, 'InvalidInput'));
+    await expect(oracle.dynamics.simulate([{ caseId: 'SYN-0-9999', pre, protocol: patients[0]!.physician, seeds: [1] }])).rejects.toSatisfy((e) =>
+      isMewmError(e, 'InvalidInput'),
+    );
     await expect(createOracleWorldModel({ cohortDir: join(dir, 'nope') })).rejects.toSatisfy((e) => isMewmError(e, 'InvalidInput'));
   });
 });

@@ -8,7 +8,7 @@ const small = GRID_PRESETS.small;
 function meanWhere(ct: Float32Array, labels: Uint8Array, label: number): number {
   let sum = 0;
   let n = 0;
-  for (let q = 0; q < labels.length; q++) if (labels[q] === label) (sum += ct[q]!), n++;
+  for (let q = 0; q < labels.length; q++) if (labels[q] === label) ((sum += ct[q]!), n++);
   return sum / n;
 }
 

@@ -27,7 +27,10 @@ const PROTOCOLS: Protocol[] = [
 
 const patients = (n: number, seed: number): Phenotype[] => Array.from({ length: n }, (_, i) => samplePhenotype(`SYN-T-${i}`, deriveSeed(seed, 'patient', i)));
 
-const truthOf = (phenotypes: readonly Phenotype[]) => ({ worldJson: new TextEncoder().encode('{"test":true}'), phenotypes: new Map(phenotypes.map((p) => [p.caseId, p])) });
+const truthOf = (phenotypes: readonly Phenotype[]) => ({
+  worldJson: new TextEncoder().encode('{"test":true}'),
+  phenotypes: new Map(phenotypes.map((p) => [p.caseId, p])),
+});
 
 /** A coarse pre-treatment ROI: rendering is not what these tests are about. */
 const coarseRoi = (phenotype: Phenotype): LabelledCt => renderPhantom(phenotype, { shape: [24, 24, 12], spacing: [10, 10, 16] });
@@ -63,64 +66,74 @@ describe('posterior expected risk', () => {
     expect(Math.abs(b.mean - a.mean)).toBeLessThan(5 * Math.hypot(a.standardError, b.standardError));
   });
 
-  it('is calibrated against the generator: true hidden values are uniform under their posterior within visible subgroups, and the risk is unbiased', { timeout: 300_000 }, () => {
-    const n = 360;
-    const k = 48;
-    const rows = patients(n, 14).map((phenotype) => {
-      const visible = visiblePhenotype(phenotype);
-      const sample = samplePosterior(visible, { draws: k, seed: 3 });
-      const below = (f: (b: Phenotype['biology']) => number) => sample.draws.filter((d) => f(d.biology) < f(phenotype.biology)).length / k;
-      const vascularity = sample.draws.map((d) => d.biology.vascularity);
-      const vMean = vascularity.reduce((s, x) => s + x, 0) / k;
-      return {
-        enhancement: phenotype.lesions.reduce((s, l) => s + l.enhancementHu, 0) / phenotype.lesions.length,
-        liverScale: observedLiverScale(visible),
-        heterogeneity: phenotype.biology.heterogeneity,
-        size: Math.max(...phenotype.lesions[0]!.radii),
-        lesionCount: phenotype.lesions.length + phenotype.lesions[0]!.radii[0] / 1000, // ties broken by size
-        pitReserve: below((b) => b.liverReserve),
-        pitVascularity: below((b) => b.vascularity),
-        pitPlatinum: below((b) => b.sensitivity.platinum),
-        pitAnthracycline: below((b) => b.sensitivity.anthracycline),
-        pitAntimetabolite: below((b) => b.sensitivity.antimetabolite),
-        pitAntibiotic: below((b) => b.sensitivity['antitumour-antibiotic']),
-        pitLipiodol: below((b) => b.lipiodolUptake),
-        sdVascularity: Math.sqrt(vascularity.reduce((s, x) => s + (x - vMean) ** 2, 0) / (k - 1)),
-        // platinum sensitivity follows vascularity: a wrong enhancement model biases this protocol per subgroup
-        bias: posteriorExpectedRisk(sample, PROTOCOLS[0]!).mean - expectedRisk(phenotype, PROTOCOLS[0]!),
+  it(
+    'is calibrated against the generator: true hidden values are uniform under their posterior within visible subgroups, and the risk is unbiased',
+    { timeout: 300_000 },
+    () => {
+      const n = 360;
+      const k = 48;
+      const rows = patients(n, 14).map((phenotype) => {
+        const visible = visiblePhenotype(phenotype);
+        const sample = samplePosterior(visible, { draws: k, seed: 3 });
+        const below = (f: (b: Phenotype['biology']) => number) => sample.draws.filter((d) => f(d.biology) < f(phenotype.biology)).length / k;
+        const vascularity = sample.draws.map((d) => d.biology.vascularity);
+        const vMean = vascularity.reduce((s, x) => s + x, 0) / k;
+        return {
+          enhancement: phenotype.lesions.reduce((s, l) => s + l.enhancementHu, 0) / phenotype.lesions.length,
+          liverScale: observedLiverScale(visible),
+          heterogeneity: phenotype.biology.heterogeneity,
+          size: Math.max(...phenotype.lesions[0]!.radii),
+          lesionCount: phenotype.lesions.length + phenotype.lesions[0]!.radii[0] / 1000, // ties broken by size
+          pitReserve: below((b) => b.liverReserve),
+          pitVascularity: below((b) => b.vascularity),
+          pitPlatinum: below((b) => b.sensitivity.platinum),
+          pitAnthracycline: below((b) => b.sensitivity.anthracycline),
+          pitAntimetabolite: below((b) => b.sensitivity.antimetabolite),
+          pitAntibiotic: below((b) => b.sensitivity['antitumour-antibiotic']),
+          pitLipiodol: below((b) => b.lipiodolUptake),
+          sdVascularity: Math.sqrt(vascularity.reduce((s, x) => s + (x - vMean) ** 2, 0) / (k - 1)),
+          // platinum sensitivity follows vascularity: a wrong enhancement model biases this protocol per subgroup
+          bias: posteriorExpectedRisk(sample, PROTOCOLS[0]!).mean - expectedRisk(phenotype, PROTOCOLS[0]!),
+        };
+      });
+      const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      const terciles = (key: (r: (typeof rows)[number]) => number) => {
+        const sorted = [...rows].sort((a, b) => key(a) - key(b));
+        return [0, 1, 2].map((t) => sorted.slice((t * n) / 3, ((t + 1) * n) / 3));
       };
-    });
-    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-    const terciles = (key: (r: (typeof rows)[number]) => number) => {
-      const sorted = [...rows].sort((a, b) => key(a) - key(b));
-      return [0, 1, 2].map((t) => sorted.slice((t * n) / 3, ((t + 1) * n) / 3));
-    };
-    // A sampler that ignored the evidence (the prior) would give PIT means near 0.2 / 0.8 in the outer terciles.
-    for (const group of terciles((r) => r.enhancement)) expect(Math.abs(mean(group.map((r) => r.pitVascularity)) - 0.5)).toBeLessThan(0.08);
-    for (const group of terciles((r) => r.liverScale)) expect(Math.abs(mean(group.map((r) => r.pitReserve)) - 0.5)).toBeLessThan(0.08);
-    // The hidden variables with visible parents: each sensitivity within subgroups of what drives it.
-    const checks: [string, (r: (typeof rows)[number]) => number, (r: (typeof rows)[number]) => number][] = [
-      ['platinum | enhancement', (r) => r.enhancement, (r) => r.pitPlatinum],
-      ['lipiodol uptake | enhancement', (r) => r.enhancement, (r) => r.pitLipiodol],
-      ['anthracycline | heterogeneity', (r) => r.heterogeneity, (r) => r.pitAnthracycline],
-      ['antimetabolite | size', (r) => r.size, (r) => r.pitAntimetabolite],
-      ['antitumour antibiotic | lesion count', (r) => r.lesionCount, (r) => r.pitAntibiotic],
-    ];
-    for (const [name, by, pit] of checks) for (const group of terciles(by)) expect(Math.abs(mean(group.map(pit)) - 0.5), name).toBeLessThan(0.09);
-    // The enhancement is informative: the posterior of vascularity is much narrower than its prior (sd 0.26).
-    expect(mean(rows.map((r) => r.sdVascularity))).toBeLessThan(0.15);
-    for (const group of terciles((r) => r.enhancement)) {
-      const bias = group.map((r) => r.bias);
-      const se = Math.sqrt(mean(bias.map((b) => (b - mean(bias)) ** 2)) / bias.length);
-      expect(Math.abs(mean(bias))).toBeLessThan(4 * se + 0.02);
-    }
-  });
+      // A sampler that ignored the evidence (the prior) would give PIT means near 0.2 / 0.8 in the outer terciles.
+      for (const group of terciles((r) => r.enhancement)) expect(Math.abs(mean(group.map((r) => r.pitVascularity)) - 0.5)).toBeLessThan(0.08);
+      for (const group of terciles((r) => r.liverScale)) expect(Math.abs(mean(group.map((r) => r.pitReserve)) - 0.5)).toBeLessThan(0.08);
+      // The hidden variables with visible parents: each sensitivity within subgroups of what drives it.
+      const checks: [string, (r: (typeof rows)[number]) => number, (r: (typeof rows)[number]) => number][] = [
+        ['platinum | enhancement', (r) => r.enhancement, (r) => r.pitPlatinum],
+        ['lipiodol uptake | enhancement', (r) => r.enhancement, (r) => r.pitLipiodol],
+        ['anthracycline | heterogeneity', (r) => r.heterogeneity, (r) => r.pitAnthracycline],
+        ['antimetabolite | size', (r) => r.size, (r) => r.pitAntimetabolite],
+        ['antitumour antibiotic | lesion count', (r) => r.lesionCount, (r) => r.pitAntibiotic],
+      ];
+      for (const [name, by, pit] of checks) for (const group of terciles(by)) expect(Math.abs(mean(group.map(pit)) - 0.5), name).toBeLessThan(0.09);
+      // The enhancement is informative: the posterior of vascularity is much narrower than its prior (sd 0.26).
+      expect(mean(rows.map((r) => r.sdVascularity))).toBeLessThan(0.15);
+      for (const group of terciles((r) => r.enhancement)) {
+        const bias = group.map((r) => r.bias);
+        const se = Math.sqrt(mean(bias.map((b) => (b - mean(bias)) ** 2)) / bias.length);
+        expect(Math.abs(mean(bias))).toBeLessThan(4 * se + 0.02);
+      }
+    },
+  );
 
   it('rejects impossible observations with a typed error instead of looping', () => {
     const phenotype = patients(1, 15)[0]!;
     const visible = visiblePhenotype(phenotype);
     // A liver far larger than any reserve can explain has likelihood 0 everywhere after underflow.
-    const impossible = { ...visible, anatomy: { ...visible.anatomy, liverLobes: [{ ...visible.anatomy.liverLobes[0], radii: [62 * 9, 70 * 9, 74 * 9] }, visible.anatomy.liverLobes[1]] as const } };
+    const impossible = {
+      ...visible,
+      anatomy: {
+        ...visible.anatomy,
+        liverLobes: [{ ...visible.anatomy.liverLobes[0], radii: [62 * 9, 70 * 9, 74 * 9] }, visible.anatomy.liverLobes[1]] as const,
+      },
+    };
     expect(() => generatorPosterior.sample(impossible as typeof visible, new Rng(1))).toThrow(/no draw accepted|impossible/);
   });
 });
@@ -128,9 +141,17 @@ describe('posterior expected risk', () => {
 // ---------------------------------------------------------------------------------------------
 // Algorithm 1 through the WorldModel contract, as the planner's activities call it
 
-async function plan(world: WorldModel, caseId: string, pre: LabelledCt, settings: { beams: number; replicas: number; drugs: readonly AgentId[]; embolics: readonly AgentId[] }): Promise<Protocol> {
+async function plan(
+  world: WorldModel,
+  caseId: string,
+  pre: LabelledCt,
+  settings: { beams: number; replicas: number; drugs: readonly AgentId[]; embolics: readonly AgentId[] },
+): Promise<Protocol> {
   let beams: Beam[] = initBeams(settings.beams);
-  const steps = [...[1, 2].map((step) => ({ phase: 'drug' as const, step, candidates: settings.drugs })), ...[1, 2].map((step) => ({ phase: 'embolic' as const, step, candidates: settings.embolics }))];
+  const steps = [
+    ...[1, 2].map((step) => ({ phase: 'drug' as const, step, candidates: settings.drugs })),
+    ...[1, 2].map((step) => ({ phase: 'embolic' as const, step, candidates: settings.embolics })),
+  ];
   for (const { phase, step, candidates } of steps) {
     const { specs } = expandBeams(beams, candidates, { planSeed: 20250617, phase, step, replicas: settings.replicas });
     const posts = await world.dynamics.simulate(specs.map((s) => ({ caseId, pre, protocol: s.protocol, seeds: s.seeds })));
@@ -152,7 +173,9 @@ describe('the posterior oracle world model', () => {
     const posterior = createPosteriorOracleFromTruth(truthOf([phenotype]), { draws: 32 });
     const known = createPosteriorOracleFromTruth(truthOf([phenotype]), { knownBiology: true });
     for (const protocol of PROTOCOLS.slice(0, 3)) {
-      const [[a, b]] = (await posterior.dynamics.simulate([{ caseId: phenotype.caseId, pre, protocol, seeds: [1, 2] }])) as [[LabelledCt['ct'], LabelledCt['ct']]];
+      const [[a, b]] = (await posterior.dynamics.simulate([{ caseId: phenotype.caseId, pre, protocol, seeds: [1, 2] }])) as [
+        [LabelledCt['ct'], LabelledCt['ct']],
+      ];
       const labels = await posterior.assistant.segment({ caseId: phenotype.caseId, ct: a });
       const risk = await posterior.heuristic.risk({ caseId: phenotype.caseId, pre, post: { ct: a, labels } });
       expect(risk).toBe(posterior.posteriorRisk(phenotype.caseId, protocol).mean);
@@ -181,7 +204,9 @@ describe('the posterior oracle world model', () => {
       regret.random.push(expectedRisk(t.phenotype, new Rng(deriveSeed(1, 'random', t.caseId)).pick(choices)) - best);
     }
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-    console.log(`mean regret on ${cohort.length} patients: full oracle ${mean(regret.full).toFixed(3)}, posterior oracle ${mean(regret.posterior).toFixed(3)}, random ${mean(regret.random).toFixed(3)}`);
+    console.log(
+      `mean regret on ${cohort.length} patients: full oracle ${mean(regret.full).toFixed(3)}, posterior oracle ${mean(regret.posterior).toFixed(3)}, random ${mean(regret.random).toFixed(3)}`,
+    );
     expect(mean(regret.full)).toBeLessThan(mean(regret.posterior));
     expect(mean(regret.posterior)).toBeLessThan(mean(regret.random));
     // Same search, same seeds: the plans differ only through the risk (hidden biology).

@@ -75,7 +75,10 @@ describe('simulateResponse', () => {
       { drugs: ['cisplatin', 'epirubicin'], embolics: ['lipiodol', 'drug-eluting-beads'] },
     ];
     const kills = protocols.map((p) => responseMeans(phenotype, p).kill);
-    const order = kills.map((k, i) => [k, i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+    const order = kills
+      .map((k, i) => [k, i] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map(([, i]) => i);
     const viable = protocols.map((p) => {
       let sum = 0;
       for (let seed = 0; seed < 8; seed++) sum += measureResponse(pre, simulateResponse(pre, phenotype, p, seed).post).viableRatio;

@@ -12,17 +12,7 @@
  * Pure and deterministic: safe inside Temporal workflows.
  */
 import { deriveSeed } from '../random';
-import {
-  canExtend,
-  protocolAgents,
-  ruleViolations,
-  withAgent,
-  EMPTY_PROTOCOL,
-  type AgentId,
-  type Phase,
-  type Protocol,
-  type RuleId,
-} from '../vocabulary';
+import { canExtend, protocolAgents, ruleViolations, withAgent, EMPTY_PROTOCOL, type AgentId, type Phase, type Protocol, type RuleId } from '../vocabulary';
 import { MewmError } from '../errors';
 
 /** Hyper-parameters of Algorithm 1 plus the two behaviours of the public reference code, as options. */
@@ -122,7 +112,11 @@ export function replicaSeed(planSeed: number, phase: Phase, step: number, beam: 
  * (`canExtend`), the extended protocol and its T seeds. Pruned pairs are returned with the rules
  * that pruned them, for the audit. Order: beam slot, then the candidate order given.
  */
-export function expandBeams(beams: readonly Beam[], candidates: readonly AgentId[], context: StepContext): { specs: CandidateSpec[]; pruned: PrunedCandidate[] } {
+export function expandBeams(
+  beams: readonly Beam[],
+  candidates: readonly AgentId[],
+  context: StepContext,
+): { specs: CandidateSpec[]; pruned: PrunedCandidate[] } {
   assertPositiveInteger('replicas', context.replicas);
   const specs: CandidateSpec[] = [];
   const pruned: PrunedCandidate[] = [];
@@ -195,7 +189,11 @@ export interface BeamExtension {
  * as it is. With `requireImprovement` (reference code) a beam that already holds an agent of the
  * step's phase only moves when the risk drops.
  */
-export function chooseExtensions(beams: readonly Beam[], scores: readonly CandidateScore[], options: Pick<SearchOptions, 'requireImprovement'>): { beams: Beam[]; extensions: BeamExtension[] } {
+export function chooseExtensions(
+  beams: readonly Beam[],
+  scores: readonly CandidateScore[],
+  options: Pick<SearchOptions, 'requireImprovement'>,
+): { beams: Beam[]; extensions: BeamExtension[] } {
   const nextBeams: Beam[] = [];
   const extensions: BeamExtension[] = [];
   for (const beam of beams) {
@@ -284,7 +282,8 @@ export function appendLipiodol(beams: readonly Beam[], drugHorizon: number): Bea
 /** Algorithm 1 line 22: the beam with the lowest risk (ties: lowest slot). */
 export function chooseFinalBeam(beams: readonly Beam[]): Beam {
   const beam = beams[bestBeamIndex(beams)]!;
-  if (beam.risk === null) throw new MewmError('InvalidInput', 'no beam was ever evaluated: the policy proposed no admissible agent (check D and E and the candidate lists)');
+  if (beam.risk === null)
+    throw new MewmError('InvalidInput', 'no beam was ever evaluated: the policy proposed no admissible agent (check D and E and the candidate lists)');
   return beam;
 }
 

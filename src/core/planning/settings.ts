@@ -42,4 +42,3 @@ export interface PlanSettings extends SearchOptions {
   readonly reusePreTreatmentMask?: boolean;
   readonly timeouts: ActivityTimeouts;
 }
-

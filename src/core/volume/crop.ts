@@ -77,7 +77,7 @@ export function cropAround<T extends VoxelArray>(volume: Volume<T>, centre: Voxe
       const ys = start[1] + y;
       if (ys < 0 || ys >= ny || x1 <= x0) continue;
       const sourceRow = nx * (ys + ny * zs);
-      out.set(volume.data.subarray(sourceRow + x0, sourceRow + x1), (x0 - start[0]) + sx * (y + sy * z));
+      out.set(volume.data.subarray(sourceRow + x0, sourceRow + x1), x0 - start[0] + sx * (y + sy * z));
     }
   }
   return makeVolume(out, size, translateAffine(volume.affine, start));
@@ -123,7 +123,8 @@ export function gridOffset(target: Affine, patch: Affine): [number, number, numb
   }
   const offset = [relative[3]!, relative[7]!, relative[11]!].map((v) => {
     const rounded = Math.round(v);
-    if (Math.abs(v - rounded) > tolerance) throw new MewmError('InvalidInput', 'patch origin falls between target voxels: pass an explicit offset or resample first');
+    if (Math.abs(v - rounded) > tolerance)
+      throw new MewmError('InvalidInput', 'patch origin falls between target voxels: pass an explicit offset or resample first');
     return rounded;
   });
   return [offset[0]!, offset[1]!, offset[2]!];

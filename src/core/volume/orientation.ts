@@ -138,7 +138,20 @@ export function multiplyAffine(a: Affine, b: Affine): number[] {
 
 /** Inverse of a row-major 4x4 affine (last row 0 0 0 1). Throws on a singular matrix. */
 export function invertAffine(a: Affine): number[] {
-  const [m00, m01, m02, t0, m10, m11, m12, t1, m20, m21, m22, t2] = a as number[] as [number, number, number, number, number, number, number, number, number, number, number, number];
+  const [m00, m01, m02, t0, m10, m11, m12, t1, m20, m21, m22, t2] = a as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const c00 = m11 * m22 - m12 * m21;
   const c01 = m12 * m20 - m10 * m22;
   const c02 = m10 * m21 - m11 * m20;
@@ -155,9 +168,21 @@ export function invertAffine(a: Affine): number[] {
   const r21 = (m01 * m20 - m00 * m21) * inv;
   const r22 = (m00 * m11 - m01 * m10) * inv;
   return [
-    r00, r01, r02, -(r00 * t0 + r01 * t1 + r02 * t2),
-    r10, r11, r12, -(r10 * t0 + r11 * t1 + r12 * t2),
-    r20, r21, r22, -(r20 * t0 + r21 * t1 + r22 * t2),
-    0, 0, 0, 1,
+    r00,
+    r01,
+    r02,
+    -(r00 * t0 + r01 * t1 + r02 * t2),
+    r10,
+    r11,
+    r12,
+    -(r10 * t0 + r11 * t1 + r12 * t2),
+    r20,
+    r21,
+    r22,
+    -(r20 * t0 + r21 * t1 + r22 * t2),
+    0,
+    0,
+    0,
+    1,
   ];
 }

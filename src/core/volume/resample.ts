@@ -183,7 +183,8 @@ function resampleGeneral(volume: Volume, shape: Shape3, m: readonly number[], mo
       let v = m[5]! * j + m[6]! * k + m[7]!;
       let w = m[9]! * j + m[10]! * k + m[11]!;
       for (let i = 0; i < ox; i++, o++, u += m[0]!, v += m[4]!, w += m[8]!) {
-        const inside = u >= lowest && v >= lowest && w >= lowest && u <= nx - 1 + insideTolerance && v <= ny - 1 + insideTolerance && w <= nz - 1 + insideTolerance;
+        const inside =
+          u >= lowest && v >= lowest && w >= lowest && u <= nx - 1 + insideTolerance && v <= ny - 1 + insideTolerance && w <= nz - 1 + insideTolerance;
         if (!inside && !border) {
           out[o] = fill;
           continue;
@@ -192,7 +193,8 @@ function resampleGeneral(volume: Volume, shape: Shape3, m: readonly number[], mo
         const cv = v < 0 ? 0 : v > ny - 1 ? ny - 1 : v;
         const cw = w < 0 ? 0 : w > nz - 1 ? nz - 1 : w;
         if (mode === 'nearest') {
-          out[o] = source[Math.min(nx - 1, Math.floor(cu + 0.5)) + nx * Math.min(ny - 1, Math.floor(cv + 0.5)) + plane * Math.min(nz - 1, Math.floor(cw + 0.5))]!;
+          out[o] =
+            source[Math.min(nx - 1, Math.floor(cu + 0.5)) + nx * Math.min(ny - 1, Math.floor(cv + 0.5)) + plane * Math.min(nz - 1, Math.floor(cw + 0.5))]!;
           continue;
         }
         const x0 = Math.floor(cu);

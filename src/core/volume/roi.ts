@@ -60,7 +60,11 @@ export function resampleToRoi(source: LabelledCt, grid: RoiGrid): LabelledCt {
 }
 
 /** The planning ROI of a labelled CT: the tumour-centred grid and both volumes resampled onto it. */
-export function planningRoi(caseId: string, source: LabelledCt, settings: { readonly roiSize: readonly [number, number, number]; readonly roiSpacingMm: number }): { grid: RoiGrid; centreMm: [number, number, number]; roi: LabelledCt } {
+export function planningRoi(
+  caseId: string,
+  source: LabelledCt,
+  settings: { readonly roiSize: readonly [number, number, number]; readonly roiSpacingMm: number },
+): { grid: RoiGrid; centreMm: [number, number, number]; roi: LabelledCt } {
   const centreMm = tumourCentreMm(caseId, source.labels);
   const grid = roiGrid(centreMm, settings.roiSize, settings.roiSpacingMm);
   return { grid, centreMm, roi: resampleToRoi(source, grid) };

@@ -48,15 +48,34 @@ interface MetricDefinition {
 }
 
 const METRICS: Readonly<Record<keyof FidelityThresholds, MetricDefinition>> = {
-  minViableShareSpearman: { description: 'viable share, within-patient Spearman learned vs truth (mean)', direction: '>=', value: (s) => s.spearman['post.viable'].mean },
-  minRiskSpearman: { description: "learned mean risk vs world's expected risk, within-patient Spearman (mean)", direction: '>=', value: (s) => s.spearman['risk.learned'].mean },
+  minViableShareSpearman: {
+    description: 'viable share, within-patient Spearman learned vs truth (mean)',
+    direction: '>=',
+    value: (s) => s.spearman['post.viable'].mean,
+  },
+  minRiskSpearman: {
+    description: "learned mean risk vs world's expected risk, within-patient Spearman (mean)",
+    direction: '>=',
+    value: (s) => s.spearman['risk.learned'].mean,
+  },
   maxLipiodolShareError: { description: 'Lipiodol share, per-agent mean |learned − truth|', direction: '<=', value: (s) => s.agentShareError.post.lipiodol },
   maxNecrosisShareError: { description: 'necrotic share, per-agent mean |learned − truth|', direction: '<=', value: (s) => s.agentShareError.post.necrotic },
-  minLiverShiftSpearman: { description: 'liver HU shift, within-patient Spearman learned vs truth (mean)', direction: '>=', value: (s) => s.spearman.liverShiftHu.mean },
-  minLipiodolShareSpearman: { description: 'Lipiodol share, within-patient Spearman learned vs truth (mean)', direction: '>=', value: (s) => s.spearman['post.lipiodol'].mean },
+  minLiverShiftSpearman: {
+    description: 'liver HU shift, within-patient Spearman learned vs truth (mean)',
+    direction: '>=',
+    value: (s) => s.spearman.liverShiftHu.mean,
+  },
+  minLipiodolShareSpearman: {
+    description: 'Lipiodol share, within-patient Spearman learned vs truth (mean)',
+    direction: '>=',
+    value: (s) => s.spearman['post.lipiodol'].mean,
+  },
 };
 
-export function fidelityChecks(summary: FidelitySummary, thresholds: FidelityThresholds): { readonly pass: boolean; readonly checks: readonly FidelityCheck[] } {
+export function fidelityChecks(
+  summary: FidelitySummary,
+  thresholds: FidelityThresholds,
+): { readonly pass: boolean; readonly checks: readonly FidelityCheck[] } {
   const checks = (Object.keys(METRICS) as (keyof FidelityThresholds)[])
     .filter((metric) => thresholds[metric] !== undefined)
     .map((metric): FidelityCheck => {

@@ -15,7 +15,11 @@ function table(style: Style, header: readonly string[], rows: readonly (readonly
     return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
   }
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -40,12 +44,20 @@ const RISK_LABELS: readonly [CorrelationName, string][] = [
   ['risk.heuristicOnTruth', '(i) learned heuristic on the true post-CTs, true labels'],
   ['risk.worldOnSimulated', "(ii) world's risk measured on the simulated post-CTs"],
   ['risk.assistantOnTruth', "(ii-a) world's risk measured on the true post-CTs with the assistant's labels (assistant alone)"],
-  ['risk.worldOnReconstruction', "(ii-b) world's risk measured on the autoencoder's reconstructions of the true post-CTs, assistant labels (ceiling of any denoiser)"],
+  [
+    'risk.worldOnReconstruction',
+    "(ii-b) world's risk measured on the autoencoder's reconstructions of the true post-CTs, assistant labels (ceiling of any denoiser)",
+  ],
   ['risk.worldOnTruth', "(iii) oracle: world's risk measured on the true post-CTs"],
   ['risk.worldOnState', "reference: world's risk of the replicas' true ResponseState"],
 ];
 
-export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary, checks: { readonly pass: boolean; readonly checks: readonly FidelityCheck[] }, style: Style): string {
+export function renderFidelityReport(
+  run: FidelityRun,
+  summary: FidelitySummary,
+  checks: { readonly pass: boolean; readonly checks: readonly FidelityCheck[] },
+  style: Style,
+): string {
   const h = (title: string) => (style === 'markdown' ? `## ${title}` : `${title}\n${'='.repeat(title.length)}`);
   const id = (m: FidelityRun['models']['dynamics']) => `${m.name} ${m.version} (${m.backend}, sha256 ${m.sha256.slice(0, 12)})`;
   const settings = Object.entries(run.settings)
@@ -65,7 +77,13 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
   );
 
   out.push(h(`Checks (${checks.pass ? 'PASS' : 'FAIL'})`));
-  out.push(table(style, ['metric', 'value', 'threshold', 'result'], checks.checks.map((c) => [c.description, f3(c.value), `${c.direction} ${c.threshold}`, c.pass ? 'pass' : 'FAIL'])));
+  out.push(
+    table(
+      style,
+      ['metric', 'value', 'threshold', 'result'],
+      checks.checks.map((c) => [c.description, f3(c.value), `${c.direction} ${c.threshold}`, c.pass ? 'pass' : 'FAIL']),
+    ),
+  );
 
   out.push(h('Composition and liver: learned vs truth, same measurement on both post-CTs'));
   out.push(
@@ -74,7 +92,15 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
       ['quantity', 'Spearman mean', 'median', 'min', 'max', 'undefined', 'mean |learned − truth|'],
       (Object.keys(QUANTITY_LABELS) as MeasuredQuantity[]).map((q) => {
         const a = summary.spearman[q];
-        return [QUANTITY_LABELS[q], f2(a.mean), f2(a.median), f2(a.min), f2(a.max), String(a.undefinedCount), q === 'liverShiftHu' ? `${f1(summary.meanAbsError[q])} HU` : f3(summary.meanAbsError[q])];
+        return [
+          QUANTITY_LABELS[q],
+          f2(a.mean),
+          f2(a.median),
+          f2(a.min),
+          f2(a.max),
+          String(a.undefinedCount),
+          q === 'liverShiftHu' ? `${f1(summary.meanAbsError[q])} HU` : f3(summary.meanAbsError[q]),
+        ];
       }),
     ),
   );
@@ -95,7 +121,17 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
   out.push(
     table(
       style,
-      ['agent', 'n with', 'learned with', 'truth with', 'state with', 'learned without', 'truth without', 'vol. ratio learned/truth', 'liver ΔHU learned/truth'],
+      [
+        'agent',
+        'n with',
+        'learned with',
+        'truth with',
+        'state with',
+        'learned without',
+        'truth without',
+        'vol. ratio learned/truth',
+        'liver ΔHU learned/truth',
+      ],
       summary.perAgent.map((r) => [
         r.displayName,
         `${r.protocolsWith}/${r.protocolsWith + r.protocolsWithout}`,
@@ -120,7 +156,13 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
     table(
       style,
       ['agent', 'learned with', 'truth with', 'learned without', 'truth without'],
-      summary.perAgent.map((r) => [r.displayName, shares(r.learned.with.pre), shares(r.truth.with.pre), shares(r.learned.without.pre), shares(r.truth.without.pre)]),
+      summary.perAgent.map((r) => [
+        r.displayName,
+        shares(r.learned.with.pre),
+        shares(r.truth.with.pre),
+        shares(r.learned.without.pre),
+        shares(r.truth.without.pre),
+      ]),
     ),
   );
 
@@ -128,7 +170,17 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
   out.push(
     table(
       style,
-      ['protocol', 'learned V/N/L', 'truth V/N/L', 'assistant on truth V/N/L', 'reconstruction V/N/L', 'vol. ratio learned/truth/assistant on truth/reconstruction', 'liver ΔHU learned/truth', 'learned risk', 'expected risk'],
+      [
+        'protocol',
+        'learned V/N/L',
+        'truth V/N/L',
+        'assistant on truth V/N/L',
+        'reconstruction V/N/L',
+        'vol. ratio learned/truth/assistant on truth/reconstruction',
+        'liver ΔHU learned/truth',
+        'learned risk',
+        'expected risk',
+      ],
       summary.perProtocol.map((r) => [
         r.label,
         shares(r.learned.post),
@@ -147,7 +199,25 @@ export function renderFidelityReport(run: FidelityRun, summary: FidelitySummary,
   out.push(
     table(
       style,
-      ['case', 'viable', 'necrotic', 'Lipiodol', 'volume', 'pre viable', 'liver', 'risk e2e', '(i) heur.', '(ii) sim', '(ii-a) asst.', '(ii-b) recon.', '(iii) oracle', 'state', '|Δ| viable', '|Δ| liver HU', 's'],
+      [
+        'case',
+        'viable',
+        'necrotic',
+        'Lipiodol',
+        'volume',
+        'pre viable',
+        'liver',
+        'risk e2e',
+        '(i) heur.',
+        '(ii) sim',
+        '(ii-a) asst.',
+        '(ii-b) recon.',
+        '(iii) oracle',
+        'state',
+        '|Δ| viable',
+        '|Δ| liver HU',
+        's',
+      ],
       summary.perCase.map((c) => [
         c.caseId,
         f2(c.spearman['post.viable']),

@@ -84,7 +84,15 @@ export interface CaseRecord {
   readonly caseId: string;
   readonly split: string;
   /** Wall seconds per stage for this patient. */
-  readonly seconds: { readonly roi: number; readonly simulate: number; readonly segment: number; readonly score: number; readonly truth: number; readonly diagnose?: number; readonly total: number };
+  readonly seconds: {
+    readonly roi: number;
+    readonly simulate: number;
+    readonly segment: number;
+    readonly score: number;
+    readonly truth: number;
+    readonly diagnose?: number;
+    readonly total: number;
+  };
   readonly protocols: readonly ProtocolRecord[];
 }
 
@@ -136,7 +144,13 @@ function stateSummary(state: ResponseState): StateSummary {
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
 /** One patient through the learned pipeline and the world's truth. */
-export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: LabelledCt, panel: readonly Protocol[], seeds: readonly number[]): Promise<Omit<CaseRecord, 'split' | 'seconds'> & { seconds: Omit<CaseRecord['seconds'], 'roi' | 'total'> }> {
+export async function evaluateCase(
+  world: WorldModel,
+  c: FidelityCase,
+  pre: LabelledCt,
+  panel: readonly Protocol[],
+  seeds: readonly number[],
+): Promise<Omit<CaseRecord, 'split' | 'seconds'> & { seconds: Omit<CaseRecord['seconds'], 'roi' | 'total'> }> {
   const caseId = c.caseId;
   let t = performance.now();
   const simulated = await world.dynamics.simulate(panel.map((protocol) => ({ caseId, pre, protocol, seeds })));
@@ -164,7 +178,9 @@ export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: Labe
       t = performance.now();
       const truthAssistant = measurePost(pre, { ct: truth.post.ct, labels: await world.assistant.segment({ caseId, ct: truth.post.ct }) });
       const reconstructed = world.dynamics.reconstruct ? await world.dynamics.reconstruct({ caseId, pre, post: truth.post.ct }) : undefined;
-      const reconstruction = reconstructed ? measurePost(pre, { ct: reconstructed, labels: await world.assistant.segment({ caseId, ct: reconstructed }) }) : null;
+      const reconstruction = reconstructed
+        ? measurePost(pre, { ct: reconstructed, labels: await world.assistant.segment({ caseId, ct: reconstructed }) })
+        : null;
       diagnoseSeconds += seconds(t);
       t = performance.now();
       const learnedRisk = await world.heuristic.risk({ caseId, pre, post: { ct, labels } });
@@ -190,12 +206,17 @@ export async function evaluateCase(world: WorldModel, c: FidelityCase, pre: Labe
     }
     protocols.push({ key: protocolKey(protocol), label: protocolLabel(protocol), expectedRisk: expectedRisk(c.phenotype, protocol), replicas });
   }
-  return { caseId, protocols, seconds: { simulate: simulateSeconds, segment: segmentSeconds, score: scoreSeconds, truth: truthSeconds, diagnose: diagnoseSeconds } };
+  return {
+    caseId,
+    protocols,
+    seconds: { simulate: simulateSeconds, segment: segmentSeconds, score: scoreSeconds, truth: truthSeconds, diagnose: diagnoseSeconds },
+  };
 }
 
 /** Runs the evaluation over the cohort's cases; `world` is the model under test (not closed here). */
 export async function runFidelity(world: WorldModel, options: FidelityOptions): Promise<FidelityRun> {
-  if (!Number.isInteger(options.replicas) || options.replicas < 1) throw new MewmError('InvalidInput', `replicas must be a positive integer, got ${options.replicas}`);
+  if (!Number.isInteger(options.replicas) || options.replicas < 1)
+    throw new MewmError('InvalidInput', `replicas must be a positive integer, got ${options.replicas}`);
   const panelEntries = options.panel ?? FIDELITY_PANEL;
   if (panelEntries.length < 2) throw new MewmError('InvalidInput', 'the fidelity panel needs at least two protocols to rank');
   const panel = panelEntries.map((e) => canonicalProtocol(e.protocol));

@@ -27,7 +27,15 @@ export const MEASURED_QUANTITIES = {
 export type MeasuredQuantity = keyof typeof MEASURED_QUANTITIES;
 
 /** Risks ranked against the world's expected risk (run.ts says what each isolates). */
-export const RISK_QUANTITIES = ['learned', 'heuristicOnTruth', 'worldOnSimulated', 'assistantOnTruth', 'worldOnReconstruction', 'worldOnTruth', 'worldOnState'] as const satisfies readonly (keyof ReplicaRisks)[];
+export const RISK_QUANTITIES = [
+  'learned',
+  'heuristicOnTruth',
+  'worldOnSimulated',
+  'assistantOnTruth',
+  'worldOnReconstruction',
+  'worldOnTruth',
+  'worldOnState',
+] as const satisfies readonly (keyof ReplicaRisks)[];
 export type RiskQuantity = (typeof RISK_QUANTITIES)[number];
 
 export type CorrelationName = MeasuredQuantity | `risk.${RiskQuantity}`;
@@ -106,7 +114,13 @@ function median(xs: readonly number[]): number {
 
 function aggregate(values: readonly (number | null)[]): Aggregate {
   const filled = values.map((v) => (v === null ? 0 : v));
-  return { mean: mean(filled), median: median(filled), min: Math.min(...filled), max: Math.max(...filled), undefinedCount: values.filter((v) => v === null).length };
+  return {
+    mean: mean(filled),
+    median: median(filled),
+    min: Math.min(...filled),
+    max: Math.max(...filled),
+    undefinedCount: values.filter((v) => v === null).length,
+  };
 }
 
 const replicaMean = (p: ProtocolRecord, f: (r: ReplicaRecord) => number) => mean(p.replicas.map(f));
@@ -129,9 +143,19 @@ function summariseCase(c: CaseRecord): CaseSummary {
   for (const q of RISK_QUANTITIES) {
     // A diagnostic row a run did not measure (older results, a model without an autoencoder) is undefined.
     const measured = c.protocols.every((p) => p.replicas.every((r) => typeof r.risk[q] === 'number'));
-    spearmans[`risk.${q}`] = measured ? correlation(c.protocols.map((p) => replicaMean(p, (r) => r.risk[q] as number)), expected) : null;
+    spearmans[`risk.${q}`] = measured
+      ? correlation(
+          c.protocols.map((p) => replicaMean(p, (r) => r.risk[q] as number)),
+          expected,
+        )
+      : null;
   }
-  return { caseId: c.caseId, spearman: spearmans as Record<CorrelationName, number | null>, meanAbsError: errors as Record<MeasuredQuantity, number>, seconds: c.seconds.total };
+  return {
+    caseId: c.caseId,
+    spearman: spearmans as Record<CorrelationName, number | null>,
+    meanAbsError: errors as Record<MeasuredQuantity, number>,
+    seconds: c.seconds.total,
+  };
 }
 
 function agentMeans(records: readonly ReplicaRecord[], side: 'learned' | 'truth'): AgentMeans {
@@ -146,7 +170,12 @@ function diagnosticMeans(records: readonly ReplicaRecord[], side: 'truthAssistan
 function meansOf(measures: readonly PostMeasures[]): AgentMeans {
   const m = (f: (x: PostMeasures) => number) => mean(measures.map(f));
   return {
-    post: { viable: m((x) => x.post.viable), necrotic: m((x) => x.post.necrotic), lipiodol: m((x) => x.post.lipiodol), volumeRatio: m((x) => x.post.volumeRatio) },
+    post: {
+      viable: m((x) => x.post.viable),
+      necrotic: m((x) => x.post.necrotic),
+      lipiodol: m((x) => x.post.lipiodol),
+      volumeRatio: m((x) => x.post.volumeRatio),
+    },
     pre: { viable: m((x) => x.pre.viable), necrotic: m((x) => x.pre.necrotic), lipiodol: m((x) => x.pre.lipiodol) },
     liverShiftHu: m((x) => x.liverShiftHu),
   };
@@ -169,20 +198,22 @@ function stateMeans(records: readonly ReplicaRecord[]): StateSummary {
 function perAgentRows(run: FidelityRun): AgentRow[] {
   const panelAgents = run.panel.map((p) => protocolAgents(p.protocol));
   const inPanel = new Set(panelAgents.flat());
-  return ([...DRUGS, ...EMBOLICS] as AgentId[]).filter((a) => inPanel.has(a)).map((agent) => {
-    const pick = (has: boolean) => run.cases.flatMap((c) => c.protocols.filter((_, i) => panelAgents[i]!.includes(agent) === has).flatMap((p) => p.replicas));
-    const recordsWith = pick(true);
-    const recordsWithout = pick(false);
-    return {
-      agent,
-      displayName: agentInfo(agent).displayName,
-      protocolsWith: panelAgents.filter((a) => a.includes(agent)).length,
-      protocolsWithout: panelAgents.filter((a) => !a.includes(agent)).length,
-      learned: { with: agentMeans(recordsWith, 'learned'), without: agentMeans(recordsWithout, 'learned') },
-      truth: { with: agentMeans(recordsWith, 'truth'), without: agentMeans(recordsWithout, 'truth') },
-      state: { with: stateMeans(recordsWith) },
-    };
-  });
+  return ([...DRUGS, ...EMBOLICS] as AgentId[])
+    .filter((a) => inPanel.has(a))
+    .map((agent) => {
+      const pick = (has: boolean) => run.cases.flatMap((c) => c.protocols.filter((_, i) => panelAgents[i]!.includes(agent) === has).flatMap((p) => p.replicas));
+      const recordsWith = pick(true);
+      const recordsWithout = pick(false);
+      return {
+        agent,
+        displayName: agentInfo(agent).displayName,
+        protocolsWith: panelAgents.filter((a) => a.includes(agent)).length,
+        protocolsWithout: panelAgents.filter((a) => !a.includes(agent)).length,
+        learned: { with: agentMeans(recordsWith, 'learned'), without: agentMeans(recordsWithout, 'learned') },
+        truth: { with: agentMeans(recordsWith, 'truth'), without: agentMeans(recordsWithout, 'truth') },
+        state: { with: stateMeans(recordsWith) },
+      };
+    });
 }
 
 function shareError(rows: readonly AgentRow[], region: 'post' | 'pre'): Shares {
@@ -194,7 +225,9 @@ export function summariseFidelity(run: FidelityRun): FidelitySummary {
   const perCase = run.cases.map(summariseCase);
   const names = [...(Object.keys(MEASURED_QUANTITIES) as MeasuredQuantity[]), ...RISK_QUANTITIES.map((q) => `risk.${q}` as const)];
   const spearmans = Object.fromEntries(names.map((n) => [n, aggregate(perCase.map((c) => c.spearman[n]))])) as Record<CorrelationName, Aggregate>;
-  const errors = Object.fromEntries((Object.keys(MEASURED_QUANTITIES) as MeasuredQuantity[]).map((n) => [n, mean(perCase.map((c) => c.meanAbsError[n]))])) as Record<MeasuredQuantity, number>;
+  const errors = Object.fromEntries(
+    (Object.keys(MEASURED_QUANTITIES) as MeasuredQuantity[]).map((n) => [n, mean(perCase.map((c) => c.meanAbsError[n]))]),
+  ) as Record<MeasuredQuantity, number>;
   const perAgent = perAgentRows(run);
   const perProtocol = run.panel.map((entry, i): ProtocolRow => {
     const records = run.cases.flatMap((c) => c.protocols[i]!.replicas);

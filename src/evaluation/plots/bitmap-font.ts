@@ -109,7 +109,23 @@ const GLYPHS: Record<string, string> = {
 };
 
 /** Characters drawn as a look-alike from the table. */
-const ALIASES: Record<string, string> = { '–': '-', '—': '-', '−': '-', 'χ': 'x', 'β': 'B', '’': "'", '‘': "'", '“': '"', '”': '"', 'é': 'e', 'ö': 'o', 'ü': 'u', '∪': 'U', 'Ĥ': 'H', 'Δ': '^' };
+const ALIASES: Record<string, string> = {
+  '–': '-',
+  '—': '-',
+  '−': '-',
+  χ: 'x',
+  β: 'B',
+  '’': "'",
+  '‘': "'",
+  '“': '"',
+  '”': '"',
+  é: 'e',
+  ö: 'o',
+  ü: 'u',
+  '∪': 'U',
+  Ĥ: 'H',
+  Δ: '^',
+};
 
 export const GLYPH_WIDTH = 5;
 export const GLYPH_HEIGHT = 9;

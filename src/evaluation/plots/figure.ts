@@ -63,10 +63,23 @@ export const PALETTE = {
 } as const;
 
 export function line(x1: number, y1: number, x2: number, y2: number, style: LineStyle): Primitive {
-  return { kind: 'polyline', points: [[x1, y1], [x2, y2]], ...style };
+  return {
+    kind: 'polyline',
+    points: [
+      [x1, y1],
+      [x2, y2],
+    ],
+    ...style,
+  };
 }
 
-export function text(x: number, y: number, content: string, size: number, options: { fill?: Colour; anchor?: 'start' | 'middle' | 'end'; bold?: boolean } = {}): Primitive {
+export function text(
+  x: number,
+  y: number,
+  content: string,
+  size: number,
+  options: { fill?: Colour; anchor?: 'start' | 'middle' | 'end'; bold?: boolean } = {},
+): Primitive {
   return { kind: 'text', x, y, text: content, size, fill: options.fill ?? PALETTE.ink, anchor: options.anchor ?? 'start', bold: options.bold ?? false };
 }
 
@@ -149,7 +162,16 @@ export function axes(
     out.push(line(sx(t), area.bottom, sx(t), area.bottom + 4, { stroke: PALETTE.ink, width: 1 }));
     out.push(text(sx(t), area.bottom + 17, formatTick(t), 11, { anchor: 'middle', fill: PALETTE.muted }));
   }
-  out.push({ kind: 'polyline', points: [[area.left, area.top], [area.left, area.bottom], [area.right, area.bottom]], stroke: PALETTE.ink, width: 1 });
+  out.push({
+    kind: 'polyline',
+    points: [
+      [area.left, area.top],
+      [area.left, area.bottom],
+      [area.right, area.bottom],
+    ],
+    stroke: PALETTE.ink,
+    width: 1,
+  });
   out.push(text((area.left + area.right) / 2, area.bottom + 36, x.label, 12, { anchor: 'middle' }));
   out.push(text(14, area.top - 10, y.label, 12));
   return out;

@@ -38,7 +38,13 @@ export function kaplanMeierFigure(input: KaplanMeierPlotInput): Figure {
   const sx = linearScale([0, xMax], [area.left, area.right]);
   const sy = linearScale([0, 1], [area.bottom, area.top]);
   const out: Primitive[] = [...title.primitives];
-  out.push(...axes(area, { domain: [0, xMax], ticks: xTicks, label: `time (${input.timeUnit})` }, { domain: [0, 1], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], label: 'survival probability' }));
+  out.push(
+    ...axes(
+      area,
+      { domain: [0, xMax], ticks: xTicks, label: `time (${input.timeUnit})` },
+      { domain: [0, 1], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], label: 'survival probability' },
+    ),
+  );
 
   curves.forEach((curve, g) => {
     const colour = input.groups[g]!.colour ?? DEFAULT_COLOURS[g % DEFAULT_COLOURS.length]!;

@@ -135,7 +135,17 @@ class Canvas {
   }
 
   /** Thick line by stamping squares along a DDA walk; returns the distance walked (for dashes). */
-  line(x0: number, y0: number, x1: number, y1: number, width: number, colour: Rgb, alpha: number, dash: readonly [number, number] | undefined, offset: number): number {
+  line(
+    x0: number,
+    y0: number,
+    x1: number,
+    y1: number,
+    width: number,
+    colour: Rgb,
+    alpha: number,
+    dash: readonly [number, number] | undefined,
+    offset: number,
+  ): number {
     const length = Math.hypot(x1 - x0, y1 - y0);
     const steps = Math.max(1, Math.ceil(length * 2));
     const half = Math.floor(width / 2);

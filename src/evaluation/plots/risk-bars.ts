@@ -71,7 +71,8 @@ export function riskBarsFigure(input: RiskBarsInput): Figure {
     out.push(text(area.left - 8, cy + 4, b.label, 11, { anchor: 'end' }));
     out.push(text(area.right + 8, cy + 4, tags.join(', '), 11, { fill: tags.length > 0 ? TAG_COLOUR[tags[0]!] : PALETTE.muted, bold: true }));
   });
-  const caption = input.valueLabel ?? `predicted risk (lower is better); bars: replica mean, whiskers: replica spread${zoomed ? '; axis does not start at 0' : ''}`;
+  const caption =
+    input.valueLabel ?? `predicted risk (lower is better); bars: replica mean, whiskers: replica spread${zoomed ? '; axis does not start at 0' : ''}`;
   wrapText(caption, 11, width - 32).forEach((l, i) => out.push(text(width / 2, area.bottom + 36 + i * 15, l, 11, { anchor: 'middle' })));
   return { width, height, background: '#ffffff', title: input.title, primitives: out };
 }

@@ -10,24 +10,31 @@ import { tableFiles, type EvaluationContext } from './context';
 export function agreementRows(ctx: EvaluationContext, reference: 'optimal' | 'physician', methods: readonly MethodPredictions[]): AgreementRow[] {
   const { truth, predictionIndex, seed, resamples } = ctx;
   return methods.map((m) => {
-      const perCase = truth.map((t) => {
-        const p = predictionIndex.get(m.method)!.get(t.caseId);
-        const gold = reference === 'optimal' ? t.optimalProtocol : t.physicianProtocol;
-        return protocolAgreement(p?.protocol ?? { drugs: [], embolics: [] }, gold);
-      });
-      const failed = truth.filter((t) => !predictionIndex.get(m.method)!.get(t.caseId)?.protocol).length;
-      const columns = AGREEMENT_METRICS.map((metric) => Float64Array.from(perCase, (a: SetAgreement) => a[metric]));
-      const intervals = bootstrapIntervals(truth.length, (idx) => columns.map((c) => meanAt(c, idx)), { seed: deriveSeed(seed, 'agreement', reference, m.method), resamples });
-      const metrics = Object.fromEntries(AGREEMENT_METRICS.map((metric, k) => [metric, intervals[k]!])) as Record<AgreementMetric, Interval>;
-      return { method: m.method, label: m.label, n: truth.length, failed, metrics };
+    const perCase = truth.map((t) => {
+      const p = predictionIndex.get(m.method)!.get(t.caseId);
+      const gold = reference === 'optimal' ? t.optimalProtocol : t.physicianProtocol;
+      return protocolAgreement(p?.protocol ?? { drugs: [], embolics: [] }, gold);
     });
+    const failed = truth.filter((t) => !predictionIndex.get(m.method)!.get(t.caseId)?.protocol).length;
+    const columns = AGREEMENT_METRICS.map((metric) => Float64Array.from(perCase, (a: SetAgreement) => a[metric]));
+    const intervals = bootstrapIntervals(truth.length, (idx) => columns.map((c) => meanAt(c, idx)), {
+      seed: deriveSeed(seed, 'agreement', reference, m.method),
+      resamples,
+    });
+    const metrics = Object.fromEntries(AGREEMENT_METRICS.map((metric, k) => [metric, intervals[k]!])) as Record<AgreementMetric, Interval>;
+    return { method: m.method, label: m.label, n: truth.length, failed, metrics };
+  });
 }
 
 /** tables/agreement-optimal and tables/agreement-physician for the main (non-ablation) methods. */
-export function agreementTables(ctx: EvaluationContext, mainMethods: readonly MethodPredictions[]): { readonly optimal: AgreementRow[]; readonly physician: AgreementRow[] } {
+export function agreementTables(
+  ctx: EvaluationContext,
+  mainMethods: readonly MethodPredictions[],
+): { readonly optimal: AgreementRow[]; readonly physician: AgreementRow[] } {
   const { files, notes } = ctx;
   const agreementOptimal = agreementRows(ctx, 'optimal', mainMethods);
-  const agreementPhysician = agreementRows(ctx, 
+  const agreementPhysician = agreementRows(
+    ctx,
     'physician',
     mainMethods.filter((m) => m.method !== 'physician'),
   );
@@ -39,7 +46,10 @@ export function agreementTables(ctx: EvaluationContext, mainMethods: readonly Me
       title,
       columns: ['Method', 'F1-score', 'Jaccard', 'Precision', 'Recall', 'failed'],
       rows: rows.map((r) => [r.label, ...AGREEMENT_METRICS.map((k) => percentWithInterval(r.metrics[k])), `${r.failed}/${r.n}`]),
-      notes: [...notes, 'per-patient metrics averaged over patients (Table 2 convention); action set = drugs ∪ embolics; a failed case scores as an empty prediction'],
+      notes: [
+        ...notes,
+        'per-patient metrics averaged over patients (Table 2 convention); action set = drugs ∪ embolics; a failed case scores as an empty prediction',
+      ],
     };
     const data: Table = {
       title,

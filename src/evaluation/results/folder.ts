@@ -24,7 +24,11 @@ export function resultsFolder(ctx: EvaluationContext, tables: TableRows): Evalua
     ...(tables.survival.cox ? { coxBaseline: tables.survival.cox } : {}),
     skipped,
   };
-  files.push({ path: 'summary.json', content: JSON.stringify(summary, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n', description: 'every number above, machine-readable' });
+  files.push({
+    path: 'summary.json',
+    content: JSON.stringify(summary, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n',
+    description: 'every number above, machine-readable',
+  });
   files.push({ path: 'README.md', content: readme(input, files, skipped), description: 'index of this results folder' });
   return { files, summary };
 }

@@ -43,7 +43,15 @@ export function outcomeRow(ctx: EvaluationContext, m: MethodPredictions, withInt
       : withIntervals
         ? bootstrapIntervals(scored, (idx) => [meanAt(risks, idx), meanAt(regrets, idx)], { seed: deriveSeed(seed, 'outcome', m.method), resamples })
         : [pointInterval(meanAt(risks, identity)), pointInterval(meanAt(regrets, identity))];
-  return { method: m.method, label: m.label, scored, failed, meanRisk: meanRisk!, meanRegret: meanRegret!, optimalRate: scored > 0 ? optimalHits / scored : Number.NaN };
+  return {
+    method: m.method,
+    label: m.label,
+    scored,
+    failed,
+    meanRisk: meanRisk!,
+    meanRegret: meanRegret!,
+    optimalRate: scored > 0 ? optimalHits / scored : Number.NaN,
+  };
 }
 
 /** tables/outcome for the main methods. */
@@ -59,8 +67,30 @@ export function outcomeTable(ctx: EvaluationContext, mainMethods: readonly Metho
     };
     const data: Table = {
       title: display.title,
-      columns: ['method', 'scored', 'failed', 'expected_risk', 'expected_risk_lower', 'expected_risk_upper', 'regret', 'regret_lower', 'regret_upper', 'optimal_rate'],
-      rows: outcome.map((r) => [r.method, r.scored, r.failed, r.meanRisk.estimate, r.meanRisk.lower, r.meanRisk.upper, r.meanRegret.estimate, r.meanRegret.lower, r.meanRegret.upper, r.optimalRate]),
+      columns: [
+        'method',
+        'scored',
+        'failed',
+        'expected_risk',
+        'expected_risk_lower',
+        'expected_risk_upper',
+        'regret',
+        'regret_lower',
+        'regret_upper',
+        'optimal_rate',
+      ],
+      rows: outcome.map((r) => [
+        r.method,
+        r.scored,
+        r.failed,
+        r.meanRisk.estimate,
+        r.meanRisk.lower,
+        r.meanRisk.upper,
+        r.meanRegret.estimate,
+        r.meanRegret.lower,
+        r.meanRegret.upper,
+        r.optimalRate,
+      ]),
     };
     files.push(...tableFiles('outcome', display, data));
   }

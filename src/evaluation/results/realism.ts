@@ -19,7 +19,13 @@ export function realismTable(ctx: EvaluationContext): void {
     const keys = [...byProtocol.keys()].sort();
     const rowsOf = (key: string) => {
       const ss = byProtocol.get(key)!;
-      return { n: ss.length, composition: mean(ss.map((s) => s.compositionError)), ssim: mean(ss.map((s) => s.ssim)), psnr: mean(ss.map((s) => s.psnr)), feature: mean(ss.map((s) => s.featureDistance)) };
+      return {
+        n: ss.length,
+        composition: mean(ss.map((s) => s.compositionError)),
+        ssim: mean(ss.map((s) => s.ssim)),
+        psnr: mean(ss.map((s) => s.psnr)),
+        feature: mean(ss.map((s) => s.featureDistance)),
+      };
     };
     const display: Table = {
       title: 'Simulation realism per protocol (simulated vs true post-treatment tumour)',
@@ -28,7 +34,7 @@ export function realismTable(ctx: EvaluationContext): void {
         const r = rowsOf(k);
         return [labelOfKey(k), r.n, fixed(r.composition, 4), fixed(r.ssim, 4), fixed(r.psnr, 2), fixed(r.feature, 4)];
       }),
-      notes: ['SSIM/PSNR inside the tumour region; feature distance uses our own encoder and is not the paper\'s FID'],
+      notes: ["SSIM/PSNR inside the tumour region; feature distance uses our own encoder and is not the paper's FID"],
     };
     const data: Table = {
       title: display.title,

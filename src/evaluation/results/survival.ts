@@ -51,7 +51,12 @@ export function survivalTable(ctx: EvaluationContext): { readonly rows: Survival
           (idx) => {
             const sub = { times: Array.from(idx, (i) => times[i]!), events: Array.from(idx, (i) => events[i]!) };
             try {
-              return [concordance(sub, Array.from(idx, (i) => negated[i]!)).cIndex];
+              return [
+                concordance(
+                  sub,
+                  Array.from(idx, (i) => negated[i]!),
+                ).cIndex,
+              ];
             } catch {
               return [Number.NaN];
             }
@@ -117,14 +122,27 @@ export function survivalTable(ctx: EvaluationContext): { readonly rows: Survival
         'C-index: lifelines conventions (higher risk = shorter survival; tied risks count 0.5)',
         'MSE vs Nelson–Aalen: both the score and Ĥ(T) min–max scaled to [0, 1] (mewm definition)',
         `Cox baseline (Efron ties, L2 penalizer ${input.options.coxPenalizer ?? 0.01} on standardised coefficients): ${
-          (input.coxTraining ?? []).length > 0 ? 'fitted on the training cases, applied to these' : `out-of-fold linear predictors of a ${input.options.coxFolds ?? 5}-fold cross-fit on these cases`
+          (input.coxTraining ?? []).length > 0
+            ? 'fitted on the training cases, applied to these'
+            : `out-of-fold linear predictors of a ${input.options.coxFolds ?? 5}-fold cross-fit on these cases`
         }; Brier with IPCW at the median follow-up`,
       ],
     };
     const data: Table = {
       title: display.title,
       columns: ['score', 'n', 'events', 'c_index', 'c_index_lower', 'c_index_upper', 'log_rank_p', 'mse_vs_nelson_aalen', 'brier', 'brier_time_months'],
-      rows: survivalRows.map((r) => [r.score, r.n, r.events, r.cIndex.estimate, r.cIndex.lower, r.cIndex.upper, r.logRankP, r.mseVsNelsonAalen, r.brier ?? Number.NaN, r.brierTime ?? Number.NaN]),
+      rows: survivalRows.map((r) => [
+        r.score,
+        r.n,
+        r.events,
+        r.cIndex.estimate,
+        r.cIndex.lower,
+        r.cIndex.upper,
+        r.logRankP,
+        r.mseVsNelsonAalen,
+        r.brier ?? Number.NaN,
+        r.brierTime ?? Number.NaN,
+      ]),
     };
     files.push(...tableFiles('survival', display, data));
   }
@@ -148,7 +166,11 @@ function coxFeatureNames(cases: readonly CaseTruth[], options: EvaluationOptions
 }
 
 /** Cox baseline fitted on separate training cases and applied to the evaluated ones. */
-function trainedCox(training: readonly CaseTruth[], cases: readonly CaseTruth[], options: EvaluationOptions): CoxOutcome | { readonly ok: false; readonly reason: string } {
+function trainedCox(
+  training: readonly CaseTruth[],
+  cases: readonly CaseTruth[],
+  options: EvaluationOptions,
+): CoxOutcome | { readonly ok: false; readonly reason: string } {
   const names = coxFeatureNames(training, options);
   if (names.length === 0) return { ok: false, reason: 'no simple features shared by every training case' };
   const missing = cases.find((c) => names.some((f) => !Number.isFinite(c.features?.[f])));
@@ -168,9 +190,26 @@ function trainedCox(training: readonly CaseTruth[], cases: readonly CaseTruth[],
     const brierTime = sortedTimes[Math.floor((sortedTimes.length - 1) / 2)]!;
     return {
       ok: true,
-      score: { name: 'cox-baseline', label: `Cox PH on ${names.join(', ')} (fit on ${training.length} training cases)`, risk: Object.fromEntries(cases.map((c) => [c.caseId, coxLinearPredictor(model, row(c))])) },
-      summary: { features: names, folds: 0, trainingCases: training.length, penalizer, coefficients: Object.fromEntries(names.map((n, k) => [n, model.coefficients[k]!])) },
-      brier: { value: brierScore({ times, events }, cases.map((c) => coxSurvival(model, row(c), brierTime)), brierTime), time: brierTime },
+      score: {
+        name: 'cox-baseline',
+        label: `Cox PH on ${names.join(', ')} (fit on ${training.length} training cases)`,
+        risk: Object.fromEntries(cases.map((c) => [c.caseId, coxLinearPredictor(model, row(c))])),
+      },
+      summary: {
+        features: names,
+        folds: 0,
+        trainingCases: training.length,
+        penalizer,
+        coefficients: Object.fromEntries(names.map((n, k) => [n, model.coefficients[k]!])),
+      },
+      brier: {
+        value: brierScore(
+          { times, events },
+          cases.map((c) => coxSurvival(model, row(c), brierTime)),
+          brierTime,
+        ),
+        time: brierTime,
+      },
     };
   } catch (error) {
     if (error instanceof MewmError) return { ok: false, reason: error.message };
@@ -200,7 +239,12 @@ function crossFittedCox(cases: readonly CaseTruth[], options: EvaluationOptions,
   try {
     for (let f = 0; f < folds; f++) {
       const train = cases.map((_, i) => i).filter((i) => foldOf[i] !== f);
-      const model = fitCox({ times: train.map((i) => times[i]!), events: train.map((i) => events[i]!) }, train.map((i) => rows[i]!), names, { penalizer });
+      const model = fitCox(
+        { times: train.map((i) => times[i]!), events: train.map((i) => events[i]!) },
+        train.map((i) => rows[i]!),
+        names,
+        { penalizer },
+      );
       for (let i = 0; i < cases.length; i++) {
         if (foldOf[i] !== f) continue;
         risk[cases[i]!.caseId] = coxLinearPredictor(model, rows[i]!);

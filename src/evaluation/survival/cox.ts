@@ -43,7 +43,8 @@ export function fitCox(data: SurvivalData, covariates: readonly (readonly number
   const p = names.length;
   const ties = options.ties ?? 'efron';
   const penalizer = options.penalizer ?? 0;
-  if (!(penalizer >= 0) || !Number.isFinite(penalizer)) throw new MewmError('InvalidInput', `Cox model: penalizer must be a finite number ≥ 0, got ${penalizer}`);
+  if (!(penalizer >= 0) || !Number.isFinite(penalizer))
+    throw new MewmError('InvalidInput', `Cox model: penalizer must be a finite number ≥ 0, got ${penalizer}`);
   if (s.n < 2) throw new MewmError('InvalidInput', 'Cox model: needs at least two subjects');
   if (p === 0) throw new MewmError('InvalidInput', 'Cox model: no covariates');
   if (covariates.length !== s.n) throw new MewmError('InvalidInput', `Cox model: ${covariates.length} covariate rows for ${s.n} subjects`);
@@ -126,7 +127,8 @@ export function fitCox(data: SurvivalData, covariates: readonly (readonly number
 
 /** (x − mean)·β for one covariate row: the log partial hazard lifelines predicts. */
 export function coxLinearPredictor(model: CoxModel, row: readonly number[]): number {
-  if (row.length !== model.covariates.length) throw new MewmError('InvalidInput', `Cox predictor: ${row.length} covariates, expected ${model.covariates.length}`);
+  if (row.length !== model.covariates.length)
+    throw new MewmError('InvalidInput', `Cox predictor: ${row.length} covariates, expected ${model.covariates.length}`);
   let eta = 0;
   for (let k = 0; k < row.length; k++) eta += (row[k]! - model.means[k]!) * model.coefficients[k]!;
   return eta;
@@ -163,7 +165,14 @@ function penalise(state: LikelihoodState, beta: Float64Array, strength: number):
   return { logLikelihood: state.logLikelihood - 0.5 * strength * squares, gradient, negHessian };
 }
 
-function partialLikelihood(s: CheckedSurvival, x: Float64Array, p: number, descending: readonly number[], beta: Float64Array, ties: 'efron' | 'breslow'): LikelihoodState {
+function partialLikelihood(
+  s: CheckedSurvival,
+  x: Float64Array,
+  p: number,
+  descending: readonly number[],
+  beta: Float64Array,
+  ties: 'efron' | 'breslow',
+): LikelihoodState {
   const gradient = new Float64Array(p);
   const negHessian = new Float64Array(p * p);
   // Risk-set sums, accumulated from the longest time down.

@@ -40,9 +40,19 @@ describe('expandBeams (lines 8/16: candidates under the clinical rules)', () => 
   it.each([
     { name: 'second platinum pruned', protocol: { drugs: ['cisplatin'], embolics: [] }, candidate: 'oxaliplatin', reasons: ['single-platinum'] },
     { name: 'second anthracycline pruned', protocol: { drugs: ['epirubicin'], embolics: [] }, candidate: 'doxorubicin', reasons: ['single-anthracycline'] },
-    { name: 'raltitrexed with fluorouracil pruned', protocol: { drugs: ['raltitrexed'], embolics: [] }, candidate: 'fluorouracil', reasons: ['single-thymidylate-synthase-inhibitor'] },
+    {
+      name: 'raltitrexed with fluorouracil pruned',
+      protocol: { drugs: ['raltitrexed'], embolics: [] },
+      candidate: 'fluorouracil',
+      reasons: ['single-thymidylate-synthase-inhibitor'],
+    },
     { name: 'two liquid embolics pruned', protocol: { drugs: [], embolics: ['nbca'] }, candidate: 'absolute-alcohol', reasons: ['single-liquid-embolic'] },
-    { name: 'two permanent particles pruned', protocol: { drugs: [], embolics: ['pva'] }, candidate: 'drug-eluting-beads', reasons: ['single-permanent-particle'] },
+    {
+      name: 'two permanent particles pruned',
+      protocol: { drugs: [], embolics: ['pva'] },
+      candidate: 'drug-eluting-beads',
+      reasons: ['single-permanent-particle'],
+    },
     { name: 'agent already in the beam pruned', protocol: { drugs: ['cisplatin'], embolics: [] }, candidate: 'cisplatin', reasons: ['already-in-protocol'] },
   ] as const)('$name', ({ protocol, candidate, reasons }) => {
     const { specs, pruned } = expandBeams([beam(0, 0.5, protocol as Protocol)], [candidate], { planSeed: 7, phase: 'drug', step: 2, replicas: 3 });
@@ -69,7 +79,10 @@ describe('expandBeams (lines 8/16: candidates under the clinical rules)', () => 
 
   it('ignores a candidate listed twice (rank of its first position)', () => {
     const { specs } = expandBeams(initBeams(1), ['cisplatin', 'cisplatin', 'epirubicin'], { planSeed: 1, phase: 'drug', step: 1, replicas: 1 });
-    expect(specs.map((s) => [s.agent, s.rank])).toEqual([['cisplatin', 0], ['epirubicin', 1]]);
+    expect(specs.map((s) => [s.agent, s.rank])).toEqual([
+      ['cisplatin', 0],
+      ['epirubicin', 1],
+    ]);
   });
 });
 
@@ -133,14 +146,27 @@ describe('chooseExtensions (lines 9/17: lowest mean risk over T replicas)', () =
 describe('chooseExtensions with requireImprovement: the first agent of a phase is always taken', () => {
   it('a drug-only beam takes its first embolic even when the risk rises', () => {
     const start = beam(0, 0.2, { drugs: ['cisplatin'], embolics: [] });
-    const embolic: CandidateSpec = { ...spec(0, 'epirubicin', 0, start.protocol), key: 'embolic/1/b0/lipiodol', phase: 'embolic', agent: 'lipiodol', protocol: { drugs: ['cisplatin'], embolics: ['lipiodol'] } };
+    const embolic: CandidateSpec = {
+      ...spec(0, 'epirubicin', 0, start.protocol),
+      key: 'embolic/1/b0/lipiodol',
+      phase: 'embolic',
+      agent: 'lipiodol',
+      protocol: { drugs: ['cisplatin'], embolics: ['lipiodol'] },
+    };
     const { beams: next, extensions } = chooseExtensions([start], [scoreCandidate(embolic, [0.5, 0.5])], { requireImprovement: true });
     expect(next[0]!.protocol.embolics).toEqual(['lipiodol']);
     expect(extensions[0]!.outcome).toBe('extended');
   });
   it('a second embolic still needs a lower risk', () => {
     const start = beam(0, 0.2, { drugs: ['cisplatin'], embolics: ['lipiodol'] });
-    const embolic: CandidateSpec = { ...spec(0, 'epirubicin', 0, start.protocol), key: 'embolic/2/b0/pva', phase: 'embolic', step: 2, agent: 'pva', protocol: { drugs: ['cisplatin'], embolics: ['lipiodol', 'pva'] } };
+    const embolic: CandidateSpec = {
+      ...spec(0, 'epirubicin', 0, start.protocol),
+      key: 'embolic/2/b0/pva',
+      phase: 'embolic',
+      step: 2,
+      agent: 'pva',
+      protocol: { drugs: ['cisplatin'], embolics: ['lipiodol', 'pva'] },
+    };
     const { beams: next, extensions } = chooseExtensions([start], [scoreCandidate(embolic, [0.3, 0.3])], { requireImprovement: true });
     expect(next[0]!.protocol.embolics).toEqual(['lipiodol']);
     expect(extensions[0]!.outcome).toBe('no-improvement');

@@ -14,10 +14,43 @@ function mask(voxels: ReadonlyArray<readonly [number, number, number]>, value = 
 
 describe('connectedComponents', () => {
   it.each([
-    { name: 'face neighbours', voxels: [[1, 1, 1], [2, 1, 1]], six: [2], twentySix: [2] },
-    { name: 'edge neighbours', voxels: [[1, 1, 1], [2, 2, 1]], six: [1, 1], twentySix: [2] },
-    { name: 'corner neighbours', voxels: [[1, 1, 1], [2, 2, 2]], six: [1, 1], twentySix: [2] },
-    { name: 'apart', voxels: [[0, 0, 0], [4, 4, 4], [4, 0, 0]], six: [1, 1, 1], twentySix: [1, 1, 1] },
+    {
+      name: 'face neighbours',
+      voxels: [
+        [1, 1, 1],
+        [2, 1, 1],
+      ],
+      six: [2],
+      twentySix: [2],
+    },
+    {
+      name: 'edge neighbours',
+      voxels: [
+        [1, 1, 1],
+        [2, 2, 1],
+      ],
+      six: [1, 1],
+      twentySix: [2],
+    },
+    {
+      name: 'corner neighbours',
+      voxels: [
+        [1, 1, 1],
+        [2, 2, 2],
+      ],
+      six: [1, 1],
+      twentySix: [2],
+    },
+    {
+      name: 'apart',
+      voxels: [
+        [0, 0, 0],
+        [4, 4, 4],
+        [4, 0, 0],
+      ],
+      six: [1, 1, 1],
+      twentySix: [1, 1, 1],
+    },
     { name: 'empty', voxels: [], six: [], twentySix: [] },
   ] as const)('$name', ({ voxels, six, twentySix }) => {
     expect(connectedComponents(mask(voxels), 6).sizes).toEqual(six);
@@ -25,7 +58,13 @@ describe('connectedComponents', () => {
   });
 
   it('numbers components in memory order (x fastest)', () => {
-    const result = connectedComponents(mask([[4, 0, 0], [0, 1, 0], [0, 0, 3]]));
+    const result = connectedComponents(
+      mask([
+        [4, 0, 0],
+        [0, 1, 0],
+        [0, 0, 3],
+      ]),
+    );
     expect(result.labels.data[4]).toBe(1);
     expect(result.labels.data[5]).toBe(2);
     expect(result.labels.data[75]).toBe(3);
@@ -37,7 +76,17 @@ describe('connectedComponents', () => {
 });
 
 describe('component filters', () => {
-  const blobs = mask([[0, 0, 0], [1, 0, 0], [2, 0, 0], [4, 4, 4], [4, 3, 4], [2, 4, 2]], 2);
+  const blobs = mask(
+    [
+      [0, 0, 0],
+      [1, 0, 0],
+      [2, 0, 0],
+      [4, 4, 4],
+      [4, 3, 4],
+      [2, 4, 2],
+    ],
+    2,
+  );
 
   it.each([
     { count: 1, kept: 3 },

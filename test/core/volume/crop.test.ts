@@ -4,14 +4,35 @@ import { makeVolume, type Affine, type Shape3 } from '../../../src/core/volume/v
 
 const affine: Affine = [-0.8, 0, 0, 100, 0, -0.8, 0, 90, 0, 0, 3, -20, 0, 0, 0, 1];
 const shape: Shape3 = [6, 5, 4];
-const indexVolume = () => makeVolume(Int16Array.from({ length: 120 }, (_, i) => i), shape, affine);
+const indexVolume = () =>
+  makeVolume(
+    Int16Array.from({ length: 120 }, (_, i) => i),
+    shape,
+    affine,
+  );
 const at = (x: number, y: number, z: number) => x + 6 * (y + 5 * z);
 
 describe('boundingBox', () => {
   it.each([
     { name: 'one voxel', voxels: [[2, 3, 1]], min: [2, 3, 1], max: [2, 3, 1] },
-    { name: 'two corners', voxels: [[0, 0, 0], [5, 4, 3]], min: [0, 0, 0], max: [5, 4, 3] },
-    { name: 'a line along y', voxels: [[1, 1, 2], [1, 3, 2]], min: [1, 1, 2], max: [1, 3, 2] },
+    {
+      name: 'two corners',
+      voxels: [
+        [0, 0, 0],
+        [5, 4, 3],
+      ],
+      min: [0, 0, 0],
+      max: [5, 4, 3],
+    },
+    {
+      name: 'a line along y',
+      voxels: [
+        [1, 1, 2],
+        [1, 3, 2],
+      ],
+      min: [1, 1, 2],
+      max: [1, 3, 2],
+    },
   ])('$name', ({ voxels, min, max }) => {
     const data = new Uint8Array(120);
     for (const [x, y, z] of voxels) data[at(x!, y!, z!)] = 2;
@@ -41,11 +62,13 @@ describe('cropAround and pasteInto', () => {
     const start = cropStart(centre, size);
     expect(patch.shape).toEqual(size);
     expect(patch.data).toBeInstanceOf(Int16Array);
-    for (let z = 0; z < size[2]; z++) for (let y = 0; y < size[1]; y++) for (let x = 0; x < size[0]; x++) {
-      const [sx, sy, sz] = [start[0] + x, start[1] + y, start[2] + z];
-      const inside = sx >= 0 && sy >= 0 && sz >= 0 && sx < 6 && sy < 5 && sz < 4;
-      expect(patch.data[x + size[0] * (y + size[1] * z)]).toBe(inside ? at(sx, sy, sz) : -1024);
-    }
+    for (let z = 0; z < size[2]; z++)
+      for (let y = 0; y < size[1]; y++)
+        for (let x = 0; x < size[0]; x++) {
+          const [sx, sy, sz] = [start[0] + x, start[1] + y, start[2] + z];
+          const inside = sx >= 0 && sy >= 0 && sz >= 0 && sx < 6 && sy < 5 && sz < 4;
+          expect(patch.data[x + size[0] * (y + size[1] * z)]).toBe(inside ? at(sx, sy, sz) : -1024);
+        }
     // patch voxel (0,0,0) sits where source voxel `start` sits
     expect(patch.affine[3]).toBeCloseTo(100 - 0.8 * start[0], 9);
     expect(patch.affine[7]).toBeCloseTo(90 - 0.8 * start[1], 9);

@@ -11,12 +11,14 @@ function linearField(shape: Shape3, affine: Affine) {
   const [nx, ny, nz] = shape;
   const data = new Float32Array(nx * ny * nz);
   let o = 0;
-  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, o++) {
-    const x = affine[0]! * i + affine[1]! * j + affine[2]! * k + affine[3]!;
-    const y = affine[4]! * i + affine[5]! * j + affine[6]! * k + affine[7]!;
-    const z = affine[8]! * i + affine[9]! * j + affine[10]! * k + affine[11]!;
-    data[o] = 2 * x - 3 * y + 0.5 * z + 7;
-  }
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, o++) {
+        const x = affine[0]! * i + affine[1]! * j + affine[2]! * k + affine[3]!;
+        const y = affine[4]! * i + affine[5]! * j + affine[6]! * k + affine[7]!;
+        const z = affine[8]! * i + affine[9]! * j + affine[10]! * k + affine[11]!;
+        data[o] = 2 * x - 3 * y + 0.5 * z + 7;
+      }
   return makeVolume(data, shape, affine);
 }
 
@@ -50,7 +52,11 @@ describe('resampleToGrid', () => {
 
   it.each([
     { name: 'axis-aligned finer grid', shape: [9, 9, 9] as Shape3, affine: diagonalAffine([0.5, 0.5, 1.1], [116.3, 106.5, -38]) },
-    { name: 'rotated grid (general path)', shape: [6, 6, 6] as Shape3, affine: [0.6, -0.3, 0.1, 115, 0.3, 0.6, 0, 105, 0, 0.1, 1.5, -36, 0, 0, 0, 1] as Affine },
+    {
+      name: 'rotated grid (general path)',
+      shape: [6, 6, 6] as Shape3,
+      affine: [0.6, -0.3, 0.1, 115, 0.3, 0.6, 0, 105, 0, 0.1, 1.5, -36, 0, 0, 0, 1] as Affine,
+    },
   ])('reproduces a linear field exactly inside the input: $name', ({ shape, affine }) => {
     const input = linearField([10, 12, 6], lps);
     const expected = linearField(shape, affine);
@@ -65,7 +71,11 @@ describe('resampleToGrid', () => {
   });
 
   it('nearest keeps the voxel type and only input values; outside points take the fill', () => {
-    const labels = makeVolume(Uint8Array.from({ length: 24 }, (_, i) => i % 3), [4, 3, 2], diagonalAffine([1, 1, 1]));
+    const labels = makeVolume(
+      Uint8Array.from({ length: 24 }, (_, i) => i % 3),
+      [4, 3, 2],
+      diagonalAffine([1, 1, 1]),
+    );
     const out = resampleToGrid(labels, [6, 3, 2], diagonalAffine([1, 1, 1], [-1, 0, 0]), 'nearest', { outside: 0 });
     expect(out.data).toBeInstanceOf(Uint8Array);
     expect(Array.from(out.data.subarray(0, 6))).toEqual([0, 0, 1, 2, 0, 0]);

@@ -29,7 +29,12 @@ for (const input of inputs) {
   let outcome: { code: string; message: string; typed: boolean; details: string };
   try {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([readOne(input), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('TIMEOUT')), perInputTimeoutMs); })]).finally(() => clearTimeout(timer));
+    await Promise.race([
+      readOne(input),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('TIMEOUT')), perInputTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
     outcome = { code: 'ok', message: '', typed: true, details: '' };
   } catch (error) {
     const typed = isMewmError(error);
