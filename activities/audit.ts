@@ -7,7 +7,7 @@
 import type { ArtifactRef, ArtifactStore } from '../src/artifacts/store';
 import { getCtVolume, getLabelVolume, putJson, putPng } from '../src/artifacts/volumes';
 import { MewmError } from '../src/core/errors';
-import { Label, type Volume } from '../src/core/volume/volume';
+import { largestTumourSlice } from '../src/core/volume/roi';
 import { encodePng, montage, renderAxialSlice, type RgbaImage } from '../src/io/png';
 import type { BeamStepAudit, CohortCaseOutcome, RoiArtifacts } from '../workflows/types';
 import { withTypedFailures } from './failures';
@@ -26,23 +26,6 @@ export interface AuditDependencies {
   readonly log: ActivityLogger;
 }
 
-/** The axial slice (z index) with the most tumour voxels; the middle slice when there is none. */
-export function tumourCentreSlice(labels: Volume<Uint8Array>): number {
-  const [nx, ny, nz] = labels.shape;
-  let best = Math.floor(nz / 2);
-  let bestCount = 0;
-  for (let z = 0; z < nz; z++) {
-    let count = 0;
-    const offset = z * nx * ny;
-    for (let i = 0; i < nx * ny; i++) if (labels.data[offset + i] === Label.tumour) count++;
-    if (count > bestCount) {
-      bestCount = count;
-      best = z;
-    }
-  }
-  return best;
-}
-
 export function createAuditActivities(deps: AuditDependencies) {
   const { store, artifacts, log } = deps;
 
@@ -59,7 +42,7 @@ export function createAuditActivities(deps: AuditDependencies) {
       getCtVolume(artifacts.storeFor(input.roi.ct.uri), input.roi.ct),
       getLabelVolume(artifacts.storeFor(input.roi.labels.uri), input.roi.labels),
     ]);
-    const z = tumourCentreSlice(preLabels);
+    const z = largestTumourSlice(preLabels);
     const tiles: RgbaImage[] = [renderAxialSlice(preCt, z, { labels: preLabels })];
     for (const post of input.posts) {
       const [ct, labels] = await Promise.all([

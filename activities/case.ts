@@ -17,7 +17,7 @@ import { MewmError } from '../src/core/errors';
 import { reorientToRas } from '../src/core/volume/orientation';
 import { resampleToGrid, resampleToSpacing } from '../src/core/volume/resample';
 import { assertPlausibleVolume } from '../src/core/volume/validate';
-import { planningRoi, ROI_OUTSIDE_HU } from '../src/core/volume/roi';
+import { largestTumourSlice, planningRoi, ROI_OUTSIDE_HU } from '../src/core/volume/roi';
 import { Label, diagonalAffine, sameGrid, spacingOf, type LabelledCt, type Volume } from '../src/core/volume/volume';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from '../src/io/bounded-read';
 import { assertPlausibleCt } from '../src/io/ct-plausibility';
@@ -27,7 +27,6 @@ import type { ModelIdentity, WorldModel } from '../src/models/world-model';
 import type { TumourObservation } from '../src/policy/policy';
 import type { CaseRef, PreparedCase, RoiArtifacts } from '../workflows/types';
 import { localPath, readCaseSource } from './case-source';
-import { tumourCentreSlice } from './audit';
 import { withTypedFailures } from './failures';
 import type { ActivityLogger, ArtifactResolver } from './deps';
 
@@ -169,7 +168,7 @@ export function createCaseActivities(deps: CaseDependencies) {
     const { ct, labels } = roiVolumes;
     const observation = deps.observe(roiVolumes, { caseId });
     const [ctRef, labelsRef] = await Promise.all([putVolume(store, ct), putVolume(store, labels, { labels: true })]);
-    const slice = renderAxialSlice(ct, tumourCentreSlice(labels), { labels });
+    const slice = renderAxialSlice(ct, largestTumourSlice(labels), { labels });
     const keySlice = await putPng(store, encodePng(slice.rgba, slice.width, slice.height));
     const spacing = spacingOf(grid.affine);
     return {

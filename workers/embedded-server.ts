@@ -20,7 +20,7 @@ import { Connection } from '@temporalio/client';
 import { MewmError } from '../src/core/errors';
 import { startDevServer, type DevServer } from './dev-server';
 import { leaseHolderAlive, processStartTicks, takeLease } from './leases';
-import type { Logger } from './logging';
+import type { Logger } from '../src/logging/logger';
 
 export interface EmbeddedServerOptions {
   readonly dataDir: string;
@@ -28,6 +28,8 @@ export interface EmbeddedServerOptions {
   readonly namespace: string;
   readonly uiPort?: number;
   readonly cliPath?: string | null;
+  /** Where else `temporal` is looked for (config temporal.cliSearchPath, workers/dev-server.ts findTemporalCli). */
+  readonly cliSearchPath?: string | null;
   readonly log?: Logger;
   /** How long to wait for another command that is starting the server. */
   readonly waitMs?: number;
@@ -151,6 +153,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     namespace: options.namespace,
     ...(options.uiPort !== undefined ? { uiPort: options.uiPort } : {}),
     ...(options.cliPath !== undefined ? { cliPath: options.cliPath } : {}),
+    ...(options.cliSearchPath !== undefined ? { cliSearchPath: options.cliSearchPath } : {}),
     logFile: paths.log,
   });
   const id = await namespaceId(server.address, options.namespace, 10_000);

@@ -1,21 +1,11 @@
 /**
- * Logging: pino JSON lines (MEWM_LOG_PRETTY=1 for humans), and the Temporal runtime's logger
- * routed into the same pino logger (workflow `log` is replay-safe; activity `log` carries the
- * activity's ids). Log lines carry pseudonymous case ids only.
+ * The Temporal runtime's logger routed into mewm's pino logger (src/logging/logger.ts: workflow
+ * `log` is replay-safe; activity `log` carries the activity's ids). Log lines carry pseudonymous
+ * case ids only.
  */
-import { pino, type Logger as PinoLogger } from 'pino';
 import { Runtime, type Logger as TemporalLogger } from '@temporalio/worker';
 import type { LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
-import type { MewmConfig } from '../src/config/config';
-
-export type Logger = PinoLogger;
-
-export function createLogger(config: MewmConfig['log'], name = 'mewm'): Logger {
-  if (config.pretty) {
-    return pino({ name, level: config.level, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2, ignore: 'pid,hostname' } } });
-  }
-  return pino({ name, level: config.level }, pino.destination(2));
-}
+import type { Logger } from '../src/logging/logger';
 
 export function temporalLoggerFor(log: Logger): TemporalLogger {
   const at = (requested: TemporalLogLevel, message: string, meta?: LogMetadata) => {

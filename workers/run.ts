@@ -10,7 +10,8 @@ import type { QueueRole } from '../workflows/task-queues';
 import type { PlanRequirements } from '../src/core/serving';
 import { bundleWorkflows, createWorkers, runWorkers, taskQueueOf, type WorkflowSource } from './create-workers';
 import { createWorkerDependencies, type DependencyOverrides } from './dependencies';
-import { installRuntimeLogging, type Logger } from './logging';
+import type { Logger } from '../src/logging/logger';
+import { installRuntimeLogging } from './logging';
 import { dataConverterOption } from './payload-codec';
 import { planRequirements, policyRequirementOf, worldModelRequirementFromConfig, type ServedRequirements } from './serving';
 

@@ -9,7 +9,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { writeCohortSource, type CaseInput } from '../../activities/case-source';
 import type { ArtifactStores } from '../artifacts';
 import type { ArtifactStore } from '../artifacts/store';
-import type { Logger } from '../../workers/logging';
+import type { Logger } from '../logging/logger';
 import type { PlanRequirements } from '../core/serving';
 import type { CohortCaseOutcome, CohortResult, PlanSettings } from '../../workflows/types';
 import { cohorts, cohortWorkflowId, type Started } from './workflow-client';

@@ -1,7 +1,7 @@
 /**
  * The typed Temporal client of mewm's two top-level workflows: start, result and query per
  * workflow type, and every top-level workflow id built here. Commands never name a workflow type
- * by string or cast a result; the connection comes from `openTemporal` (src/cli/server.ts).
+ * by string or cast a result; the connection comes from `openTemporal` (./temporal.ts).
  *
  *   plan     planTreatment   id `plan-<caseId>-s<seed>` (or the user's --workflow-id)
  *   cohort   runCohort       id `cohort-<cohortId>` (its plans: workflows/ids.ts cohortPlanWorkflowId)

@@ -13,9 +13,9 @@ import { parseArgs } from 'node:util';
 import { auditToCsv, loadPlanAudit } from '../app/plan-audit';
 import { ArtifactStores } from '../artifacts';
 import { loadConfig } from '../config/load';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { runCommand, type Command, type Env } from './command';
-import { openTemporal } from './server';
+import { openTemporal } from '../app/temporal';
 
 const USAGE = 'usage: mewm audit <planWorkflowId> [--format json|csv] [--out FILE] [--config FILE]';
 

@@ -18,12 +18,12 @@ import { ArtifactStores, parseArtifactLocation } from '../artifacts';
 import { loadConfig } from '../config/load';
 import type { ConfigOverrides } from '../config/config';
 import { MewmError } from '../core/errors';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { requirementsFromConfig, unservedQueues } from '../../workers/serving';
 import { QUEUE_ROLES } from '../../workflows/task-queues';
 import { EXIT, runCommand, type Command, type Env, type ExitCode } from './command';
 import { progressReporter } from './command-support';
-import { openTemporal } from './server';
+import { openTemporal } from '../app/temporal';
 
 const USAGE =
   'usage: mewm cohort <manifest.jsonl | cohort folder> [--cohort-id ID] [--split S] [--concurrency N] [--page-size N]\n' +

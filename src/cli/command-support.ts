@@ -1,16 +1,4 @@
 /** What the sub-commands share besides ./command.ts: tables, progress, risks. */
-import { EXIT, reportFailure, type ExitCode } from './command';
-
-export { describeFailure } from './command';
-
-/** Bad arguments: the usage and exit code 2 (`runCommand` does this for commands built on ./command.ts). */
-export function usageError(usage: string, error: unknown, command?: string): ExitCode {
-  process.stderr.write(`${command === undefined ? 'mewm' : `mewm ${command}`}: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
-  return EXIT.invalid;
-}
-
-/** A failure as one line and its exit code (`runCommand` does this for commands built on ./command.ts). */
-export const commandFailed = reportFailure;
 
 /** A plain-text table with aligned columns. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -39,14 +39,15 @@ import { methodFromCohortOutcomes } from '../evaluation/evaluate';
 import { policyConfigFromEnv, type LlmEndpointConfig, type PolicyConfig } from '../policy/index';
 import { createPosteriorOracleWorldModel, posteriorOracleVersion, type PosteriorOracleOptions } from '../world/posterior-oracle';
 import { bundleWorkflows } from '../../workers/create-workers';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { QUEUE_ROLES } from '../../workflows/task-queues';
 import type { CohortCaseOutcome, CohortResult } from '../../workflows/types';
 import { cohortWorkflowId, completedCohort, readCohortOutcomes, startCohort } from '../app/cohort-run';
 import { loadPlanAudit, type PlanAudit } from '../app/plan-audit';
 import { followCohort } from '../app/workflow-client';
 import { progressReporter } from './command-support';
-import { openTemporal, startInProcessWorkers } from './server';
+import { openTemporal } from '../app/temporal';
+import { startInProcessWorkers } from '../../workers/run';
 
 export const PLANNERS = ['mewm-oracle', 'mewm-onnx', 'mewm-llm', 'mewm-posterior-oracle'] as const;
 export type PlannerId = (typeof PLANNERS)[number];

@@ -25,13 +25,13 @@ import { loadConfig } from '../config/load';
 import type { ConfigOverrides, MewmConfig } from '../config/config';
 import { protocolLabel } from '../core/vocabulary';
 import type { ModelIdentity } from '../models/world-model';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { requirementsFromConfig, unservedQueues } from '../../workers/serving';
 import { QUEUE_ROLES } from '../../workflows/task-queues';
 import type { PlanResult } from '../../workflows/types';
 import { runCommand, type Command, type Env } from './command';
 import { formatRisk, formatTable, progressReporter } from './command-support';
-import { openTemporal } from './server';
+import { openTemporal } from '../app/temporal';
 
 const USAGE =
   'usage: mewm plan <case: CT .nii.gz | DICOM folder | case folder> [--mask FILE] [--no-mask] [--case-id ID] [--seed N]\n' +

@@ -25,9 +25,9 @@ import { protocolLabel } from '../core/vocabulary';
 import { renderPlanReport, type PlanAuditRecord, type ReportCandidate, type ReportImage, type ReportModel, type ReportStep } from '../evaluation/report-html';
 import { loadConfig } from '../config/load';
 import type { BeamStepAudit, PlanResult } from '../../workflows/types';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { runCommand, type Command, type Env } from './command';
-import { openTemporal } from './server';
+import { openTemporal } from '../app/temporal';
 
 const USAGE = 'usage: mewm report <workflowId> [--out FILE] [--config FILE]\n       mewm report --plan PLAN.json [--out FILE] [--config FILE]';
 

@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util';
 import { completedResult, describeRun, runProgress, WORKFLOW_TYPES } from '../app/workflow-client';
 import { loadConfig } from '../config/load';
 import { protocolLabel } from '../core/vocabulary';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { runCommand, type Command, type Env } from './command';
 import { formatRisk, formatTable } from './command-support';
-import { openTemporal } from './server';
+import { openTemporal } from '../app/temporal';
 
 const USAGE = 'usage: mewm status [<workflowId>] [--cohort ID] [--status running|completed|failed] [--limit N] [--config FILE]';
 

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { loadConfig } from '../config/load';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../logging/logger';
 import { runWorkerProcess } from '../../workers/run';
 import { QUEUE_ROLES, type QueueRole } from '../../workflows/task-queues';
 import { runCommand, type Command, type Env } from './command';

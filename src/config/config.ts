@@ -10,6 +10,7 @@
  *   TEMPORAL_ADDRESS (temporal.address)          host:port of a Temporal frontend; unset = embedded dev server
  *   TEMPORAL_NAMESPACE (temporal.namespace)      default "default"
  *   TEMPORAL_CLI_PATH (temporal.cliPath)         the `temporal` binary for the embedded server (default .venv/bin/temporal)
+ *   PATH (temporal.cliSearchPath)                where else `temporal` is looked for when neither is there (workers/dev-server.ts)
  *   MEWM_TEMPORAL_PORT (temporal.port)           embedded server port (default 7233); MEWM_TEMPORAL_UI_PORT (temporal.uiPort, 0 = headless)
  *   MEWM_ARTIFACTS (artifacts.location)          folder, file:///folder or s3://bucket/prefix (default <dataDir>/artifacts)
  *   MEWM_S3_ENDPOINT, MEWM_S3_REGION, MEWM_S3_FORCE_PATH_STYLE (artifacts.s3.*)
@@ -50,6 +51,8 @@ export interface MewmConfig {
     readonly address: string | null;
     readonly namespace: string;
     readonly cliPath: string | null;
+    /** Folders searched for `temporal` after cliPath and .venv/bin/temporal (PATH); null = none. */
+    readonly cliSearchPath: string | null;
     readonly port: number;
     /** 0 = headless. */
     readonly uiPort: number;
@@ -138,7 +141,7 @@ export function defaultConfig(cwd: string): MewmConfig {
   const dataDir = joinPath(cwd, '.data');
   return {
     dataDir,
-    temporal: { address: null, namespace: 'default', cliPath: null, port: 7233, uiPort: 0, payloadKey: null },
+    temporal: { address: null, namespace: 'default', cliPath: null, cliSearchPath: null, port: 7233, uiPort: 0, payloadKey: null },
     artifacts: { location: joinPath(dataDir, 'artifacts'), fileMode: 0o600, dirMode: 0o700, s3: {} },
     worldModel: {
       backend: 'onnx',
@@ -184,6 +187,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['temporal', 'address'], v('TEMPORAL_ADDRESS'));
   set(['temporal', 'namespace'], v('TEMPORAL_NAMESPACE'));
   set(['temporal', 'cliPath'], v('TEMPORAL_CLI_PATH'));
+  set(['temporal', 'cliSearchPath'], v('PATH'));
   set(['temporal', 'port'], int('MEWM_TEMPORAL_PORT'));
   set(['temporal', 'uiPort'], int('MEWM_TEMPORAL_UI_PORT'));
   set(['artifacts', 'location'], v('MEWM_ARTIFACTS'));

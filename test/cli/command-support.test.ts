@@ -1,5 +1,5 @@
 /**
- * Errors that reach the user (issue 11): `commandFailed` prints the typed code and the original
+ * Errors that reach the user (issue 11): `reportFailure` prints the typed code and the original
  * message of the innermost failure in one line, with the right case id said once. First on a
  * hand-built chain of Temporal's own failure classes (the child-workflow path), then on real
  * plan workflows failing for a garbage LLM answer, a NaN CT and a mask on the wrong grid.
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState, TerminatedFailure } from '@temporalio/common';
-import { commandFailed, describeFailure } from '../../src/cli/command-support';
+import { describeFailure, reportFailure } from '../../src/cli/command';
 import type { MewmConfig } from '../../src/config/config';
 import { MewmError } from '../../src/core/errors';
 import { makeVolume } from '../../src/core/volume/volume';
@@ -18,7 +18,7 @@ import { TASK_QUEUES } from '../../workflows/task-queues';
 import { fakeLlmPolicy, json, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai';
 import { caseOf, stageCase, startTemporalStack, tempDir, testConfig, writeTestCohort, type TemporalStack } from '../support/temporal';
 
-/** What commandFailed writes to stderr (its exit code: test/cli/command.test.ts). */
+/** What reportFailure writes to stderr (its exit code: test/cli/command.test.ts). */
 function printed(error: unknown): string {
   const original = process.stderr.write.bind(process.stderr);
   let text = '';
@@ -27,7 +27,7 @@ function printed(error: unknown): string {
     return true;
   }) as typeof process.stderr.write;
   try {
-    commandFailed(error);
+    reportFailure(error);
   } finally {
     process.stderr.write = original;
   }

@@ -7,7 +7,7 @@
 import { createWorldModel } from '../../src/backends/world-model';
 import type { MewmConfig } from '../../src/config/config';
 import type { SimulationRequest, WorldModel } from '../../src/models/world-model';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../../src/logging/logger';
 import { runWorkerProcess } from '../../workers/run';
 import { slowWorldModel } from './slow-world-model';
 

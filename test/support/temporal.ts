@@ -19,7 +19,7 @@ import type { SyntheticPatient } from '../../src/world/cohort';
 import { bundleWorkflows } from '../../workers/create-workers';
 import type { DependencyOverrides } from '../../workers/dependencies';
 import { freePort, startDevServer, type DevServer } from '../../workers/dev-server';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../../src/logging/logger';
 import { startInProcessWorkers, type InProcessWorkers } from '../../workers/run';
 import type { QueueRole } from '../../workflows/task-queues';
 
@@ -92,7 +92,9 @@ export async function stageCohort(config: MewmConfig, cohortId: string, manifest
 }
 
 export async function startTestServer(dbFile: string, port?: number): Promise<DevServer> {
-  return startDevServer({ dbFile, port: port ?? (await freePort()), logFile: `${dbFile}.log` });
+  // The binary as mewm's configuration would find it from this process's environment.
+  const cli = { cliPath: process.env.TEMPORAL_CLI_PATH ?? null, cliSearchPath: process.env.PATH ?? null };
+  return startDevServer({ dbFile, port: port ?? (await freePort()), logFile: `${dbFile}.log`, ...cli });
 }
 
 export async function connectClient(address: string): Promise<Client> {

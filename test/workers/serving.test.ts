@@ -13,7 +13,7 @@ import { resolveConfig } from '../../src/config/config';
 import { canonicalJson, servingMismatch } from '../../src/core/serving';
 import { llmEndpointConfig } from '../../src/policy/config';
 import { createPolicy } from '../../src/policy/index';
-import { describeFailure } from '../../src/cli/command-support';
+import { describeFailure } from '../../src/cli/command';
 import { refusingOthers } from '../../workers/activities';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import {

@@ -18,7 +18,7 @@ import type { PolicyActivities } from '../../activities/policy';
 import type { SimulationActivities } from '../../activities/simulation';
 import { activitiesFor } from '../../workers/activities';
 import { createWorkerDependencies } from '../../workers/dependencies';
-import { createLogger } from '../../workers/logging';
+import { createLogger } from '../../src/logging/logger';
 import { beamStepWith, stepReport } from '../../workflows/beam-step';
 import { beamStepWorkflowId } from '../../workflows/ids';
 import { planAuditQuery, planProgressQuery } from '../../workflows/queries';
