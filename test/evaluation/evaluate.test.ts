@@ -66,17 +66,15 @@ function fakeMewm(truth: readonly CaseTruth[], riskOf: (caseId: string, p: Proto
     }),
     {
       candidates: Object.fromEntries(
-        truth
-          .slice(0, 2)
-          .map((t) => [
-            t.caseId,
-            [t.optimalProtocol, t.physicianProtocol, PROTOCOLS[5]!].map((p) => ({
-              protocol: p,
-              meanRisk: riskOf(t.caseId, p),
-              lowerRisk: riskOf(t.caseId, p) - 0.1,
-              upperRisk: riskOf(t.caseId, p) + 0.1,
-            })),
-          ]),
+        truth.slice(0, 2).map((t) => [
+          t.caseId,
+          [t.optimalProtocol, t.physicianProtocol, PROTOCOLS[5]!].map((p) => ({
+            protocol: p,
+            meanRisk: riskOf(t.caseId, p),
+            lowerRisk: riskOf(t.caseId, p) - 0.1,
+            upperRisk: riskOf(t.caseId, p) + 0.1,
+          })),
+        ]),
       ),
     },
   );
