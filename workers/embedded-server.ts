@@ -98,14 +98,23 @@ function readIdentity(file: string): EmbeddedServerIdentity | null {
   }
 }
 
-/** Why what answers at `address` is not the server recorded in `identity`, or null when it is. */
-export async function foreignReason(identity: EmbeddedServerIdentity | null, address: string, namespace: string): Promise<string | null> {
-  if (identity === null) return 'mewm has no record of starting a server for this data dir';
-  if (identity.address !== address) return `the server mewm started for this data dir listened on ${identity.address}`;
-  if (!leaseHolderAlive(identity.pid, identity.pidStart)) return 'the server mewm started for this data dir is no longer running';
+/**
+ * Why what answers at `address` is not the server recorded in `identity`, or null when it is.
+ * `silent`: the recorded server is alive but did not answer in time (busy or still starting), which
+ * is worth asking again; every other reason is final.
+ */
+export async function foreignReason(
+  identity: EmbeddedServerIdentity | null,
+  address: string,
+  namespace: string,
+): Promise<{ readonly reason: string; readonly silent: boolean } | null> {
+  const final = (reason: string) => ({ reason, silent: false });
+  if (identity === null) return final('mewm has no record of starting a server for this data dir');
+  if (identity.address !== address) return final(`the server mewm started for this data dir listened on ${identity.address}`);
+  if (!leaseHolderAlive(identity.pid, identity.pidStart)) return final('the server mewm started for this data dir is no longer running');
   const id = await namespaceId(address, namespace, 3000);
-  if (id === null) return `it does not answer as a Temporal server with the namespace ${namespace}`;
-  if (id !== identity.namespaceId) return `its namespace ${namespace} is not the one mewm created (another Temporal server)`;
+  if (id === null) return { reason: `it does not answer as a Temporal server with the namespace ${namespace}`, silent: true };
+  if (id !== identity.namespaceId) return final(`its namespace ${namespace} is not the one mewm created (another Temporal server)`);
   return null;
 }
 
@@ -203,13 +212,19 @@ export async function openEmbeddedServer(options: EmbeddedServerOptions): Promis
       const identity = readIdentity(paths.identity);
       // Leased before it is checked, so that a starter finishing now does not stop it under us.
       const lease = identity ? takeLease(identity.leaseDir) : undefined;
-      const reason = await foreignReason(identity, address, options.namespace);
-      if (reason === null) {
+      const verdict = await foreignReason(identity, address, options.namespace);
+      if (verdict === null) {
         options.log?.info({ address }, 'using the embedded Temporal server of this data dir');
         return { address, started: false, release: async () => lease?.release() };
       }
       lease?.release();
-      throw foreign(address, reason);
+      // Our own live server that is slow to answer (a busy machine, a server just started by
+      // another command) is asked again until the deadline; anything else is refused at once.
+      if (verdict.silent && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      throw foreign(address, verdict.reason);
     }
     if (tryLock(paths.lock)) {
       try {
