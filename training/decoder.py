@@ -26,7 +26,6 @@ updated.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import shutil

@@ -3,10 +3,10 @@
     training/.venv/bin/python -m training.segmenter --patches PATCHES --base models/demo --out OUT \
         [--minutes 40] [--threads 1]
 
-Why (issue 10, docs/fidelity.md): the 0.1 assistant was trained for 600 steps on 94 cases and, on
-the learned dynamics' post-CTs, left the simulated necrosis out of the tumour label (volume ratio
-0.48 vs 0.74 true for particle protocols), so the residual viable volume the heuristic reads was
-mis-measured. This one trains the same architecture (3D U-Net, base 8 channels, 32³ at 3 mm: the
+Why (issue 10, docs/fidelity.md): the 0.1 assistant was trained for 600 steps on 94 cases of an
+older world; on the learned dynamics' post-CTs its tumour label was too small (volume ratio 0.48
+vs 0.74 true for particle protocols), and even on true post-CTs the world's risk measured with its
+labels ranked the panel at 0.35 (fidelity row (ii-a)). This one trains the same architecture (3D U-Net, base 8 channels, 32³ at 3 mm: the
 runtime cost does not change) on the 1,200-patient patch set of `training/export-patches.ts`,
 with three views of every patient, each with its own true labels:
 
