@@ -42,7 +42,7 @@ from scipy import ndimage
 from . import models as M
 from .export import export_graph, sha256_file
 from .metrics import spearman
-from .structured import load_patches, log
+from .structured import cpu_session, load_patches, log, split_indices
 from .segmenter import central
 
 VERSION = "0.4.0"
@@ -89,11 +89,7 @@ def torch_decoder(onnx_path: Path, latent: int, downsample: int) -> M.ScaledDeco
 
 
 def encode(encoder_path: Path, images: np.ndarray, threads: int) -> np.ndarray:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(encoder_path), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(encoder_path, threads)
     return np.concatenate([session.run(["latent"], {"image": np.ascontiguousarray(images[s : s + 32][:, None])})[0] for s in range(0, len(images), 32)])
 
 
@@ -163,10 +159,7 @@ def main() -> None:
     dec = torch_decoder(base / manifest["graphs"]["decoder"]["file"], C, ds)
 
     data = load_patches(args.patches, args.limit)
-    held = np.array([i for i, s in enumerate(data.split) if s != "train"], dtype=int)
-    train_idx = np.array([i for i, s in enumerate(data.split) if s == "train"], dtype=int)
-    if len(held) == 0:
-        held, train_idx = train_idx[-max(1, len(train_idx) // 5) :], train_idx[: -max(1, len(train_idx) // 5)]
+    train_idx, held = split_indices(data)
     ball = ndimage.generate_binary_structure(3, 1)
     pre_t, post_t = central(data.pre_tumour) >= 0.5, central(data.post_tumour) >= 0.5
     region = np.stack([ndimage.binary_dilation(pre_t[i] | post_t[i], ball) for i in range(len(data))])
@@ -175,9 +168,7 @@ def main() -> None:
     latents = encode(base / manifest["graphs"]["encoder"]["file"], images, args.threads)
     n = len(data)
     with torch.no_grad():
-        import onnxruntime as ort
-
-        ref = ort.InferenceSession(str(base / manifest["graphs"]["decoder"]["file"]), providers=["CPUExecutionProvider"]).run(["image"], {"latent": latents[:4]})[0]
+        ref = cpu_session(base / manifest["graphs"]["decoder"]["file"], args.threads).run(["image"], {"latent": latents[:4]})[0]
         err = float(np.abs(dec(torch.from_numpy(latents[:4])).numpy() - ref).max())
     log(stage="data", train=len(train_idx), heldOut=len(held), baseDecoderTorchVsOnnxMaxAbs=err)
     if err > 1e-3:

@@ -38,7 +38,7 @@ from . import metrics
 from .config import CommonConfig
 from .export import export_graph, spec, write_model
 from .models import UNet3d
-from .structured import PATCH, STORED, Patches, agent_ids, load_patches, log
+from .structured import PATCH, STORED, Patches, agent_ids, cpu_session, load_patches, log, split_indices
 
 VERSION = "0.2.0"
 CHANNELS = 8
@@ -63,13 +63,9 @@ def central(a: np.ndarray) -> np.ndarray:
 def reconstructions(base: Path, d: Patches, threads: int) -> np.ndarray:
     """The dynamics autoencoder's encode→decode of every post patch's central PATCH³, pasted back
     into the stored patch inside the dilated pre-treatment tumour (the runtime's paste region)."""
-    import onnxruntime as ort
-
     manifest = json.loads((base / "dynamics" / "manifest.json").read_text())
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    enc = ort.InferenceSession(str(base / "dynamics" / manifest["graphs"]["encoder"]["file"]), options, providers=["CPUExecutionProvider"])
-    dec = ort.InferenceSession(str(base / "dynamics" / manifest["graphs"]["decoder"]["file"]), options, providers=["CPUExecutionProvider"])
+    enc = cpu_session(base / "dynamics" / manifest["graphs"]["encoder"]["file"], threads)
+    dec = cpu_session(base / "dynamics" / manifest["graphs"]["decoder"]["file"], threads)
     out = d.post.copy()
     s = (STORED - PATCH) // 2
     ball = ndimage.generate_binary_structure(3, 1)
@@ -169,11 +165,7 @@ def quality(predict, d: Patches, recon: np.ndarray) -> dict:
 
 
 def onnx_predictor(path: Path, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(path, threads)
     return lambda x: session.run(["logits"], {"image": x})[0]
 
 
@@ -194,10 +186,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     data = load_patches(args.patches, args.limit)
-    held = np.array([i for i, s in enumerate(data.split) if s != "train"], dtype=int)
-    train_idx = np.array([i for i, s in enumerate(data.split) if s == "train"], dtype=int)
-    if len(held) == 0:  # smoke runs on a handful of cases
-        held, train_idx = train_idx[-max(1, len(train_idx) // 5) :], train_idx[: -max(1, len(train_idx) // 5)]
+    train_idx, held = split_indices(data)
     recon = reconstructions(args.base, data, args.threads)
     log(stage="data", train=len(train_idx), heldOut=len(held))
     tr, val = data.subset(train_idx), data.subset(held)

@@ -226,12 +226,27 @@ def evaluate_response(net, val: Patches, device) -> tuple[float, dict]:
 # Latents and denoiser
 
 
-def encode_latents(encoder_path: Path, d: Patches, threads: int) -> tuple[np.ndarray, np.ndarray]:
+def cpu_session(path: Path, threads: int):
+    """An onnxruntime CPU session with `threads` intra-op threads."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(encoder_path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def split_indices(d: Patches) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) case indices by the cohort's split; smoke runs on a handful of train-only
+    cases hold out their last fifth."""
+    held = np.array([i for i, s in enumerate(d.split) if s != "train"], dtype=int)
+    train_idx = np.array([i for i, s in enumerate(d.split) if s == "train"], dtype=int)
+    if len(held) == 0:
+        held, train_idx = train_idx[-max(1, len(train_idx) // 5) :], train_idx[: -max(1, len(train_idx) // 5)]
+    return train_idx, held
+
+
+def encode_latents(encoder_path: Path, d: Patches, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    session = cpu_session(encoder_path, threads)
     post_z, masked_z = [], []
     for s in range(0, len(d), 32):
         idx = np.arange(s, min(len(d), s + 32))
@@ -607,10 +622,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     device = torch.device(args.device)
     data = load_patches(args.patches, args.limit)
-    held = np.array([i for i, s in enumerate(data.split) if s != "train"], dtype=int)
-    train_idx = np.array([i for i, s in enumerate(data.split) if s == "train"], dtype=int)
-    if len(held) == 0:  # smoke runs on a handful of cases
-        held, train_idx = train_idx[-max(1, len(train_idx) // 5) :], train_idx[: -max(1, len(train_idx) // 5)]
+    train_idx, held = split_indices(data)
     train, val = data.subset(train_idx), data.subset(held)
     note = data_note(data, args.data_note)
     log(stage="data", train=len(train), heldOut=len(val))
