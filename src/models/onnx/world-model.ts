@@ -178,13 +178,10 @@ class OnnxDynamics implements DynamicsModel {
 
     return prepared.map((g, r) => {
       const pre = g.request.pre;
-      const spacing = spacingOf(pre.ct.affine);
-      const radius = Math.max(1, Math.round(this.pasteMarginMm / Math.min(...spacing)));
-      const weight = dilatedMask(pre.labels, Label.tumour, radius);
+      const weight = this.pasteWeight(pre);
       const liverShiftHu = responses ? responses[r]![this.liverShiftIndex()]! : 0;
       return g.request.seeds.map((_, s) => {
-        const patchHu = latents.get(`${r}/${s}`)!.map((v) => denormaliseToHu(Math.max(m.intensity.range[0], Math.min(m.intensity.range[1], v)), m.intensity));
-        const post = pastePatch(pre.ct, patchHu, P, g.centre, g.ratio, weight);
+        const post = pastePatch(pre.ct, this.decodedHu(latents.get(`${r}/${s}`)!), P, g.centre, g.ratio, weight);
         if (liverShiftHu !== 0) shiftLiver(post, pre.labels.data, weight, liverShiftHu);
         return makeVolume(post, pre.ct.shape, pre.ct.affine);
       });
@@ -202,9 +199,19 @@ class OnnxDynamics implements DynamicsModel {
     const image = samplePatch(input.post, centre, P, ratio, m.intensity.windowHu[0] - 1000, (v) => normaliseHu(v, m.intensity));
     const { data: latent } = await this.host.runFloat('dynamics/encoder', { image: float32([1, 1, P, P, P], image) }, 'latent');
     const { data: decoded } = await this.host.runFloat('dynamics/decoder', { latent: float32([1, C, p, p, p], latent) }, 'image');
-    const patchHu = decoded.map((v) => denormaliseToHu(Math.max(m.intensity.range[0], Math.min(m.intensity.range[1], v)), m.intensity));
-    const radius = Math.max(1, Math.round(this.pasteMarginMm / Math.min(...spacingOf(input.pre.ct.affine))));
-    return makeVolume(pastePatch(input.post, patchHu, P, centre, ratio, dilatedMask(input.pre.labels, Label.tumour, radius)), input.post.shape, input.post.affine);
+    return makeVolume(pastePatch(input.post, this.decodedHu(decoded), P, centre, ratio, this.pasteWeight(input.pre)), input.post.shape, input.post.affine);
+  }
+
+  /** The decoder's output (model range) as HU, clamped to the range first. */
+  private decodedHu(image: Float32Array): Float32Array {
+    const { intensity } = this.loaded.manifest;
+    return image.map((v) => denormaliseToHu(Math.max(intensity.range[0], Math.min(intensity.range[1], v)), intensity));
+  }
+
+  /** Where a decoded patch replaces the CT: the pre-treatment tumour dilated by the paste margin. */
+  private pasteWeight(pre: LabelledCt): Float32Array {
+    const radius = Math.max(1, Math.round(this.pasteMarginMm / Math.min(...spacingOf(pre.ct.affine))));
+    return dilatedMask(pre.labels, Label.tumour, radius);
   }
 
   /**
