@@ -42,7 +42,7 @@ from scipy import ndimage
 from . import models as M
 from .export import export_graph, sha256_file
 from .metrics import spearman
-from .structured import cpu_session, load_patches, log, split_indices
+from .structured import composition, cpu_session, load_patches, log, split_indices
 from .segmenter import central
 
 VERSION = "0.4.0"
@@ -109,14 +109,6 @@ def band_of(h: torch.Tensor) -> torch.Tensor:
     return (h >= VIABLE_MIN_HU).long() + (h >= LIPIODOL_MIN_HU).long()
 
 
-def shares(image_hu: np.ndarray, region: np.ndarray) -> np.ndarray:
-    v = image_hu[region]
-    n = max(1, v.size)
-    lip = (v >= LIPIODOL_MIN_HU).sum() / n
-    via = ((v >= VIABLE_MIN_HU) & (v < LIPIODOL_MIN_HU)).sum() / n
-    return np.array([via, 1 - via - lip, lip])
-
-
 @torch.no_grad()
 def quality(dec, latents: np.ndarray, posts: np.ndarray, regions: np.ndarray) -> dict:
     out = []
@@ -124,8 +116,8 @@ def quality(dec, latents: np.ndarray, posts: np.ndarray, regions: np.ndarray) ->
         out.append(hu(dec(torch.from_numpy(latents[s : s + 32])).clamp(-1, 1))[:, 0].numpy())
     recon = np.concatenate(out)
     truth = hu(torch.from_numpy(posts)).numpy()
-    t = np.array([shares(truth[i], regions[i]) for i in range(len(recon))])
-    r = np.array([shares(recon[i], regions[i]) for i in range(len(recon))])
+    t = np.array([composition(truth[i], regions[i]) for i in range(len(recon))])
+    r = np.array([composition(recon[i], regions[i]) for i in range(len(recon))])
     names = ("viable", "necrotic", "lipiodol")
     return {
         "shareMeanAbsError": {n: round(float(np.abs(t[:, k] - r[:, k]).mean()), 4) for k, n in enumerate(names)},
