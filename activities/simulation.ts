@@ -24,6 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import { supportsCheckpoints, type ArtifactRef, type ArtifactStore } from '../src/artifacts/store';
+import { forEachConcurrently } from '../src/core/concurrency';
 import { MewmError } from '../src/core/errors';
 import type { LabelledCt } from '../src/core/volume/volume';
 import type { Protocol } from '../src/core/vocabulary';
@@ -63,6 +64,8 @@ export interface SegmentInput {
   readonly caseId: string;
   readonly cts: readonly ArtifactRef[];
   readonly batch: number;
+  /** Focused segmentation (PlanSettings.segmentationFocusMarginMm): the ROI labels the CTs were simulated from, and the margin. */
+  readonly focus?: { readonly preLabels: ArtifactRef; readonly marginMm: number };
 }
 
 export interface SegmentOutput {
@@ -144,6 +147,9 @@ async function readCheckpoint(store: ArtifactStore, name: string, log: ActivityL
 export function createSimulationActivities(deps: SimulationDependencies) {
   const { world, store, artifacts, log } = deps;
   const volumes = deps.volumes ?? new VolumeCache();
+  // Segmentations / scores in flight: one per session thread of the world model, plus one whose
+  // main-thread voxel work (resampling, argmax, storing) overlaps them.
+  const inFlight = (world.parallelism ?? 1) + 1;
 
   async function simulateCandidates(input: SimulateInput): Promise<SimulateOutput> {
     const started = Date.now();
@@ -220,19 +226,23 @@ export function createSimulationActivities(deps: SimulationDependencies) {
     const runtime = currentRuntime();
     const done = previousDone(runtime.previousProgress, isRef);
     const resumed = input.cts.filter((ref) => done.has(ref.sha256)).length;
+    const focus =
+      input.focus && resumed < input.cts.length
+        ? { preLabels: await volumes.labels(artifacts, input.focus.preLabels), marginMm: input.focus.marginMm }
+        : undefined;
     let sinceHeartbeat = 0;
-    for (const ref of input.cts) {
-      if (done.has(ref.sha256)) continue;
+    const todo = [...new Map(input.cts.filter((ref) => !done.has(ref.sha256)).map((ref) => [ref.sha256, ref])).values()];
+    await forEachConcurrently(todo, inFlight, async (ref) => {
       runtime.throwIfCancelled();
       const ct = await volumes.ct(artifacts, ref);
-      const labels = await world.assistant.segment({ caseId: input.caseId, ct });
+      const labels = await world.assistant.segment({ caseId: input.caseId, ct, ...(focus ? { focus } : {}) });
       done.set(ref.sha256, await volumes.put(store, labels, { labels: true }));
       if (++sinceHeartbeat >= Math.max(1, input.batch)) {
         runtime.heartbeat({ done: Object.fromEntries(done) } satisfies Progress<ArtifactRef>);
         sinceHeartbeat = 0;
         await yieldToEventLoop();
       }
-    }
+    });
     const labels = input.cts.map((ref) => done.get(ref.sha256)!);
     return { labels, model: world.assistant.identity, computed: input.cts.length - resumed, resumed, elapsedMs: Date.now() - started };
   }
@@ -244,8 +254,8 @@ export function createSimulationActivities(deps: SimulationDependencies) {
     const key = (post: ScoreInput['posts'][number]) => `${post.ct.sha256}:${post.labels.sha256}`;
     const resumed = input.posts.filter((post) => done.has(key(post))).length;
     const pre = resumed < input.posts.length ? await loadRoi(volumes, artifacts, input.roi) : undefined;
-    for (const post of input.posts) {
-      if (done.has(key(post))) continue;
+    const todo = [...new Map(input.posts.filter((post) => !done.has(key(post))).map((post) => [key(post), post])).values()];
+    await forEachConcurrently(todo, inFlight, async (post) => {
       runtime.throwIfCancelled();
       const [ct, labels] = await Promise.all([volumes.ct(artifacts, post.ct), volumes.labels(artifacts, post.labels)]);
       const risk = await world.heuristic.risk({ caseId: input.caseId, pre: pre!, post: { ct, labels } });
@@ -253,7 +263,7 @@ export function createSimulationActivities(deps: SimulationDependencies) {
       done.set(key(post), risk);
       runtime.heartbeat({ done: Object.fromEntries(done) } satisfies Progress<number>);
       await yieldToEventLoop();
-    }
+    });
     const risks = input.posts.map((post) => done.get(key(post))!);
     return { risks, model: world.heuristic.identity, computed: input.posts.length - resumed, resumed, elapsedMs: Date.now() - started };
   }

@@ -61,7 +61,15 @@ export async function beamStepWith(input: BeamStepInput, { gpu, cpu, workflowId 
         const cts = simulated.cts.flat();
         const segmented = settings.reusePreTreatmentMask
           ? null
-          : await gpu.segmentReplicas({ caseId: input.caseId, cts, batch: settings.simulateBatchReplicas, ...requires });
+          : await gpu.segmentReplicas({
+              caseId: input.caseId,
+              cts,
+              batch: settings.simulateBatchReplicas,
+              ...(typeof settings.segmentationFocusMarginMm === 'number'
+                ? { focus: { preLabels: input.roi.labels, marginMm: settings.segmentationFocusMarginMm } }
+                : {}),
+              ...requires,
+            });
         const labelsOf = (i: number) => (segmented ? segmented.labels[i]! : input.roi.labels);
         const scored = await gpu.scoreReplicas({ caseId: input.caseId, roi: input.roi, posts: cts.map((ct, i) => ({ ct, labels: labelsOf(i) })), ...requires });
         models.push(simulated.model, ...(segmented ? [segmented.model] : []), scored.model);

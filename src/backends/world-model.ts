@@ -11,6 +11,7 @@
  * replicas differently from an undisturbed run, so the cache is off unless asked for
  * (`oracleLabelCache`): every segmentation is the same pure function of (case, CT), in any process.
  */
+import { availableParallelism } from 'node:os';
 import { MewmError } from '../core/errors';
 import type { WorldModel } from '../models/world-model';
 
@@ -25,6 +26,7 @@ export interface WorldModelConfig {
   readonly sampler?: { readonly method: 'ddpm' | 'ddim' | 'dpm-solver++'; readonly steps: number } | null;
   readonly maxBatch?: number | null;
   readonly intraOpThreads?: number | null;
+  readonly sessionWorkers?: number | null;
 }
 
 interface OnnxBackendModule {
@@ -34,6 +36,7 @@ interface OnnxBackendModule {
     sampler?: { method: 'ddpm' | 'ddim' | 'dpm-solver++'; steps: number };
     maxBatch?: number;
     intraOpNumThreads?: number;
+    sessionWorkers?: number;
   }): Promise<WorldModel>;
 }
 
@@ -69,6 +72,7 @@ export async function createWorldModel(config: WorldModelConfig): Promise<WorldM
         ...(config.sampler ? { sampler: config.sampler } : {}),
         ...(config.maxBatch ? { maxBatch: config.maxBatch } : {}),
         ...(config.intraOpThreads ? { intraOpNumThreads: config.intraOpThreads } : {}),
+        sessionWorkers: config.sessionWorkers ?? defaultSessionWorkers(config.executionProvider ?? 'cpu'),
       });
     }
     default:
@@ -76,4 +80,9 @@ export async function createWorldModel(config: WorldModelConfig): Promise<WorldM
         variable: 'MEWM_WORLD_MODEL',
       });
   }
+}
+
+/** Session threads when none are configured: one per core up to 2 on CPU (a plan's ONNX work then uses both cores of a small machine), 1 on CUDA. */
+export function defaultSessionWorkers(provider: 'cpu' | 'cuda'): number {
+  return provider === 'cuda' ? 1 : Math.max(1, Math.min(2, availableParallelism()));
 }

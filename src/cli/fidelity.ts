@@ -131,7 +131,12 @@ async function fidelity(args: FidelityArguments, env: Env): Promise<ExitCode> {
       seed: args.seed,
       roiSize: config.planning.roiSize,
       roiSpacingMm: config.planning.roiSpacingMm,
-      settings: { ...(sampler ? { sampler } : {}), ...(args.control ? { control: args.control } : {}) },
+      segmentationFocusMarginMm: config.planning.segmentationFocusMarginMm ?? null,
+      settings: {
+        ...(sampler ? { sampler } : {}),
+        ...(args.control ? { control: args.control } : {}),
+        segmentationFocusMarginMm: config.planning.segmentationFocusMarginMm ?? null,
+      },
       onCase: (record, done, total) => {
         const s = record.seconds;
         process.stderr.write(

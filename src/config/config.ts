@@ -21,10 +21,12 @@
  *   MEWM_EXECUTION_PROVIDER (worldModel.executionProvider)  ONNX: cpu | cuda (default cpu)
  *   MEWM_SAMPLER, MEWM_SAMPLER_STEPS (worldModel.sampler)  ONNX: ddpm | ddim | dpm-solver++; steps default 1000 for ddpm, else 25
  *   MEWM_MAX_BATCH (worldModel.maxBatch), MEWM_INTRA_OP_THREADS (worldModel.intraOpThreads)  ONNX runtime limits
+ *   MEWM_ONNX_WORKERS (worldModel.sessionWorkers)  ONNX session threads computing at once (default min(2, cores) on CPU, 1 on CUDA; same results)
  *   MEWM_BEAMS, MEWM_DRUG_CANDIDATES, MEWM_EMBOLIC_CANDIDATES, MEWM_REPLICAS, MEWM_DRUG_HORIZON,
  *   MEWM_EMBOLIC_HORIZON, MEWM_APPEND_LIPIODOL, MEWM_REQUIRE_IMPROVEMENT, MEWM_PLAN_SEED, MEWM_GOAL,
  *   MEWM_ROI_SIZE ("96" or "96,96,64"), MEWM_ROI_SPACING_MM, MEWM_SIMULATE_BATCH, MEWM_PREVIEWS (planning.*)
  *   MEWM_REUSE_PRE_MASK (planning.reusePreTreatmentMask)  ablation: score simulated CTs with the pre mask, no assistant (default off)
+ *   MEWM_SEGMENT_FOCUS_MM (planning.segmentationFocusMarginMm)  segment simulated CTs only around the tumour, this many mm (default off: the whole ROI; docs/performance.md)
  *   MEWM_GPU_HEARTBEAT_S, MEWM_GPU_TIMEOUT_S, MEWM_MAX_ATTEMPTS (planning.timeouts.*)
  *   MEWM_COHORT_CONCURRENCY, MEWM_COHORT_PAGE_SIZE (cohort.*)
  *   MEWM_GPU_SLOTS, MEWM_LLM_SLOTS, MEWM_CPU_SLOTS, MEWM_MAX_CACHED_WORKFLOWS (workers.*)
@@ -80,6 +82,8 @@ export interface MewmConfig {
     readonly maxBatch: number | null;
     /** ONNX only (MEWM_INTRA_OP_THREADS); null = onnxruntime's default. */
     readonly intraOpThreads: number | null;
+    /** ONNX only (MEWM_ONNX_WORKERS): session threads computing at once; null = 2 on CPU (where the machine has 2 cores), 1 on CUDA. Results do not depend on it. */
+    readonly sessionWorkers: number | null;
   };
   readonly planning: PlanSettings;
   /** The policy and its LLM endpoint, from the environment only (MEWM_POLICY, OPENAI_*: src/policy/config.ts). Holds the API key: never logged. */
@@ -121,6 +125,7 @@ export const DEFAULT_PLAN_SETTINGS: PlanSettings = {
   simulateBatchReplicas: 8,
   previews: true,
   reusePreTreatmentMask: false,
+  segmentationFocusMarginMm: null,
   timeouts: {
     gpuStartToCloseS: 3600,
     gpuHeartbeatS: 15, // a killed GPU worker is noticed within 15 s; simulate heartbeats every second while a batch runs
@@ -152,6 +157,7 @@ export function defaultConfig(cwd: string): MewmConfig {
       sampler: null,
       maxBatch: null,
       intraOpThreads: null,
+      sessionWorkers: null,
     },
     planning: DEFAULT_PLAN_SETTINGS,
     policy: {},
@@ -210,6 +216,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   }
   set(['worldModel', 'maxBatch'], int('MEWM_MAX_BATCH'));
   set(['worldModel', 'intraOpThreads'], int('MEWM_INTRA_OP_THREADS'));
+  set(['worldModel', 'sessionWorkers'], int('MEWM_ONNX_WORKERS'));
   set(['planning', 'beams'], int('MEWM_BEAMS'));
   set(['planning', 'drugCandidates'], int('MEWM_DRUG_CANDIDATES'));
   set(['planning', 'embolicCandidates'], int('MEWM_EMBOLIC_CANDIDATES'));
@@ -225,6 +232,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   set(['planning', 'simulateBatchReplicas'], int('MEWM_SIMULATE_BATCH'));
   set(['planning', 'previews'], bool('MEWM_PREVIEWS'));
   set(['planning', 'reusePreTreatmentMask'], bool('MEWM_REUSE_PRE_MASK'));
+  set(['planning', 'segmentationFocusMarginMm'], v('MEWM_SEGMENT_FOCUS_MM') === 'off' ? null : num('MEWM_SEGMENT_FOCUS_MM'));
   set(['planning', 'timeouts', 'gpuHeartbeatS'], num('MEWM_GPU_HEARTBEAT_S'));
   set(['planning', 'timeouts', 'gpuStartToCloseS'], num('MEWM_GPU_TIMEOUT_S'));
   set(['planning', 'timeouts', 'maximumAttempts'], int('MEWM_MAX_ATTEMPTS'));
@@ -281,6 +289,7 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   }
   if (config.worldModel.maxBatch !== null) positive(config.worldModel.maxBatch, 'worldModel.maxBatch', 'MEWM_MAX_BATCH');
   if (config.worldModel.intraOpThreads !== null) positive(config.worldModel.intraOpThreads, 'worldModel.intraOpThreads', 'MEWM_INTRA_OP_THREADS');
+  if (config.worldModel.sessionWorkers !== null) positive(config.worldModel.sessionWorkers, 'worldModel.sessionWorkers', 'MEWM_ONNX_WORKERS');
   if (config.worldModel.backend === 'onnx' && !config.worldModel.modelDir) {
     fail(
       'MEWM_WORLD_MODEL=onnx needs MEWM_MODEL_DIR: the folder holding the dynamics/, assistant/ and heuristic/ model folders (see docs/models.md)',
@@ -311,6 +320,12 @@ export function validateConfig(config: MewmConfig): MewmConfig {
   }
   if (!(p.roiSpacingMm > 0.1 && p.roiSpacingMm <= 10))
     fail(`planning.roiSpacingMm must be in (0.1, 10] mm, got ${p.roiSpacingMm}: set MEWM_ROI_SPACING_MM`, 'MEWM_ROI_SPACING_MM');
+  const focus = p.segmentationFocusMarginMm;
+  if (focus !== undefined && focus !== null && !(Number.isFinite(focus) && focus >= 0 && focus <= 200))
+    fail(
+      `planning.segmentationFocusMarginMm must be a margin in [0, 200] mm or null, got ${focus}: set MEWM_SEGMENT_FOCUS_MM=12 or off`,
+      'MEWM_SEGMENT_FOCUS_MM',
+    );
   if (p.goal.trim() === '') fail('planning.goal is empty: set MEWM_GOAL to the language treatment goal', 'MEWM_GOAL');
   const t = p.timeouts;
   if (!(t.gpuHeartbeatS > 0) || !(t.gpuStartToCloseS > t.gpuHeartbeatS)) {

@@ -51,10 +51,21 @@ export interface DynamicsModel {
   reconstruct?(input: { readonly caseId: string; readonly pre: LabelledCt; readonly post: Volume<Float32Array> }): Promise<Volume<Float32Array>>;
 }
 
+/**
+ * Focused segmentation of a simulated CT: the labels of the CT it was simulated from, and how far
+ * around their tumour the simulation may have changed it. An assistant may segment only that box
+ * and keep these labels everywhere else (the dynamics model replaces the CT only around the
+ * tumour; the liver's attenuation shift moves no boundary); one that ignores it segments it all.
+ */
+export interface SegmentationFocus {
+  readonly preLabels: Volume<Uint8Array>;
+  readonly marginMm: number;
+}
+
 /** H_seg(x̂): liver and tumour labels of a (simulated or real) CT, post-processed. */
 export interface AssistantModel {
   readonly identity: ModelIdentity;
-  segment(input: { readonly caseId: string; readonly ct: Volume<Float32Array> }): Promise<Volume<Uint8Array>>;
+  segment(input: { readonly caseId: string; readonly ct: Volume<Float32Array>; readonly focus?: SegmentationFocus }): Promise<Volume<Uint8Array>>;
 }
 
 /** H_surv(x0, m0, x̂, m̂): a risk score, lower is better; comparable across protocols of one case. */
@@ -67,6 +78,8 @@ export interface WorldModel {
   readonly dynamics: DynamicsModel;
   readonly assistant: AssistantModel;
   readonly heuristic: HeuristicModel;
+  /** How many `segment` / `risk` calls it computes at once (callers may keep that many in flight); default 1. */
+  readonly parallelism?: number;
   /** Releases sessions / worker threads. */
   close(): Promise<void>;
 }

@@ -164,4 +164,30 @@ describe('segmentReplicas and scoreReplicas', () => {
     expect(resumed.risks[0]).toBe(123.5); // taken from the heartbeat, not recomputed
     expect(resumed.risks.slice(1)).toEqual(scored.risks.slice(1));
   });
+
+  it('hands the ROI labels and the margin to the assistant when the plan asks for focused segmentation, and keeps the input order', async () => {
+    const seen: { focus?: { marginMm: number; preShape: readonly number[] } }[] = [];
+    const recording: WorldModel = {
+      ...world,
+      parallelism: 2,
+      assistant: {
+        identity: world.assistant.identity,
+        segment: async (input) => {
+          seen.push({ ...(input.focus ? { focus: { marginMm: input.focus.marginMm, preShape: input.focus.preLabels.shape } } : {}) });
+          return world.assistant.segment(input);
+        },
+      },
+    };
+    const acts = createSimulationActivities({ world: recording, store, artifacts, log: silent });
+    const sim = await run(new MockActivityEnvironment(), acts.simulateCandidates, { caseId, roi, candidates: candidates(), batchReplicas: 6 });
+    const cts = sim.cts.flat();
+    const plain = await run(new MockActivityEnvironment(), acts.segmentReplicas, { caseId, cts, batch: 2 });
+    expect(seen.every((s) => s.focus === undefined)).toBe(true);
+    seen.length = 0;
+    const focused = await run(new MockActivityEnvironment(), acts.segmentReplicas, { caseId, cts, batch: 2, focus: { preLabels: roi.labels, marginMm: 9 } });
+    expect(seen).toHaveLength(6);
+    expect(seen.every((s) => s.focus?.marginMm === 9 && s.focus.preShape.join() === '24,24,16')).toBe(true);
+    // the oracle's labels ignore the focus; three in flight must not reorder them
+    expect(focused.labels).toEqual(plain.labels);
+  });
 });

@@ -29,6 +29,13 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ cwd: '/w', env: {} }).worldModel).toMatchObject({ executionProvider: 'cpu', sampler: null, maxBatch: null, intraOpThreads: null });
   });
 
+  it('focused segmentation: off by default, MEWM_SEGMENT_FOCUS_MM sets the margin or turns it off, nonsense is refused by name', () => {
+    expect(resolveConfig({ cwd: '/w', env: {} }).planning.segmentationFocusMarginMm).toBeNull();
+    expect(resolveConfig({ cwd: '/w', env: { MEWM_SEGMENT_FOCUS_MM: '20' } }).planning.segmentationFocusMarginMm).toBe(20);
+    expect(resolveConfig({ cwd: '/w', env: { MEWM_SEGMENT_FOCUS_MM: 'off' } }).planning.segmentationFocusMarginMm).toBeNull();
+    expect(() => resolveConfig({ cwd: '/w', env: { MEWM_SEGMENT_FOCUS_MM: '-3' } })).toThrow(/MEWM_SEGMENT_FOCUS_MM/);
+  });
+
   it('an ONNX backend without a model folder is an InvalidConfig naming MEWM_MODEL_DIR', () => {
     expect(() => resolveConfig({ cwd: '/w', env: {}, file: { worldModel: { modelDir: null } } })).toThrow(/needs MEWM_MODEL_DIR/);
     expect(resolveConfig({ cwd: '/w', env: { MEWM_WORLD_MODEL: 'oracle' }, file: { worldModel: { modelDir: null } } }).worldModel.backend).toBe('oracle');

@@ -40,5 +40,11 @@ export interface PlanSettings extends SearchOptions {
    * instead of the assistant's segmentation of it. Absent (histories before the flag) = false.
    */
   readonly reusePreTreatmentMask?: boolean;
+  /**
+   * Focused segmentation: the assistant segments each simulated CT only in the box of the
+   * pre-treatment tumour dilated by this many mm (where the dynamics model changed the CT) and
+   * the ROI's labels stand elsewhere. null or absent (histories before the setting): the whole ROI.
+   */
+  readonly segmentationFocusMarginMm?: number | null;
   readonly timeouts: ActivityTimeouts;
 }

@@ -120,6 +120,8 @@ export interface FidelityOptions extends RoiSettings {
   readonly seed: number;
   readonly panel?: readonly PanelEntry[];
   readonly settings?: Readonly<Record<string, unknown>>;
+  /** Focused segmentation as planning does it (PlanSettings.segmentationFocusMarginMm); null or absent: the whole ROI. */
+  readonly segmentationFocusMarginMm?: number | null;
   /** Called after each patient (progress). */
   readonly onCase?: (record: CaseRecord, done: number, total: number) => void;
 }
@@ -150,8 +152,10 @@ export async function evaluateCase(
   pre: LabelledCt,
   panel: readonly Protocol[],
   seeds: readonly number[],
+  focusMarginMm: number | null,
 ): Promise<Omit<CaseRecord, 'split' | 'seconds'> & { seconds: Omit<CaseRecord['seconds'], 'roi' | 'total'> }> {
   const caseId = c.caseId;
+  const focus = focusMarginMm === null ? {} : { focus: { preLabels: pre.labels, marginMm: focusMarginMm } };
   let t = performance.now();
   const simulated = await world.dynamics.simulate(panel.map((protocol) => ({ caseId, pre, protocol, seeds })));
   if (simulated.length !== panel.length || simulated.some((posts) => posts.length !== seeds.length)) {
@@ -168,7 +172,7 @@ export async function evaluateCase(
     for (const [r, seed] of seeds.entries()) {
       const ct = simulated[i]![r]!;
       t = performance.now();
-      const labels = await world.assistant.segment({ caseId, ct });
+      const labels = await world.assistant.segment({ caseId, ct, ...focus });
       segmentSeconds += seconds(t);
       t = performance.now();
       const truth = simulateResponse(pre, c.phenotype, protocol, seed);
@@ -176,10 +180,10 @@ export async function evaluateCase(
       const truthMeasures = measurePost(pre, truth.post);
       truthSeconds += seconds(t);
       t = performance.now();
-      const truthAssistant = measurePost(pre, { ct: truth.post.ct, labels: await world.assistant.segment({ caseId, ct: truth.post.ct }) });
+      const truthAssistant = measurePost(pre, { ct: truth.post.ct, labels: await world.assistant.segment({ caseId, ct: truth.post.ct, ...focus }) });
       const reconstructed = world.dynamics.reconstruct ? await world.dynamics.reconstruct({ caseId, pre, post: truth.post.ct }) : undefined;
       const reconstruction = reconstructed
-        ? measurePost(pre, { ct: reconstructed, labels: await world.assistant.segment({ caseId, ct: reconstructed }) })
+        ? measurePost(pre, { ct: reconstructed, labels: await world.assistant.segment({ caseId, ct: reconstructed, ...focus }) })
         : null;
       diagnoseSeconds += seconds(t);
       t = performance.now();
@@ -227,7 +231,7 @@ export async function runFidelity(world: WorldModel, options: FidelityOptions): 
     const started = performance.now();
     const pre = await readPlanningRoi(options.cohortDir, c, roi);
     const roiSeconds = seconds(started);
-    const result = await evaluateCase(world, c, pre, panel, replicaSeeds(options.seed, c.caseId, options.replicas));
+    const result = await evaluateCase(world, c, pre, panel, replicaSeeds(options.seed, c.caseId, options.replicas), options.segmentationFocusMarginMm ?? null);
     const record: CaseRecord = { ...result, split: c.split, seconds: { roi: roiSeconds, ...result.seconds, total: seconds(started) } };
     records.push(record);
     options.onCase?.(record, records.length, cases.length);

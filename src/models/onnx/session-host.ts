@@ -1,8 +1,12 @@
 /**
- * Main-thread handle on one worker thread that owns long-lived ONNX sessions (NOTES: a
+ * Main-thread handle on worker threads that own long-lived ONNX sessions (NOTES: a
  * `session.run()` blocks its thread, and sessions leak memory when re-created, so they are
  * created once per worker and reused). Tensors are `[N, C, Z, Y, X]` Float32Arrays unless a
  * graph says otherwise.
+ *
+ * With `workers: N` every graph is loaded in N threads and each `run` goes to the thread with the
+ * fewest runs in flight, so N concurrent runs use N cores. A run's result does not depend on the
+ * thread that computed it (same graph, same kernels, one intra-op thread each).
  *
  * CPU is the default. `executionProvider: 'cuda'` tries the CUDA provider and, when it cannot
  * load (not bundled with onnxruntime-node here, or no CUDA 12 / cuDNN 9 on the host), falls back
@@ -22,6 +26,8 @@ export interface SessionHostOptions {
   readonly executionProvider?: ExecutionProvider;
   /** Threads ONNX Runtime may use for one op; default `defaultIntraOpThreads()`. */
   readonly intraOpNumThreads?: number;
+  /** Worker threads, each with every session (default 1). */
+  readonly workers?: number;
   readonly log?: Pick<pino.Logger, 'warn' | 'info'>;
 }
 
@@ -46,15 +52,12 @@ export interface RunOptions {
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Pending = { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => void };
 
-export class OnnxSessionHost {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private closed = false;
-  private readonly log: Pick<pino.Logger, 'warn' | 'info'>;
+/** One worker thread and the requests it has not answered yet. */
+class SessionThread {
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly options: SessionHostOptions = {}) {
-    this.log = options.log ?? pino({ name: 'mewm-onnx' });
+  constructor(onFailure: (thread: SessionThread, error: unknown) => void, isClosed: () => boolean) {
     this.worker = startTypeScriptWorker(new URL('./session-worker.ts', import.meta.url));
     this.worker.on('message', (m: WorkerMessage) => {
       const p = this.pending.get(m.id);
@@ -62,30 +65,57 @@ export class OnnxSessionHost {
       this.pending.delete(m.id);
       p.resolve(m);
     });
-    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('error', (error) => onFailure(this, error));
     this.worker.on('exit', (code) => {
-      if (!this.closed) this.failAll(new Error(`ONNX worker thread exited with code ${code}`));
+      if (!isClosed()) onFailure(this, new Error(`ONNX worker thread exited with code ${code}`));
     });
   }
+}
 
-  private failAll(error: unknown): void {
-    for (const p of this.pending.values()) p.reject(new MewmError('Internal', `ONNX worker failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error }));
-    this.pending.clear();
+export class OnnxSessionHost {
+  private readonly threads: SessionThread[];
+  private nextId = 1;
+  private closed = false;
+  private readonly log: Pick<pino.Logger, 'warn' | 'info'>;
+  /** How many runs can compute at once (the worker threads). */
+  readonly parallelism: number;
+
+  constructor(private readonly options: SessionHostOptions = {}) {
+    this.log = options.log ?? pino({ name: 'mewm-onnx' });
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new MewmError('InvalidConfig', `ONNX session workers must be a positive integer, got ${workers}`);
+    this.parallelism = workers;
+    this.threads = Array.from({ length: workers }, () => new SessionThread((thread, error) => this.failAll(thread, error), () => this.closed));
   }
 
-  private request(message: WithoutId<HostMessage>, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
+  private failAll(thread: SessionThread, error: unknown): void {
+    for (const p of thread.pending.values()) p.reject(new MewmError('Internal', `ONNX worker failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error }));
+    thread.pending.clear();
+  }
+
+  private request(thread: SessionThread, message: WithoutId<HostMessage>, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
     if (this.closed) return Promise.reject(new MewmError('Internal', 'ONNX session host is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id }, transfer);
+      thread.pending.set(id, { resolve, reject });
+      thread.worker.postMessage({ ...message, id }, transfer);
     });
+  }
+
+  /** The thread with the fewest runs in flight (the first of equals). */
+  private leastBusy(): SessionThread {
+    let best = this.threads[0]!;
+    for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
+    return best;
   }
 
   /** Creates the session for `path` under `key`; checks its I/O names against the manifest spec. */
   async load(key: string, path: string, spec?: GraphSpec): Promise<LoadedGraph> {
     const provider = this.options.executionProvider ?? 'cpu';
-    const reply = await this.request({ type: 'load', key, path, provider, intraOpNumThreads: this.options.intraOpNumThreads ?? defaultIntraOpThreads() });
+    const replies = await Promise.all(
+      this.threads.map((thread) => this.request(thread, { type: 'load', key, path, provider, intraOpNumThreads: this.options.intraOpNumThreads ?? defaultIntraOpThreads() })),
+    );
+    const reply = replies.find((r) => !r.ok) ?? replies[0]!;
     if (!reply.ok) throw new MewmError('ModelContract', `cannot load model file ${path}: ${reply.error}`, { file: path });
     if (reply.type !== 'loaded') throw new MewmError('Internal', `unexpected worker reply ${reply.type}`);
     if (reply.fallbackReason !== undefined) {
@@ -119,7 +149,7 @@ export class OnnxSessionHost {
       wire[name] = { dtype: t.dtype, dims: t.dims, buffer };
       transfer.push(buffer);
     }
-    const reply = await this.request({ type: 'run', key, feeds: wire }, transfer);
+    const reply = await this.request(this.leastBusy(), { type: 'run', key, feeds: wire }, transfer);
     if (!reply.ok) throw new MewmError('ModelContract', `inference with ${key} failed: ${reply.error}`, { graph: key });
     if (reply.type !== 'ran') throw new MewmError('Internal', `unexpected worker reply ${reply.type}`);
     const out: Record<string, HostTensor> = {};
@@ -141,10 +171,10 @@ export class OnnxSessionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.request({ type: 'close' });
+      await Promise.all(this.threads.map((thread) => this.request(thread, { type: 'close' })));
     } finally {
       this.closed = true;
-      await this.worker.terminate();
+      await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
     }
   }
 }

@@ -17,11 +17,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
+import { forEachConcurrently } from '../../core/concurrency';
 import { MewmError } from '../../core/errors';
 import { canonicalProtocol, protocolAgents, type Protocol } from '../../core/vocabulary';
 import { Label, makeVolume, spacingOf, voxelCount, type LabelledCt, type Volume } from '../../core/volume/volume';
 import { denormaliseToHu, loadModelManifest, normaliseHu, readVerifiedFile, type LoadedManifest, type ManifestFor } from '../manifest';
-import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SimulationRequest, WorldModel } from '../world-model';
+import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SegmentationFocus, SimulationRequest, WorldModel } from '../world-model';
+import { cropZyx, focusOf } from './focus';
 import { keepLargestOrgan } from './postprocess';
 import { axisTaps, binaryMask, centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, type Xyz } from './resample';
 import { makeNoiseSchedule, sample, type SamplerMethod } from './sampler';
@@ -46,10 +48,15 @@ export interface OnnxWorldModelOptions {
   readonly sampler?: SamplerSettings;
   /** Planning-grid voxels around the tumour that the simulated patch may replace. */
   readonly pasteMarginMm?: number;
+  /** ONNX session threads (each with every graph, one intra-op thread each); results do not depend on it. Default 1. */
+  readonly sessionWorkers?: number;
   readonly log?: Pick<pino.Logger, 'warn' | 'info'>;
 }
 
 export const DEFAULT_SAMPLER: SamplerSettings = { method: 'dpm-solver++', steps: 25 };
+
+/** Model voxels of context the focused segmenter reads beyond the box whose labels it replaces. */
+const FOCUS_CONTEXT_VOXELS = 2;
 
 interface TextTable {
   readonly dim: number;
@@ -148,7 +155,11 @@ class OnnxDynamics implements DynamicsModel {
 
     const replicas = prepared.flatMap((g, r) => g.request.seeds.map((seed, s) => ({ r, s, seed })));
     const latents = new Map<string, Float32Array>();
-    for (const group of chunks(replicas, this.maxBatch)) {
+    // Groups of replicas sample at once, one per session thread; a replica's bits do not depend
+    // on the group it is sampled in (one intra-op thread per session).
+    const parallel = this.host.parallelism;
+    const groupSize = Math.min(this.maxBatch, Math.ceil(replicas.length / parallel));
+    await forEachConcurrently(chunks(replicas, groupSize), parallel, async (group) => {
       const n = group.length;
       const maskedLatent = new Float32Array(n * latentSize);
       const mask = new Float32Array(n * patchSize);
@@ -174,7 +185,7 @@ class OnnxDynamics implements DynamicsModel {
       });
       const { data: images } = await this.host.runFloat('dynamics/decoder', { latent: float32([n, C, p, p, p], z) }, 'image');
       group.forEach(({ r, s }, i) => latents.set(`${r}/${s}`, images.slice(i * patchSize, (i + 1) * patchSize)));
-    }
+    });
 
     return prepared.map((g, r) => {
       const pre = g.request.pre;
@@ -285,36 +296,57 @@ function shiftLiver(post: Float32Array, preLabels: Uint8Array, pasted: Float32Ar
  * background wins.
  */
 export function argmaxOnPlanningGrid(logits: Float32Array, modelZyx: readonly [number, number, number], planningShape: Xyz, ratio: Xyz): Uint8Array {
+  const labels = new Uint8Array(planningShape[0] * planningShape[1] * planningShape[2]);
+  argmaxInto(labels, planningShape, { lo: [0, 0, 0], hi: [planningShape[0] - 1, planningShape[1] - 1, planningShape[2] - 1] }, logits, modelZyx, [0, 0, 0], ratio);
+  return labels;
+}
+
+/**
+ * `argmaxOnPlanningGrid` for the planning voxels of the box `lo…hi` only, written into `labels`,
+ * from logits of a model-grid window that starts at `modelStartZyx` (the box's taps must lie in
+ * the window, or the window must end where the model grid does).
+ */
+export function argmaxInto(
+  labels: Uint8Array,
+  planningShape: Xyz,
+  box: { readonly lo: Xyz; readonly hi: Xyz },
+  logits: Float32Array,
+  modelZyx: readonly [number, number, number],
+  modelStartZyx: readonly [number, number, number],
+  ratio: Xyz,
+): void {
   const [mz, my, mx] = modelZyx;
   const perChannel = mx * my * mz;
   if (logits.length !== 3 * perChannel) throw new MewmError('ModelContract', `segmenter logits have ${logits.length} values, expected 3×${mz}×${my}×${mx}`);
-  const [nx, ny, nz] = planningShape;
+  const [nx, ny] = planningShape;
   // The trilinear taps are separable and shared by the three channels (same arithmetic as
   // `trilinear`, so the same labels bit for bit); outside the model grid the background wins.
-  const taps = (n: number, m: number, r: number) => axisTaps(m, Float64Array.from({ length: n }, (_, i) => i / r));
-  const X = taps(nx, mx, ratio[0]);
-  const Y = taps(ny, my, ratio[1]);
-  const Z = taps(nz, mz, ratio[2]);
-  const labels = new Uint8Array(nx * ny * nz);
-  let o = 0;
-  for (let z = 0; z < nz; z++) {
-    const z0 = Z.i0[z]!;
-    const z1 = Z.i1[z]!;
-    const fz = Z.f[z]!;
-    for (let y = 0; y < ny; y++) {
-      if (Z.inside[z] !== 1 || Y.inside[y] !== 1) {
-        o += nx;
+  const taps = (a: number, m: number, start: number) => axisTaps(m, Float64Array.from({ length: box.hi[a]! - box.lo[a]! + 1 }, (_, i) => (box.lo[a]! + i) / ratio[a]! - start));
+  const X = taps(0, mx, modelStartZyx[2]);
+  const Y = taps(1, my, modelStartZyx[1]);
+  const Z = taps(2, mz, modelStartZyx[0]);
+  for (let k = 0; k < Z.i0.length; k++) {
+    const z0 = Z.i0[k]!;
+    const z1 = Z.i1[k]!;
+    const fz = Z.f[k]!;
+    for (let j = 0; j < Y.i0.length; j++) {
+      let o = box.lo[0] + nx * (box.lo[1] + j + ny * (box.lo[2] + k));
+      if (Z.inside[k] !== 1 || Y.inside[j] !== 1) {
+        labels.fill(0, o, o + X.i0.length);
         continue;
       }
-      const y0 = Y.i0[y]!;
-      const y1 = Y.i1[y]!;
-      const fy = Y.f[y]!;
+      const y0 = Y.i0[j]!;
+      const y1 = Y.i1[j]!;
+      const fy = Y.f[j]!;
       const r00 = mx * (y0 + my * z0);
       const r10 = mx * (y1 + my * z0);
       const r01 = mx * (y0 + my * z1);
       const r11 = mx * (y1 + my * z1);
-      for (let x = 0; x < nx; x++, o++) {
-        if (X.inside[x] !== 1) continue;
+      for (let x = 0; x < X.i0.length; x++, o++) {
+        if (X.inside[x] !== 1) {
+          labels[o] = 0;
+          continue;
+        }
         const x0 = X.i0[x]!;
         const x1 = X.i1[x]!;
         const fx = X.f[x]!;
@@ -335,7 +367,6 @@ export function argmaxOnPlanningGrid(logits: Float32Array, modelZyx: readonly [n
       }
     }
   }
-  return labels;
 }
 
 class OnnxAssistant implements AssistantModel {
@@ -349,17 +380,23 @@ class OnnxAssistant implements AssistantModel {
     this.identity = identityOf(loaded);
   }
 
-  async segment(input: { readonly caseId: string; readonly ct: Volume<Float32Array> }): Promise<Volume<Uint8Array>> {
+  async segment(input: { readonly caseId: string; readonly ct: Volume<Float32Array>; readonly focus?: SegmentationFocus }): Promise<Volume<Uint8Array>> {
     const m = this.loaded.manifest;
     const ct = input.ct;
     if (ct.data.length !== voxelCount(ct.shape)) throw new MewmError('InvalidInput', `CT of case ${input.caseId} does not match its shape`, { caseId: input.caseId });
     const ratio = stepRatio(ct, m.spacingMm[0]);
     const grid = resampleToModelGrid(ct, ratio, (v) => normaliseHu(v, m.intensity));
     const roi = m.patchSizeZyx;
+    const pre = input.focus?.preLabels;
+    if (pre && (pre.shape.some((n, a) => n !== ct.shape[a]) || pre.data.length !== ct.data.length)) {
+      throw new MewmError('InvalidInput', `the focus labels of case ${input.caseId} are not on the CT's grid`, { caseId: input.caseId });
+    }
+    const focus = pre ? focusOf(pre, ratio, grid.shapeZyx, roi, input.focus!.marginMm, FOCUS_CONTEXT_VOXELS) : undefined;
+    const shape = focus ? focus.windowShapeZyx : grid.shapeZyx;
     const logits = await slidingWindowInference({
-      image: grid.data,
+      image: focus ? cropZyx(grid.data, grid.shapeZyx, focus.windowStartZyx, focus.windowShapeZyx) : grid.data,
       inChannels: 1,
-      shape: grid.shapeZyx,
+      shape,
       roi,
       overlap: m.slidingWindow.overlap,
       sigmaScale: m.slidingWindow.sigmaScale,
@@ -369,7 +406,13 @@ class OnnxAssistant implements AssistantModel {
       // The batch is the sliding window's own fresh buffer: hand it over without a copy.
       predict: async (batch, n) => (await this.host.runFloat('assistant/segmenter', { image: float32([n, 1, ...roi], batch) }, 'logits', { transfer: true })).data,
     });
-    const labels = argmaxOnPlanningGrid(logits, grid.shapeZyx, ct.shape, ratio);
+    let labels: Uint8Array;
+    if (focus) {
+      labels = Uint8Array.from(pre!.data);
+      argmaxInto(labels, ct.shape, focus, logits, shape, focus.windowStartZyx, ratio);
+    } else {
+      labels = argmaxOnPlanningGrid(logits, grid.shapeZyx, ct.shape, ratio);
+    }
     return makeVolume(keepLargestOrgan(labels, ct.shape), ct.shape, ct.affine);
   }
 }
@@ -459,6 +502,7 @@ export async function createOnnxWorldModel(options: OnnxWorldModelOptions): Prom
   const host = new OnnxSessionHost({
     ...(options.executionProvider ? { executionProvider: options.executionProvider } : {}),
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    ...(options.sessionWorkers ? { workers: options.sessionWorkers } : {}),
     log,
   });
   try {
@@ -474,6 +518,7 @@ export async function createOnnxWorldModel(options: OnnxWorldModelOptions): Prom
     assistant: new OnnxAssistant(host, assistant, maxBatch),
     heuristic: new OnnxHeuristic(host, heuristic),
     manifests: { dynamics: dynamics.manifest, assistant: assistant.manifest, heuristic: heuristic.manifest },
+    parallelism: host.parallelism,
     close: () => host.close(),
   };
 }

@@ -80,6 +80,30 @@ describe('createOnnxWorldModel (demo models)', () => {
     expect(a![0]!.data[0]).toBe(pre.ct.data[0]);
   });
 
+  it('gives the same bits whatever the batch and however many session threads compute it', async () => {
+    const requests = [
+      { caseId: 'case-a', pre, protocol: tace, seeds: [21, 22, 23] },
+      { caseId: 'case-a', pre, protocol: other, seeds: [21] },
+    ];
+    const reference = await world.dynamics.simulate(requests); // maxBatch 4, one session thread
+    const oneByOne = await createOnnxWorldModel({ modelDir: 'models/demo', sampler: { method: 'ddim', steps: 8 }, maxBatch: 1 });
+    const pooled = await createOnnxWorldModel({ modelDir: 'models/demo', sampler: { method: 'ddim', steps: 8 }, maxBatch: 4, sessionWorkers: 2 });
+    try {
+      expect(pooled.parallelism).toBe(2);
+      for (const other of [oneByOne, pooled]) {
+        const again = await other.dynamics.simulate(requests);
+        again.forEach((volumes, r) => volumes.forEach((v, s) => expect(v.data).toEqual(reference[r]![s]!.data)));
+      }
+      const ct = reference[0]![0]!;
+      const [a, b] = await Promise.all([pooled.assistant.segment({ caseId: 'case-a', ct }), pooled.assistant.segment({ caseId: 'case-a', ct: reference[1]![0]! })]);
+      expect(a.data).toEqual((await world.assistant.segment({ caseId: 'case-a', ct })).data);
+      expect(b.data).toEqual((await world.assistant.segment({ caseId: 'case-a', ct: reference[1]![0]! })).data);
+    } finally {
+      await oneByOne.close();
+      await pooled.close();
+    }
+  });
+
   it('rejects agents the model does not know and requests without seeds', async () => {
     await expect(world.dynamics.simulate([{ caseId: 'c', pre, protocol: { drugs: [], embolics: [] }, seeds: [] }])).rejects.toSatisfy((e: unknown) => isMewmError(e, 'InvalidInput'));
   });
@@ -91,6 +115,42 @@ describe('createOnnxWorldModel (demo models)', () => {
     let liver = 0;
     for (const v of labels.data) if (v >= 1) liver++;
     expect(liver).toBeGreaterThan(0);
+  });
+
+  it('segments only around the tumour when asked to focus, and the whole CT when the focus covers it', async () => {
+    const [[ct]] = (await world.dynamics.simulate([{ caseId: 'case-a', pre, protocol: tace, seeds: [5] }])) as [[Volume<Float32Array>]];
+    const whole = await world.assistant.segment({ caseId: 'case-a', ct });
+    const covering = await world.assistant.segment({ caseId: 'case-a', ct, focus: { preLabels: pre.labels, marginMm: 200 } });
+    expect(covering.data).toEqual(whole.data);
+    const focused = await world.assistant.segment({ caseId: 'case-a', ct, focus: { preLabels: pre.labels, marginMm: 4 } });
+    // The tumour spans x 18–26, y 15–23, z 16–24 (radius 4.5 voxels of 2 mm); 4 mm = 2 voxels. The
+    // model grid (27³ at 3 mm) is smaller than one segmenter window, so the window is the whole grid
+    // and inside the box the focused labels are exactly the whole segmentation's.
+    const n = 40;
+    let outside = 0;
+    let kept = 0;
+    let changedInside = 0;
+    let notSegmenterInside = 0;
+    for (let z = 0; z < n; z++)
+      for (let y = 0; y < n; y++)
+        for (let x = 0; x < n; x++) {
+          const i = x + n * (y + n * z);
+          const inBox = x >= 16 && x <= 28 && y >= 13 && y <= 25 && z >= 14 && z <= 26;
+          if (inBox) {
+            changedInside += focused.data[i] !== pre.labels.data[i] ? 1 : 0;
+            notSegmenterInside += focused.data[i] !== whole.data[i] ? 1 : 0;
+          } else {
+            outside++;
+            kept += focused.data[i] === pre.labels.data[i] ? 1 : 0;
+          }
+        }
+    expect(kept).toBe(outside);
+    expect(notSegmenterInside).toBe(0);
+    expect(changedInside).toBeGreaterThan(0); // the segmenter's labels, not copies of the pre-treatment ones
+    expect(focused.data).not.toEqual(whole.data); // and outside the pre-treatment labels, not the segmenter's
+    await expect(world.assistant.segment({ caseId: 'case-a', ct, focus: { preLabels: makeVolume(new Uint8Array(8), [2, 2, 2], pre.labels.affine), marginMm: 4 } })).rejects.toSatisfy((e: unknown) =>
+      isMewmError(e, 'InvalidInput'),
+    );
   });
 
   it('gives a finite, deterministic risk', async () => {
