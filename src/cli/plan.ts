@@ -147,9 +147,11 @@ async function plan(args: PlanArguments, env: Env): Promise<0> {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } else {
       const p = config.planning;
+      const sampler = requirements.worldModel.runtime?.sampler;
       process.stdout.write(
         `\nCase ${result.caseId} (workflow ${workflowId}; ${result.proposal.policy.name} policy; ` +
-          `B=${p.beams} D=${p.drugCandidates} E=${p.embolicCandidates} T=${p.replicas} Hd=${p.drugHorizon} He=${p.embolicHorizon}, seed ${p.seed})\n` +
+          `B=${p.beams} D=${p.drugCandidates} E=${p.embolicCandidates} T=${p.replicas} Hd=${p.drugHorizon} He=${p.embolicHorizon}, seed ${p.seed}` +
+          `${sampler ? `; ${sampler.method} ${sampler.steps} steps` : ''}; preset ${config.preset})\n` +
           `Candidates: drugs ${result.proposal.drugs.join(', ')}; embolics ${result.proposal.embolics.join(', ')}\n\n` +
           `${stepTable(result)}\n\n` +
           `Protocol: ${protocolLabel(result.protocol)}  (mean risk ${formatRisk(result.risk)}, beam b${result.chosenBeam.slot})\n` +

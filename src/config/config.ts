@@ -6,6 +6,7 @@
  * Nothing deeper in the code reads `process.env`.
  *
  * Environment (file keys in parentheses):
+ *   MEWM_PRESET (preset)                         default | paper: named settings under the file and the environment (PRESETS below)
  *   MEWM_DATA_DIR (dataDir)                      project data folder: dev-server SQLite, artifacts, outputs (default ./.data)
  *   TEMPORAL_ADDRESS (temporal.address)          host:port of a Temporal frontend; unset = embedded dev server
  *   TEMPORAL_NAMESPACE (temporal.namespace)      default "default"
@@ -47,6 +48,8 @@ export type WorldModelBackend = 'oracle' | 'onnx';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface MewmConfig {
+  /** The named preset the defaults came from (MEWM_PRESET; `PRESETS`). */
+  readonly preset: PresetName;
   readonly dataDir: string;
   readonly temporal: {
     /** null: start the embedded dev server. */
@@ -145,6 +148,7 @@ export const BUNDLED_MODEL_DIR = decodeURIComponent(new URL('../../models/demo',
 export function defaultConfig(cwd: string): MewmConfig {
   const dataDir = joinPath(cwd, '.data');
   return {
+    preset: 'default',
     dataDir,
     temporal: { address: null, namespace: 'default', cliPath: null, cliSearchPath: null, port: 7233, uiPort: 0, payloadKey: null },
     artifacts: { location: joinPath(dataDir, 'artifacts'), fileMode: 0o600, dirMode: 0o700, s3: {} },
@@ -173,6 +177,25 @@ type Env = Readonly<Record<string, string | undefined>>;
 type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 export type ConfigOverrides = DeepPartial<MewmConfig>;
 
+export type PresetName = 'default' | 'paper';
+
+/**
+ * Named presets: a layer between the defaults and the config file / environment (which still
+ * override single settings).
+ * - `default`: mewm's measured choices (docs/performance.md, docs/evaluation.md).
+ * - `paper`: the paper's method as written: the LDM's DDPM sampler with all 1000 steps, the
+ *   assistant on the whole simulated ROI, every beam appends its best candidate (no stopping
+ *   when none improves) and no agent is appended without simulation. B, D, E, T and the horizons
+ *   are not given in the paper: mewm's defaults.
+ */
+export const PRESETS: Readonly<Record<PresetName, ConfigOverrides>> = {
+  default: {},
+  paper: {
+    worldModel: { sampler: { method: 'ddpm', steps: 1000 } },
+    planning: { requireImprovement: false, appendLipiodolAfterDrugs: false, segmentationFocusMarginMm: null, reusePreTreatmentMask: false },
+  },
+};
+
 /** Stage 1: the values the environment sets, as a partial config. */
 export function configFromEnv(env: Env): ConfigOverrides {
   const v = (name: string) => {
@@ -189,6 +212,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
     node[path.at(-1)!] = value;
   };
+  set(['preset'], v('MEWM_PRESET') as PresetName | undefined);
   set(['dataDir'], v('MEWM_DATA_DIR'));
   set(['temporal', 'address'], v('TEMPORAL_ADDRESS'));
   set(['temporal', 'namespace'], v('TEMPORAL_NAMESPACE'));
@@ -383,8 +407,10 @@ export function resolveConfig(input: { cwd: string; env: Env; file?: unknown; ov
     throw new MewmError('InvalidConfig', 'the config file must hold one JSON object (see src/config/config.ts for its keys)');
   }
   const fromEnv = configFromEnv(input.env);
-  const base = defaultConfig(input.cwd);
-  const merged = mergeConfig(base, input.file as ConfigOverrides | undefined, fromEnv, input.overrides);
+  const preset = input.overrides?.preset ?? fromEnv.preset ?? (input.file as ConfigOverrides | undefined)?.preset ?? 'default';
+  if (!Object.hasOwn(PRESETS, preset)) fail(`MEWM_PRESET must be one of ${Object.keys(PRESETS).join(', ')}, got "${String(preset)}"`, 'MEWM_PRESET');
+  const base: MewmConfig = { ...defaultConfig(input.cwd), preset };
+  const merged = mergeConfig(base, PRESETS[preset], input.file as ConfigOverrides | undefined, fromEnv, input.overrides);
   // A data dir set by file or env moves the defaults that live under it.
   const dataDirChanged = merged.dataDir !== base.dataDir;
   const artifactsSet = (input.file as ConfigOverrides | undefined)?.artifacts?.location ?? fromEnv.artifacts?.location ?? input.overrides?.artifacts?.location;

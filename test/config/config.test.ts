@@ -36,6 +36,20 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ cwd: '/w', env: { MEWM_SEGMENT_FOCUS_MM: '-3' } })).toThrow(/MEWM_SEGMENT_FOCUS_MM/);
   });
 
+  it('MEWM_PRESET=paper gives the method of the paper (DDPM 1000 steps, whole-ROI assistant, always append); single settings still override it', () => {
+    const paper = resolveConfig({ cwd: '/w', env: { MEWM_PRESET: 'paper' } });
+    expect(paper.preset).toBe('paper');
+    expect(paper.worldModel.sampler).toEqual({ method: 'ddpm', steps: 1000 });
+    expect(paper.planning).toMatchObject({ requireImprovement: false, appendLipiodolAfterDrugs: false, segmentationFocusMarginMm: null });
+    expect(resolveConfig({ cwd: '/w', env: { MEWM_PRESET: 'paper', MEWM_SAMPLER_STEPS: '200', MEWM_SAMPLER: 'ddpm' } }).worldModel.sampler).toEqual({
+      method: 'ddpm',
+      steps: 200,
+    });
+    expect(resolveConfig({ cwd: '/w', env: {}, file: { preset: 'paper' } }).worldModel.sampler).toEqual({ method: 'ddpm', steps: 1000 });
+    expect(resolveConfig({ cwd: '/w', env: {} }).preset).toBe('default');
+    expect(() => resolveConfig({ cwd: '/w', env: { MEWM_PRESET: 'fast' } })).toThrow(/MEWM_PRESET must be one of default, paper/);
+  });
+
   it('an ONNX backend without a model folder is an InvalidConfig naming MEWM_MODEL_DIR', () => {
     expect(() => resolveConfig({ cwd: '/w', env: {}, file: { worldModel: { modelDir: null } } })).toThrow(/needs MEWM_MODEL_DIR/);
     expect(resolveConfig({ cwd: '/w', env: { MEWM_WORLD_MODEL: 'oracle' }, file: { worldModel: { modelDir: null } } }).worldModel.backend).toBe('oracle');
