@@ -34,8 +34,12 @@ def _spec(name: str, shape: list, description: str = "") -> dict:
     return spec
 
 
-def export_graph(module: torch.nn.Module, inputs: dict[str, torch.Tensor], outputs: list[str], path: Path, dynamic: dict[str, dict[int, str]]) -> dict:
-    """Exports `module(**inputs)` to `path`; returns parity record with the max abs error."""
+def export_graph(module: torch.nn.Module, inputs: dict[str, torch.Tensor], outputs: list[str], path: Path, dynamic: dict[str, dict[int, str]],
+                 reference_module: torch.nn.Module | None = None) -> dict:
+    """Exports `module(**inputs)` to `path`; returns parity record with the max abs error.
+
+    `reference_module`: the trained module when `module` is its export form (`models.for_onnxruntime`):
+    the recorded outputs and the error are then against the trained module itself."""
     import onnxruntime as ort
 
     module.eval()
@@ -45,7 +49,7 @@ def export_graph(module: torch.nn.Module, inputs: dict[str, torch.Tensor], outpu
         torch.onnx.export(
             module, args, str(path), input_names=names, output_names=outputs, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False
         )
-        reference = module(*args)
+        reference = (reference_module.eval() if reference_module is not None else module)(*args)
     if isinstance(reference, torch.Tensor):
         reference = (reference,)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

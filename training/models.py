@@ -456,41 +456,162 @@ class MeasuredSurvivalNet(nn.Module):
         return risk, self.os_head(torch.cat([phi, f], dim=1))
 
 
+# ---------------------------------------------------------------------------------------------
+# Export forms for onnxruntime's CPU provider (same function, different graph)
+#
+# onnxruntime has no direct 3-D convolution (im2col + SGEMM, 2-2.5x slower than oneDNN at the
+# denoiser's shapes) but fast blocked ("NCHWc") 2-D kernels, and its generic 5-D Resize and the
+# Shape/Gather/Concat chains of a dynamically shaped trace cost more than the arithmetic around
+# them. `for_onnxruntime(module)` swaps, in a copy, every layer that has a faster ONNX form:
+#   - 3x3x3 Conv3d, stride 1 or 2, padding 1 -> Conv3dAs2d: a 2-D 3x3 convolution over depth
+#     slices with the three depth taps stacked as input channels (stride 2: every other slice,
+#     2-D stride 2), the stacked channels zero-padded to a multiple of 16 (the NCHWc block);
+#   - nearest x2 Upsample followed by such a Conv3d (in a Sequential) -> UpConv3dAs2d: the same
+#     on the low-resolution grid, one 2x2 Conv2d per depth phase (2.2x fewer multiply-adds);
+#   - any other nearest x2 Upsample -> NearestUp2x: three Concats of a tensor with itself (bit-exact;
+#     onnxruntime's 5-D Resize, Expand or a broadcast Mul are 15-30x slower at [8, 64, 4, 4, 4]);
+#   - ResBlock's FiLM split by static slices (ResBlockExport). GroupNorm stays torch's export
+#     (Reshape + InstanceNormalization + Mul + Add, 2 % of the time), avg_pool3d too.
+# Every reshape uses the traced (static) non-batch sizes and -1 for the batch, so the graph has
+# no shape arithmetic. Outputs agree with the module to ~1e-6 (docs/performance.md).
+
+NCHWC_BLOCK = 16
+
+
 class Conv3dAs2d(nn.Module):
-    """The same 3×3×3 stride-1 convolution as a Conv2d (3×3) over depth slices, the three depth
-    taps stacked as input channels. onnxruntime's CPU provider has no direct 3-D convolution
-    (im2col + GEMM) but fast blocked 2-D kernels: the denoiser runs ~1.5× faster this way
-    (docs/performance.md, bench/conv3d_ort_vs_torch.py); outputs agree to ~3e-6."""
+    """A 3x3x3, padding-1 Conv3d (stride 1 or 2) as a Conv2d (3x3) over depth slices, the three
+    depth taps stacked as input channels; same weights, reordered."""
 
     def __init__(self, conv: nn.Conv3d):
         super().__init__()
         w = conv.weight.detach()  # [out, in, kz, ky, kx]
         out, cin = w.shape[:2]
-        self.conv2d = nn.Conv2d(3 * cin, out, 3, padding=1)
+        self.stride = conv.stride[0]
+        self.cin, self.out = cin, out
+        self.cpad = (-3 * cin) % NCHWC_BLOCK  # zero input channels after the stacked taps
+        self.conv2d = nn.Conv2d(3 * cin + self.cpad, out, 3, stride=self.stride, padding=1)
         with torch.no_grad():
-            self.conv2d.weight.copy_(w.permute(0, 2, 1, 3, 4).reshape(out, 3 * cin, 3, 3))
+            wp = torch.zeros(out, 3 * cin + self.cpad, 3, 3)
+            wp[:, : 3 * cin] = w.permute(0, 2, 1, 3, 4).reshape(out, 3 * cin, 3, 3)
+            self.conv2d.weight.copy_(wp)
             self.conv2d.bias.copy_(conv.bias.detach())
 
     def forward(self, x):
-        n, c, d, h, w = x.shape
-        p = F.pad(x, (0, 0, 0, 0, 1, 1))
-        stacked = torch.cat([p[:, :, 0:d], p[:, :, 1 : d + 1], p[:, :, 2 : d + 2]], dim=1)
-        y = self.conv2d(stacked.transpose(1, 2).reshape(n * d, 3 * c, h, w))
-        return y.reshape(n, d, -1, h, w).transpose(1, 2)
+        c, d, h, w = (int(s) for s in x.shape[1:])
+        s = self.stride
+        t = x.transpose(1, 2)  # [n, d, c, h, w]: depth slices, the transpose on 1x the data
+        p = F.pad(t, (0, 0, 0, 0, 0, 0, 1, 1))
+        do = (d + s - 1) // s
+        taps = torch.tensor([s * o + k for o in range(do) for k in range(3)])  # one Gather: [n, do * 3, c, h, w]
+        stacked = p.index_select(1, taps).reshape(-1, do, 3 * c, h, w)
+        if self.cpad:
+            stacked = F.pad(stacked, (0, 0, 0, 0, 0, self.cpad))
+        y = self.conv2d(stacked.reshape(-1, 3 * c + self.cpad, h, w))
+        return y.reshape(-1, do, self.out, (h + s - 1) // s, (w + s - 1) // s).transpose(1, 2)
 
 
-def with_2d_convs(module: nn.Module) -> nn.Module:
-    """A copy of `module` whose 3×3×3, stride-1, padding-1 Conv3d layers are Conv3dAs2d (for export)."""
+class NearestUp2x(nn.Module):
+    """nn.Upsample(scale_factor=2, mode="nearest") on [N, C, D, H, W] without ONNX Resize."""
+
+    def forward(self, x):
+        c, d, h, w = (int(s) for s in x.shape[1:])
+        y = torch.cat([x.unsqueeze(-1)] * 2, -1).reshape(-1, c, d, h, 1, 2 * w)  # each x twice
+        y = torch.cat([y] * 2, -2).reshape(-1, c, d, 1, 4 * h * w)  # each row twice
+        return torch.cat([y] * 2, -2).reshape(-1, c, 2 * d, 2 * h, 2 * w)  # each slice twice
+
+
+class UpConv3dAs2d(nn.Module):
+    """nearest x2 upsampling followed by a 3x3x3, stride-1, padding-1 Conv3d, computed on the
+    low-resolution grid: each of the 8 output phases (parity in z, y, x) sees a 2x2x2 window of
+    the input, with the 3-tap kernel folded to 2 taps per axis (phase 0: [k0, k1+k2] on offsets
+    -1, 0; phase 1: [k0+k1, k2] on offsets 0, +1). Per depth phase one Conv2d (2x2, padding 1)
+    over the two stacked depth slices gives the four (y, x) phases as output channels, each read
+    at its offset; one Transpose interleaves the phases. 2.2x fewer multiply-adds than the
+    upsampled convolution, no 8x-sized intermediate."""
+
+    FOLD = torch.tensor([[[1.0, 0, 0], [0, 1, 1]], [[1.0, 1, 0], [0, 0, 1]]])  # [phase, 2 taps, 3 taps]
+
+    def __init__(self, conv: nn.Conv3d):
+        super().__init__()
+        w = conv.weight.detach().double()  # [o, i, 3, 3, 3]
+        out, cin = w.shape[:2]
+        self.cin, self.out = cin, out
+        f = self.FOLD.double()
+        self.convs = nn.ModuleList()
+        for a in range(2):
+            c2 = nn.Conv2d(2 * cin, 4 * out, 2, padding=1)
+            # weight[(b, c, o), (j1, i), j2, j3] = sum_k F[a, j1, k1] F[b, j2, k2] F[c, j3, k3] w[o, i, k1, k2, k3]
+            wt = torch.einsum("xp,bqr,cst,oiprt->bcoxiqs", f[a], f, f, w)
+            with torch.no_grad():
+                c2.weight.copy_(wt.reshape(4 * out, 2 * cin, 2, 2).float())
+                c2.bias.copy_(conv.bias.detach().repeat(4))
+            self.convs.append(c2)
+
+    def forward(self, x):
+        c, d, h, w = (int(s) for s in x.shape[1:])
+        o = self.out
+        p = F.pad(x.transpose(1, 2), (0, 0, 0, 0, 0, 0, 1, 1))  # [n, d + 2, c, h, w]
+        phases = []
+        for a in range(2):
+            taps = torch.tensor([z + a + k for z in range(d) for k in range(2)])
+            stacked = p.index_select(1, taps).reshape(-1, 2 * c, h, w)
+            y = self.convs[a](stacked).reshape(-1, d, 4, o, h + 1, w + 1)
+            phases += [y[:, :, 2 * b + cc : 2 * b + cc + 1, :, b : b + h, cc : cc + w] for b in range(2) for cc in range(2)]
+        y = torch.cat(phases, dim=2).reshape(-1, d, 2, 2, 2, o, h, w)  # [n, z, pz, py, px, o, y, x]
+        return y.permute(0, 5, 1, 2, 6, 3, 7, 4).reshape(-1, o, 2 * d, 2 * h, 2 * w)
+
+
+class ResBlockExport(ResBlock):
+    """ResBlock with the FiLM vector split by static slices (no Shape/Gather/Unsqueeze chains)."""
+
+    def forward(self, x, cond=None):
+        h = self.c1(F.silu(self.n1(x)))
+        h = self.n2(h)
+        if self.film is not None:
+            cout = self.film.out_features // 2
+            f = self.film(cond).reshape(-1, 2 * cout, 1, 1, 1)
+            h = h * (1 + f[:, :cout]) + f[:, cout:]
+        h = self.c2(F.silu(h))
+        return h + self.skip(x)
+
+
+def _is_up2(m: nn.Module) -> bool:
+    return isinstance(m, nn.Upsample) and m.mode == "nearest" and m.scale_factor in (2, 2.0, (2, 2, 2), (2.0, 2.0, 2.0))
+
+
+def _is_conv333(m: nn.Module, strides=((1, 1, 1), (2, 2, 2))) -> bool:
+    return (isinstance(m, nn.Conv3d) and m.kernel_size == (3, 3, 3) and m.stride in strides and m.padding == (1, 1, 1)
+            and m.dilation == (1, 1, 1) and m.groups == 1 and m.bias is not None)
+
+
+def for_onnxruntime(module: nn.Module) -> nn.Module:
+    """A copy of `module` in its fast ONNX export form (see above); the original is untouched."""
     import copy
 
-    module = copy.deepcopy(module)
+    module = copy.deepcopy(module).eval()
 
     def swap(m: nn.Module) -> None:
-        for name, child in m.named_children():
-            if isinstance(child, nn.Conv3d) and child.kernel_size == (3, 3, 3) and child.stride == (1, 1, 1) and child.padding == (1, 1, 1) and child.groups == 1 and child.bias is not None:
+        children = list(m.named_children())
+        for k, (name, child) in enumerate(children):
+            following = children[k + 1][1] if k + 1 < len(children) else None
+            if isinstance(m, nn.Sequential) and _is_up2(child) and following is not None and _is_conv333(following, ((1, 1, 1),)):
+                setattr(m, name, nn.Identity())  # the next layer upsamples
+                setattr(m, children[k + 1][0], UpConv3dAs2d(following))
+                children[k + 1] = (children[k + 1][0], None)
+            elif child is None:
+                continue
+            elif _is_conv333(child):
                 setattr(m, name, Conv3dAs2d(child))
+            elif type(child) is ResBlock:
+                child.__class__ = ResBlockExport
+                swap(child)
+            elif _is_up2(child):
+                setattr(m, name, NearestUp2x())
             else:
                 swap(child)
 
     swap(module)
     return module
+
+
+with_2d_convs = for_onnxruntime  # the 0.3.0 name
