@@ -122,7 +122,10 @@ async function fidelity(args: FidelityArguments, env: Env): Promise<ExitCode> {
     world = await createWorldModel(worldConfig);
     const fixed = FIDELITY_PANEL[0]!.protocol;
     const evaluated = args.control === 'ignore-action' ? withDynamics(world, ignoringAction(world.dynamics, fixed)) : world;
-    const sampler = worldConfig.backend === 'onnx' ? (worldConfig.sampler ?? { method: 'dpm-solver++', steps: 25, note: 'model default' }) : null;
+    const sampler =
+      worldConfig.backend === 'onnx'
+        ? (worldConfig.sampler ?? { ...(await import('../models/onnx/world-model')).DEFAULT_SAMPLER, note: 'runtime default' })
+        : null;
     const run = await runFidelity(evaluated, {
       cohortDir: args.cohortDir,
       split: args.split,

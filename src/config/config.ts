@@ -20,7 +20,7 @@
  *   MEWM_MODEL_DIR (worldModel.modelDir)         folder with dynamics/, assistant/, heuristic/ ONNX models (default: the bundled synthetic demo models, models/demo)
  *   MEWM_ORACLE_LABEL_CACHE (worldModel.oracleLabelCache)  see src/backends/world-model.ts (default off)
  *   MEWM_EXECUTION_PROVIDER (worldModel.executionProvider)  ONNX: cpu | cuda (default cpu)
- *   MEWM_SAMPLER, MEWM_SAMPLER_STEPS (worldModel.sampler)  ONNX: ddpm | ddim | dpm-solver++; steps default 1000 for ddpm, else 25
+ *   MEWM_SAMPLER, MEWM_SAMPLER_STEPS (worldModel.sampler)  ONNX: ddpm | ddim | dpm-solver++; steps default 1000 for ddpm, 25 for ddim, 10 for dpm-solver++
  *   MEWM_MAX_BATCH (worldModel.maxBatch), MEWM_INTRA_OP_THREADS (worldModel.intraOpThreads)  ONNX runtime limits
  *   MEWM_ONNX_WORKERS (worldModel.sessionWorkers)  ONNX session threads computing at once (default min(2, cores) on CPU, 1 on CUDA; same results)
  *   MEWM_BEAMS, MEWM_DRUG_CANDIDATES, MEWM_EMBOLIC_CANDIDATES, MEWM_REPLICAS, MEWM_DRUG_HORIZON,
@@ -79,7 +79,7 @@ export interface MewmConfig {
     readonly oracleLabelCache: boolean;
     /** ONNX only (MEWM_EXECUTION_PROVIDER). */
     readonly executionProvider: 'cpu' | 'cuda';
-    /** ONNX only (MEWM_SAMPLER, MEWM_SAMPLER_STEPS); null = the runtime's default (DPM-Solver++(2M), 25 steps). */
+    /** ONNX only (MEWM_SAMPLER, MEWM_SAMPLER_STEPS); null = the runtime's default (DPM-Solver++(2M), 10 steps). */
     readonly sampler: { readonly method: 'ddpm' | 'ddim' | 'dpm-solver++'; readonly steps: number } | null;
     /** ONNX only (MEWM_MAX_BATCH); null = the runtime's default. */
     readonly maxBatch: number | null;
@@ -236,7 +236,7 @@ export function configFromEnv(env: Env): ConfigOverrides {
   const samplerSteps = int('MEWM_SAMPLER_STEPS');
   if (samplerMethod !== undefined || samplerSteps !== undefined) {
     const method = (samplerMethod ?? 'dpm-solver++') as 'ddpm' | 'ddim' | 'dpm-solver++';
-    set(['worldModel', 'sampler'], { method, steps: samplerSteps ?? (method === 'ddpm' ? 1000 : 25) });
+    set(['worldModel', 'sampler'], { method, steps: samplerSteps ?? (method === 'ddpm' ? 1000 : method === 'ddim' ? 25 : 10) });
   }
   set(['worldModel', 'maxBatch'], int('MEWM_MAX_BATCH'));
   set(['worldModel', 'intraOpThreads'], int('MEWM_INTRA_OP_THREADS'));

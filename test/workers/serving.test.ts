@@ -93,12 +93,12 @@ describe('world-model requirements', () => {
       const fromConfig = await worldModelRequirementFromConfig(config);
       expect(fromConfig).toEqual(await worldModelRequirementOf(world, config));
       expect(fromConfig.dynamics.sha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(fromConfig.runtime?.sampler).toEqual({ method: 'dpm-solver++', steps: 25 });
+      expect(fromConfig.runtime?.sampler).toEqual({ method: 'dpm-solver++', steps: 10 });
       // The default sampler spelled out is the same requirement; other steps are not.
-      const spelled = await worldModelRequirementFromConfig({ ...config, sampler: { method: 'dpm-solver++', steps: 25 } });
+      const spelled = await worldModelRequirementFromConfig({ ...config, sampler: { method: 'dpm-solver++', steps: 10 } });
       expect(spelled).toEqual(fromConfig);
-      const tenSteps = await worldModelRequirementFromConfig({ ...config, sampler: { method: 'dpm-solver++', steps: 10 } });
-      expect(servingQueues({ kind: 'guideline' }, tenSteps).gpu).not.toBe(servingQueues({ kind: 'guideline' }, fromConfig).gpu);
+      const moreSteps = await worldModelRequirementFromConfig({ ...config, sampler: { method: 'dpm-solver++', steps: 25 } });
+      expect(servingQueues({ kind: 'guideline' }, moreSteps).gpu).not.toBe(servingQueues({ kind: 'guideline' }, fromConfig).gpu);
     } finally {
       await world.close();
     }

@@ -44,7 +44,7 @@ export interface OnnxWorldModelOptions {
   readonly intraOpNumThreads?: number;
   /** Most samples per model call (replicas × candidates for the denoiser, windows/crops otherwise). */
   readonly maxBatch?: number;
-  /** Default: DPM-Solver++(2M), 25 steps. The paper's sampler is `{ method: 'ddpm', steps: 1000 }`. */
+  /** Default: DPM-Solver++(2M), 10 steps (chosen by `mewm fidelity`, docs/fidelity.md). The paper's sampler is `{ method: 'ddpm', steps: 1000 }` (MEWM_PRESET=paper). */
   readonly sampler?: SamplerSettings;
   /** Planning-grid voxels around the tumour that the simulated patch may replace. */
   readonly pasteMarginMm?: number;
@@ -53,7 +53,7 @@ export interface OnnxWorldModelOptions {
   readonly log?: Pick<pino.Logger, 'warn' | 'info'>;
 }
 
-export const DEFAULT_SAMPLER: SamplerSettings = { method: 'dpm-solver++', steps: 25 };
+export const DEFAULT_SAMPLER: SamplerSettings = { method: 'dpm-solver++', steps: 10 };
 
 /** Model voxels of context the focused segmenter reads beyond the box whose labels it replaces. */
 const FOCUS_CONTEXT_VOXELS = 2;
