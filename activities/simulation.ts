@@ -97,7 +97,7 @@ export interface SimulationDependencies {
   /** Resolves any ArtifactRef's URI to the store holding it. */
   readonly artifacts: ArtifactResolver;
   readonly log: ActivityLogger;
-  /** Decoded volumes shared between this worker's activities (default: a private 512 MiB cache). */
+  /** Decoded volumes shared between this worker's activities (default: a private 256 MiB cache). */
   readonly volumes?: VolumeCache;
 }
 

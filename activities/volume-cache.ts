@@ -13,7 +13,12 @@ export class VolumeCache {
   private readonly entries = new Map<string, Volume>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes = 512 * 1024 * 1024) {}
+  /**
+   * 256 MiB: most of one beam step's CTs (3.5 MiB each at 96³); a miss costs a read of a stored
+   * (level-0) `.nii.gz` and its sha256, ~10–15 ms. Twice that pushed a default plan's peak RSS past
+   * 1.5 GB once the ONNX sessions ran on two threads (docs/performance.md, "Memory").
+   */
+  constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
 
   private remember(sha256: string, volume: Volume): void {
     if (this.entries.has(sha256) || volume.data.byteLength > this.maxBytes) return;
