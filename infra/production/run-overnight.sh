@@ -53,7 +53,19 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# Prerequisites: PostgreSQL's server binaries (Debian: apt-get install postgresql; its bin folder is
+# not on PATH), Go for the first build of the Temporal server, the project set up (infra/setup.sh).
+if ! command -v pg_ctl >/dev/null 2>&1; then
+  pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -n "$pg_bin" ] && PATH="$pg_bin:$PATH"
+fi
+for tool in initdb pg_ctl postgres; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "run-overnight: $tool not found: install PostgreSQL (Debian: apt-get install postgresql)" >&2; exit 1; }
+done
+[ -x "$root/.venv/bin/temporal" ] && [ -d "$root/node_modules" ] || { echo "run-overnight: run bash infra/setup.sh first" >&2; exit 1; }
+
 now_ms() { date +%s%3N; }
+load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 log() { echo "run-overnight $(date -u +%H:%M:%S) $*" >&2; }
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -250,7 +262,7 @@ run_phase() { # phase cohort-id inject-faults
   for role in gpu llm cpu; do start_worker "$role" "$phase"; done
   log "$phase: workers polling (gpu ${worker_pid[gpu]}, llm ${worker_pid[llm]}, cpu ${worker_pid[cpu]})"
   started=$(now_ms)
-  event "{\"event\":\"phase-start\",\"phase\":\"$phase\",\"cohortId\":\"$cid\",\"at\":$started}"
+  event "{\"event\":\"phase-start\",\"phase\":\"$phase\",\"cohortId\":\"$cid\",\"at\":$started,\"loadAverage\":\"$(load)\"}"
   MEWM_ARTIFACTS="s3://mewm/$phase" "$root/bin/mewm" cohort "$cohort" --cohort-id "$cid" --detach >>"$work/logs/cohort-$phase.log" 2>&1
   # Faults at these fractions of the cohort's completed plans.
   local kinds=(kill-gpu restart-temporal kill-gpu restart-postgres) fractions=(10 30 50 70) thresholds=() t prev=0 i
@@ -275,7 +287,7 @@ run_phase() { # phase cohort-id inject-faults
     fi
     sleep 1
   done
-  event "{\"event\":\"phase-end\",\"phase\":\"$phase\",\"cohortId\":\"$cid\",\"at\":$(now_ms)}"
+  event "{\"event\":\"phase-end\",\"phase\":\"$phase\",\"cohortId\":\"$cid\",\"at\":$(now_ms),\"loadAverage\":\"$(load)\"}"
   log "$phase: cohort closed after $((($(now_ms) - started) / 1000)) s"
   stop_workers
 }

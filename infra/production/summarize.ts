@@ -62,7 +62,19 @@ const manifestCases = (await readFile(values.manifest!, 'utf8'))
 const events = (await readFile(values.events!, 'utf8'))
   .split('\n')
   .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as { event: string; phase: string; at: number; back?: number; completedPlans?: number; role?: string; exitCode?: number });
+  .map(
+    (line) =>
+      JSON.parse(line) as {
+        event: string;
+        phase: string;
+        at: number;
+        back?: number;
+        completedPlans?: number;
+        role?: string;
+        exitCode?: number;
+        loadAverage?: string;
+      },
+  );
 
 // ------------------------------------------------------------------------------------------------
 // Histories
@@ -299,8 +311,11 @@ function phaseFigures(phase: Phase) {
   const gpu = a.completions.filter((c) => c.queue.startsWith('mewm-gpu')).map((c) => c.at);
   const gaps = gpu.slice(1).map((t, i) => t - gpu[i]!);
   const planDurations = d.plans.filter((p) => p.info.closeTime).map((p) => p.info.closeTime!.getTime() - p.info.startTime.getTime());
+  const loadAverage = (name: string) => events.find((e) => e.event === name && e.phase === phase)?.loadAverage ?? null;
   return {
     cohortId: phases[phase],
+    /** The host's 1/5/15-minute load averages when the phase started and ended (other jobs share the host: throughput varies with them). */
+    loadAverage: { start: loadAverage('phase-start'), end: loadAverage('phase-end') },
     wallS: Math.round(wallS * 10) / 10,
     patientsPerHour: Math.round((completed / wallS) * 3600 * 10) / 10,
     planDurationS: mapQ(quantiles(planDurations)),
