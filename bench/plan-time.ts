@@ -6,6 +6,11 @@
  * split (simulate / segment / score, from the plan's audit) and the ratio ONNX / oracle.
  *
  *   node --import tsx bench/plan-time.ts [--case DIR] [--backends onnx,oracle] [--env KEY=VALUE]...
+ *                                        [--baseline REV] [--rounds N]
+ *
+ * --baseline REV also plans with the code and models of commit REV (a temporary git worktree
+ * sharing this checkout's node_modules and .venv), alternating with the working tree for
+ * --rounds rounds (default 1), so a change is timed against what it replaced in one run.
  *
  * --env passes planning settings to both runs, e.g. --env MEWM_REPLICAS=2 --env MEWM_BEAMS=2.
  *
@@ -15,8 +20,8 @@
  * public MeWM reference code's ≈ 120,000 sample-steps at its defaults (≈ 24,000 batch-5 calls
  * of a 200-step DDPM).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +36,8 @@ const { values } = parseArgs({
     case: { type: 'string', default: join(root, 'examples', 'demo-cohort', 'cases', 'SYN-1-0001') },
     backends: { type: 'string', default: 'onnx,oracle' },
     env: { type: 'string', multiple: true, default: [] },
+    baseline: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const extraEnv = Object.fromEntries(
@@ -65,10 +72,14 @@ function peakRssMiB(pid: number): number | null {
   }
 }
 
-function runPlan(args: readonly string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string; peakRssMiB: number | null }> {
+function runPlan(
+  tree: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ status: number | null; stderr: string; peakRssMiB: number | null }> {
   return new Promise((resolveRun, reject) => {
     // bin/mewm execs node, so the child's pid is the plan process itself.
-    const child = spawn(join(root, 'bin', 'mewm'), args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(join(tree, 'bin', 'mewm'), args, { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: tree });
     let stderr = '';
     let peak: number | null = null;
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
@@ -84,7 +95,16 @@ function runPlan(args: readonly string[], env: Record<string, string>): Promise<
   });
 }
 
-async function planOnce(backend: string): Promise<Run> {
+/** A worktree of `rev` beside the checkout's installed packages; removed at exit. */
+function baselineTree(rev: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mewm-bench-baseline-'));
+  execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', dir, rev], { stdio: 'ignore' });
+  for (const shared of ['node_modules', '.venv']) if (existsSync(join(root, shared))) symlinkSync(join(root, shared), join(dir, shared));
+  process.on('exit', () => execFileSync('git', ['-C', root, 'worktree', 'remove', '--force', dir], { stdio: 'ignore' }));
+  return dir;
+}
+
+async function planOnce(backend: string, tree = root, label = backend): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), `mewm-bench-plan-${backend}-`));
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -97,7 +117,7 @@ async function planOnce(backend: string): Promise<Run> {
   for (const inherited of ['TEMPORAL_ADDRESS', 'MEWM_CONFIG', 'MEWM_ORACLE_COHORT']) delete env[inherited];
   const out = join(dir, 'plan');
   const start = performance.now();
-  const child = await runPlan(['plan', values.case, '--out', out], env);
+  const child = await runPlan(tree, ['plan', resolve(values.case), '--out', out], env);
   const wallS = (performance.now() - start) / 1000;
   if (child.status !== 0) throw new Error(`mewm plan (${backend}) failed with code ${child.status}:\n${child.stderr}`);
   const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as PlanResult;
@@ -107,7 +127,7 @@ async function planOnce(backend: string): Promise<Run> {
   const protocol = [...plan.protocol.drugs, ...plan.protocol.embolics].join(' + ');
   const replicasPerStep = audit.steps.map((step) => step.candidates.reduce((n, c) => n + c.replicas.length, 0));
   return {
-    backend,
+    backend: label,
     wallS,
     simulateS: sum('simulateMs'),
     segmentS: sum('segmentMs'),
@@ -121,29 +141,45 @@ async function planOnce(backend: string): Promise<Run> {
 }
 
 const runs: Run[] = [];
-for (const backend of values.backends.split(',')) {
-  process.stderr.write(`planning with the ${backend} world model…\n`);
-  runs.push(await planOnce(backend));
+const baseline = values.baseline === undefined ? undefined : { rev: values.baseline, tree: baselineTree(values.baseline) };
+for (let round = 1; round <= Number(values.rounds); round++) {
+  for (const backend of values.backends.split(',')) {
+    if (baseline) {
+      process.stderr.write(`round ${round}: planning with the ${backend} world model at ${baseline.rev}…\n`);
+      runs.push(await planOnce(backend, baseline.tree, `${backend}@${baseline.rev}`));
+    }
+    process.stderr.write(`round ${round}: planning with the ${backend} world model…\n`);
+    runs.push(await planOnce(backend));
+  }
 }
 const settings =
   Object.entries(extraEnv)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ') || 'default configuration';
 console.log(`mewm plan ${values.case.replace(`${root}/`, '')} (${settings})`);
-console.log('backend  wall s  simulate s  segment s  score s  replicas  s/replica  peak RSS MiB  protocol (risk)');
+const width = Math.max(8, ...runs.map((r) => r.backend.length));
+console.log(`${'backend'.padEnd(width)} wall s  simulate s  segment s  score s  replicas  s/replica  peak RSS MiB  protocol (risk)`);
 for (const r of runs) {
   console.log(
-    `${r.backend.padEnd(8)} ${r.wallS.toFixed(1).padStart(6)}  ${r.simulateS.toFixed(1).padStart(10)}  ${r.segmentS.toFixed(1).padStart(9)}  ${r.scoreS.toFixed(1).padStart(7)}  ${String(r.replicas).padStart(8)}  ${(r.wallS / r.replicas).toFixed(2).padStart(9)}  ${(r.peakRssMiB === null ? 'n/a' : r.peakRssMiB.toFixed(0)).padStart(12)}  ${r.protocol} (${r.risk.toFixed(4)})`,
+    `${r.backend.padEnd(width)} ${r.wallS.toFixed(1).padStart(6)}  ${r.simulateS.toFixed(1).padStart(10)}  ${r.segmentS.toFixed(1).padStart(9)}  ${r.scoreS.toFixed(1).padStart(7)}  ${String(r.replicas).padStart(8)}  ${(r.wallS / r.replicas).toFixed(2).padStart(9)}  ${(r.peakRssMiB === null ? 'n/a' : r.peakRssMiB.toFixed(0)).padStart(12)}  ${r.protocol} (${r.risk.toFixed(4)})`,
   );
 }
 const onnx = runs.find((r) => r.backend === 'onnx');
 const oracle = runs.find((r) => r.backend === 'oracle');
 if (onnx && oracle) console.log(`ratio of wall times (onnx / oracle): ${(onnx.wallS / oracle.wallS).toFixed(2)}x`);
+if (baseline) {
+  for (const backend of values.backends.split(',')) {
+    const mine = runs.filter((r) => r.backend === backend).map((r) => r.wallS);
+    const theirs = runs.filter((r) => r.backend === `${backend}@${baseline.rev}`).map((r) => r.wallS);
+    const ratios = mine.map((w, i) => (theirs[i]! / w).toFixed(2));
+    console.log(`${backend}: ${baseline.rev} ÷ working tree, wall time per round: ${ratios.join(', ')}x`);
+  }
+}
 if (onnx) {
   // The sampler the plan used: the same settings mewm plan reads (MEWM_SAMPLER / MEWM_SAMPLER_STEPS).
   const env = { ...process.env, ...extraEnv };
   const method = env['MEWM_SAMPLER'] ?? DEFAULT_SAMPLER.method;
-  const steps = Number(env['MEWM_SAMPLER_STEPS'] ?? (env['MEWM_SAMPLER'] === 'ddpm' ? 1000 : DEFAULT_SAMPLER.steps));
+  const steps = Number(env['MEWM_SAMPLER_STEPS'] ?? (env['MEWM_SAMPLER'] === 'ddpm' ? 1000 : env['MEWM_SAMPLER'] === 'ddim' ? 25 : DEFAULT_SAMPLER.steps));
   const perCall = Math.min(Number(env['MEWM_SIMULATE_BATCH'] ?? 8), Number(env['MEWM_MAX_BATCH'] ?? 8));
   const calls = onnx.replicasPerStep.reduce((n, k) => n + Math.ceil(k / perCall) * steps, 0);
   const sampleSteps = onnx.replicas * steps;
