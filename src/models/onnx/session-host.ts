@@ -56,6 +56,8 @@ type Pending = { resolve: (m: WorkerMessage) => void; reject: (e: unknown) => vo
 class SessionThread {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  /** Why the thread stopped (error or exit), once it has: requests to it then fail at once. */
+  failure: string | undefined;
 
   constructor(onFailure: (thread: SessionThread, error: unknown) => void, isClosed: () => boolean) {
     this.worker = startTypeScriptWorker(new URL('./session-worker.ts', import.meta.url));
@@ -89,12 +91,14 @@ export class OnnxSessionHost {
   }
 
   private failAll(thread: SessionThread, error: unknown): void {
+    thread.failure ??= error instanceof Error ? error.message : String(error);
     for (const p of thread.pending.values()) p.reject(new MewmError('Internal', `ONNX worker failed: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error }));
     thread.pending.clear();
   }
 
   private request(thread: SessionThread, message: WithoutId<HostMessage>, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
     if (this.closed) return Promise.reject(new MewmError('Internal', 'ONNX session host is closed'));
+    if (thread.failure !== undefined) return Promise.reject(new MewmError('Internal', `ONNX worker failed: ${thread.failure}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
@@ -102,10 +106,11 @@ export class OnnxSessionHost {
     });
   }
 
-  /** The thread with the fewest runs in flight (the first of equals). */
+  /** The live thread with the fewest runs in flight (the first of equals); a failed one when none is live, so the run fails saying why. */
   private leastBusy(): SessionThread {
-    let best = this.threads[0]!;
-    for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
+    const live = this.threads.filter((t) => t.failure === undefined);
+    let best = live[0] ?? this.threads[0]!;
+    for (const t of live) if (t.pending.size < best.pending.size) best = t;
     return best;
   }
 
@@ -171,7 +176,7 @@ export class OnnxSessionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      await Promise.all(this.threads.map((thread) => this.request(thread, { type: 'close' })));
+      await Promise.all(this.threads.filter((thread) => thread.failure === undefined).map((thread) => this.request(thread, { type: 'close' })));
     } finally {
       this.closed = true;
       await Promise.all(this.threads.map((thread) => thread.worker.terminate()));

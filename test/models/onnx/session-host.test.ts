@@ -31,6 +31,22 @@ describe('OnnxSessionHost', () => {
     await expect(host.load('seg', graphPaths['segmenter']!, spec)).rejects.toSatisfy((e: unknown) => isMewmError(e, 'ModelContract') && /manifest says/.test((e as Error).message));
   });
 
+  it('with two threads, runs go on the live one after a thread dies, and fail saying so (not hang) when none is left', async () => {
+    host = new OnnxSessionHost({ workers: 2 });
+    expect(host.parallelism).toBe(2);
+    const { graphPaths, manifest } = await loadModelManifest('models/demo/assistant', 'assistant');
+    await host.load('seg', graphPaths['segmenter']!);
+    const P = manifest.patchSizeZyx;
+    const input = () => ({ image: float32([1, 1, ...P], new Float32Array(P[0] * P[1] * P[2])) });
+    const [a, b] = await Promise.all([host.runFloat('seg', input(), 'logits'), host.runFloat('seg', input(), 'logits')]);
+    expect(a.data).toEqual(b.data);
+    const threads = (host as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads;
+    await threads[0]!.worker.terminate();
+    expect((await host.runFloat('seg', input(), 'logits')).data).toEqual(a.data);
+    await threads[1]!.worker.terminate();
+    await expect(host.runFloat('seg', input(), 'logits')).rejects.toSatisfy((e: unknown) => isMewmError(e, 'Internal') && /ONNX worker failed/.test((e as Error).message));
+  });
+
   it('reports a wrongly sized input as ModelContract instead of crashing the worker', async () => {
     host = new OnnxSessionHost();
     const { graphPaths } = await loadModelManifest('models/demo/assistant', 'assistant');
