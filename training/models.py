@@ -482,13 +482,13 @@ class Conv3dAs2d(nn.Module):
     """A 3x3x3, padding-1 Conv3d (stride 1 or 2) as a Conv2d (3x3) over depth slices, the three
     depth taps stacked as input channels; same weights, reordered."""
 
-    def __init__(self, conv: nn.Conv3d):
+    def __init__(self, conv: nn.Conv3d, block: int = NCHWC_BLOCK):
         super().__init__()
         w = conv.weight.detach()  # [out, in, kz, ky, kx]
         out, cin = w.shape[:2]
         self.stride = conv.stride[0]
         self.cin, self.out = cin, out
-        self.cpad = (-3 * cin) % NCHWC_BLOCK  # zero input channels after the stacked taps
+        self.cpad = (-3 * cin) % block  # zero input channels after the stacked taps
         self.conv2d = nn.Conv2d(3 * cin + self.cpad, out, 3, stride=self.stride, padding=1)
         with torch.no_grad():
             wp = torch.zeros(out, 3 * cin + self.cpad, 3, 3)
@@ -508,6 +508,46 @@ class Conv3dAs2d(nn.Module):
             stacked = F.pad(stacked, (0, 0, 0, 0, 0, self.cpad))
         y = self.conv2d(stacked.reshape(-1, 3 * c + self.cpad, h, w))
         return y.reshape(-1, do, self.out, (h + s - 1) // s, (w + s - 1) // s).transpose(1, 2)
+
+
+class Conv3dAs2dSlab(nn.Module):
+    """A 3x3x3, stride-1, padding-1 Conv3d as a Conv2d (3x3) that computes `slices` consecutive
+    output depth slices at once from the `slices + 2` input slices they read, stacked as input
+    channels (output channels: slices x out). For few channels (8 -> 8 at 32^3) this fills
+    onnxruntime's 16-channel NCHWc blocks without zero padding: 2 slices read 4 x 8 = 32 input
+    channels and write 16, 1.33x the multiply-adds of the 3-D convolution, where the 3-tap form
+    pads 24 -> 32 inputs and 8 -> 16 outputs (2.7x)."""
+
+    def __init__(self, conv: nn.Conv3d, slices: int = 2, block: int = NCHWC_BLOCK):
+        super().__init__()
+        w = conv.weight.detach()  # [out, in, kz, ky, kx]
+        out, cin = w.shape[:2]
+        if conv.stride != (1, 1, 1):
+            raise ValueError("Conv3dAs2dSlab is for stride 1")
+        self.k, self.cin, self.out = slices, cin, out
+        self.cpad = (-(slices + 2) * cin) % block
+        self.conv2d = nn.Conv2d((slices + 2) * cin + self.cpad, slices * out, 3, padding=1)
+        with torch.no_grad():
+            wp = torch.zeros(slices, out, slices + 2 + (self.cpad + cin - 1) // cin, cin, 3, 3)
+            for j in range(slices):
+                for t in range(3):
+                    wp[j, :, j + t] = w[:, :, t]
+            wp = wp.reshape(slices * out, -1, 3, 3)[:, : (slices + 2) * cin + self.cpad]
+            self.conv2d.weight.copy_(wp)
+            self.conv2d.bias.copy_(conv.bias.detach().repeat(slices))
+
+    def forward(self, x):
+        c, d, h, w = (int(s) for s in x.shape[1:])
+        k = self.k
+        if d % k:
+            raise ValueError(f"depth {d} is not a multiple of {k} slices")
+        p = F.pad(x.transpose(1, 2), (0, 0, 0, 0, 0, 0, 1, 1))  # [n, d + 2, c, h, w]
+        taps = torch.tensor([k * o + t for o in range(d // k) for t in range(k + 2)])
+        stacked = p.index_select(1, taps).reshape(-1, d // k, (k + 2) * c, h, w)
+        if self.cpad:
+            stacked = F.pad(stacked, (0, 0, 0, 0, 0, self.cpad))
+        y = self.conv2d(stacked.reshape(-1, (k + 2) * c + self.cpad, h, w))
+        return y.reshape(-1, d, self.out, h, w).transpose(1, 2)
 
 
 class NearestUp2x(nn.Module):
@@ -615,3 +655,113 @@ def for_onnxruntime(module: nn.Module) -> nn.Module:
 
 
 with_2d_convs = for_onnxruntime  # the 0.3.0 name
+
+
+# The assistant's U-Net (assistant 0.2.1). Its decoder blocks read cat([up(low), skip]) through
+# a GroupNorm whose groups straddle the two parts, so the fold of the upsampling needs the group
+# statistics computed from both parts at their own resolution: the per-channel mean of up(a) over
+# the fine grid is a's mean over the coarse grid (each voxel repeated 8 times), so the group mean
+# and (two-pass) variance come from per-channel reductions of a (coarse) and b (fine); the affine
+# normalisation and SiLU are per voxel, so they commute with the upsampling. The first conv then
+# splits by input channels: UpConv3dAs2d on the coarse part, the conv's own form on the fine part;
+# the 1x1 skip of the coarse part is computed coarse, upsampled in y and x by Concats and added by
+# broadcasting over the depth phase (the fine grid viewed as [n, c, d, 2, 4hw]).
+
+
+def split_group_norm(gn: nn.GroupNorm, a, b):
+    """GroupNorm(cat([up2(a), b], 1)) returned as (coarse part, fine part) without up2."""
+    ca, cb = int(a.shape[1]), int(b.shape[1])
+    groups = gn.num_groups
+    cpg = (ca + cb) // groups
+    dims = (2, 3, 4)
+
+    def per_channel(g):  # [n, groups] -> [n, C]
+        return g.reshape(-1, groups, 1).expand(-1, groups, cpg).reshape(-1, ca + cb)
+
+    mean = per_channel(torch.cat([a.mean(dims), b.mean(dims)], 1).reshape(-1, groups, cpg).mean(2))
+    ma, mb = mean[:, :ca].reshape(-1, ca, 1, 1, 1), mean[:, ca:].reshape(-1, cb, 1, 1, 1)
+    var = per_channel(torch.cat([((a - ma) ** 2).mean(dims), ((b - mb) ** 2).mean(dims)], 1).reshape(-1, groups, cpg).mean(2))
+    scale = gn.weight.reshape(1, -1) * torch.rsqrt(var + gn.eps)
+    shift = gn.bias.reshape(1, -1) - mean * scale
+    sa, sb = scale[:, :ca].reshape(-1, ca, 1, 1, 1), scale[:, ca:].reshape(-1, cb, 1, 1, 1)
+    ha, hb = shift[:, :ca].reshape(-1, ca, 1, 1, 1), shift[:, ca:].reshape(-1, cb, 1, 1, 1)
+    return a * sa + ha, b * sb + hb
+
+
+def _conv_part(conv: nn.Conv3d, lo: int, hi: int, bias: bool) -> nn.Conv3d:
+    k = conv.kernel_size
+    part = nn.Conv3d(hi - lo, conv.out_channels, k, padding=conv.padding, bias=True)
+    with torch.no_grad():
+        part.weight.copy_(conv.weight[:, lo:hi])
+        part.bias.copy_(conv.bias if bias else torch.zeros_like(conv.bias))
+    return part
+
+
+class UpCatResBlock(nn.Module):
+    """ResBlock(cat([up2(a), b], 1)) computed with `a` on its coarse grid (see above)."""
+
+    def __init__(self, block: ResBlock, ca: int, c1_form=lambda c: c, c2_form=lambda c: c):
+        super().__init__()
+        cin = block.c1.in_channels
+        self.n1, self.n2 = block.n1, block.n2
+        self.up_a = UpConv3dAs2d(_conv_part(block.c1, 0, ca, bias=False))
+        self.c1_b = c1_form(_conv_part(block.c1, ca, cin, bias=True))
+        self.c2 = c2_form(block.c2)
+        self.skip_a = _conv_part(block.skip, 0, ca, bias=False)
+        self.skip_b = _conv_part(block.skip, ca, cin, bias=True)
+
+    def forward(self, a, b):
+        na, nb = split_group_norm(self.n1, a, b)
+        h = self.up_a(F.silu(na)) + self.c1_b(F.silu(nb))
+        h = self.c2(F.silu(self.n2(h))) + self.skip_b(b)
+        o, (d, y, x) = int(h.shape[1]), (int(s) for s in a.shape[2:])
+        s = self.skip_a(a)  # coarse; nearest x2 in y and x by Concats (NearestUp2x), in z by broadcasting
+        s = torch.cat([s.unsqueeze(-1)] * 2, -1).reshape(-1, o, d, y, 1, 2 * x)
+        s = torch.cat([s] * 2, -2).reshape(-1, o, d, 1, 4 * y * x)
+        return (h.reshape(-1, o, d, 2, 4 * y * x) + s).reshape(-1, o, 2 * d, 2 * y, 2 * x)
+
+
+class UNet3dExport(nn.Module):
+    """models.UNet3d in onnxruntime's fast form: `fold` folds both nearest x2 upsamplings into the
+    decoder blocks (UpCatResBlock, no Resize); otherwise they are NearestUp2x (bit-exact).
+    `as_2d(name, conv)` decides per 3x3x3 conv (name as in UNet3d, e.g. "d1.c2"; "d1.c1" is its
+    fine-grid part when folded) whether it becomes Conv3dAs2d (True, or a channel block int for
+    the zero padding), Conv3dAs2dSlab ("slabK": K output slices per Conv2d) or stays a Conv3d
+    (False)."""
+
+    def __init__(self, net: UNet3d, fold: bool = True, as_2d=lambda name, conv: False):
+        super().__init__()
+        import copy
+
+        net = copy.deepcopy(net).eval()
+
+        def form(name):
+            def make(conv):
+                choice = as_2d(name, conv)
+                if choice is False or choice is None:
+                    return conv
+                if isinstance(choice, str) and choice.startswith("slab"):
+                    return Conv3dAs2dSlab(conv, int(choice[4:]))
+                return Conv3dAs2d(conv, NCHWC_BLOCK if choice is True else int(choice))
+            return make
+
+        for b in ("e1", "e2", "e3") + (() if fold else ("d2", "d1")):
+            block = getattr(net, b)
+            block.c1, block.c2 = form(f"{b}.c1")(block.c1), form(f"{b}.c2")(block.c2)
+        self.e1, self.e2, self.e3, self.pool, self.head = net.e1, net.e2, net.e3, net.pool, net.head
+        self.fold = fold
+        if fold:
+            self.d2 = UpCatResBlock(net.d2, net.e3.skip.out_channels, form("d2.c1"), form("d2.c2"))
+            self.d1 = UpCatResBlock(net.d1, net.d2.skip.out_channels, form("d1.c1"), form("d1.c2"))
+        else:
+            self.up = NearestUp2x()
+            self.d2, self.d1 = net.d2, net.d1
+
+    def forward(self, image):
+        e1 = self.e1(image)
+        e2 = self.e2(self.pool(e1))
+        e3 = self.e3(self.pool(e2))
+        if self.fold:
+            return self.head(self.d1(self.d2(e3, e2), e1))
+        d2 = self.d2(torch.cat([self.up(e3), e2], dim=1))
+        return self.head(self.d1(torch.cat([self.up(d2), e1], dim=1)))
