@@ -48,6 +48,8 @@ import { followCohort } from '../app/workflow-client';
 import { progressReporter } from './command-support';
 import { openTemporal } from '../app/temporal';
 import { startInProcessWorkers } from '../../workers/run';
+import { worldModelRequirementFromConfig } from '../../workers/serving';
+import type { WorldModelRequirement } from '../core/serving';
 
 export const PLANNERS = ['mewm-oracle', 'mewm-onnx', 'mewm-llm', 'mewm-posterior-oracle'] as const;
 export type PlannerId = (typeof PLANNERS)[number];
@@ -247,7 +249,14 @@ export interface PlanningRecord {
   /** Patients whose plan had completed before this cohort run started (reused plans). */
   readonly alreadyPlanned: number;
   readonly failed: number;
-  readonly worldModel: { readonly backend: string; readonly modelDir?: string; readonly version?: string };
+  readonly worldModel: {
+    readonly backend: string;
+    readonly modelDir?: string;
+    readonly version?: string;
+    /** ONNX: each model as name, version and sha256 prefix, and the runtime settings that change numbers (sampler, provider, batch, threads). */
+    readonly models?: Readonly<Record<'dynamics' | 'assistant' | 'heuristic', string>>;
+    readonly runtime?: WorldModelRequirement['runtime'];
+  };
   readonly policy: string;
   readonly settings: Readonly<Record<string, unknown>>;
 }
@@ -288,6 +297,7 @@ function settingsSummary(config: MewmConfig): Record<string, unknown> {
     embolicHorizon: p.embolicHorizon,
     requireImprovement: p.requireImprovement,
     reusePreTreatmentMask: p.reusePreTreatmentMask ?? false,
+    segmentationFocusMarginMm: p.segmentationFocusMarginMm ?? null,
     seed: p.seed,
     roiSize: p.roiSize,
     roiSpacingMm: p.roiSpacingMm,
@@ -410,6 +420,8 @@ export async function runPlanningMethods(options: {
       }
       const of = ablationOf(r.method);
       methods.push(methodFromCohortOutcomes(r.method.id, r.label, of ? 'ablation' : 'mewm', outcomes, { candidates, ...(of ? { ablationOf: of } : {}) }));
+      const onnx = !r.posterior && r.config.worldModel.backend === 'onnx' ? await worldModelRequirementFromConfig(r.config.worldModel) : undefined;
+      const modelLabel = (m: { name: string; version: string; sha256: string }) => `${m.name} ${m.version} (${m.sha256.slice(0, 12)})`;
       records.push({
         method: r.method.id,
         label: r.label,
@@ -422,7 +434,16 @@ export async function runPlanningMethods(options: {
         failed: result.failed,
         worldModel: r.posterior
           ? { backend: 'posterior-oracle', version: posteriorOracleVersion(r.posterior) }
-          : { backend: r.config.worldModel.backend, ...(r.config.worldModel.backend === 'onnx' ? { modelDir: r.config.worldModel.modelDir! } : {}) },
+          : {
+              backend: r.config.worldModel.backend,
+              ...(onnx
+                ? {
+                    modelDir: r.config.worldModel.modelDir!,
+                    models: { dynamics: modelLabel(onnx.dynamics), assistant: modelLabel(onnx.assistant), heuristic: modelLabel(onnx.heuristic) },
+                    ...(onnx.runtime ? { runtime: onnx.runtime } : {}),
+                  }
+                : {}),
+            },
         policy: r.policy.llm ? `llm (${r.policy.llm.model})` : r.policy.actionBase ? 'action-base' : 'guideline',
         settings: settingsSummary(r.config),
       });
