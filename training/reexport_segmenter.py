@@ -54,12 +54,12 @@ def segmenter_form(net: M.UNet3d, fold: bool = FOLD, as_2d: dict | None = None) 
     return M.UNet3dExport(net, fold=fold, as_2d=lambda name, conv: table.get(name, False))
 
 
-def torch_segmenter(onnx_path: Path) -> M.UNet3d:
+def load_from_graph(net: torch.nn.Module, onnx_path: Path) -> torch.nn.Module:
+    """`net` with every parameter taken from the graph's initializers: by name (convolutions,
+    Gemm-exported linear layers), GroupNorm affines as the anonymous Mul/Add constants after each
+    InstanceNormalization, in graph order = module order. Raises if any parameter is left over."""
     graph = onnx.load(str(onnx_path)).graph
     init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    ch = init["e1.c1.weight"].shape[0]
-    out_channels = init["head.weight"].shape[0]
-    net = M.UNet3d(ch, out_channels)
     state = net.state_dict()
     done: set[str] = set()
 
@@ -89,7 +89,7 @@ def torch_segmenter(onnx_path: Path) -> M.UNet3d:
     norms = [name for name, m in net.named_modules() if isinstance(m, torch.nn.GroupNorm)]
     if len(norms) != len(affine):
         raise ValueError(f"{onnx_path.name}: {len(affine)} normalisations in the graph, {len(norms)} in the module"
-                         " (rebuild from the 0.2.0 export form: --base-rev d42d977)")
+                         " (rebuild from the original export form, e.g. --base-rev of the version before the re-export)")
     for name, (gamma, beta) in zip(norms, affine):
         put(f"{name}.weight", gamma)
         put(f"{name}.bias", beta)
@@ -100,11 +100,19 @@ def torch_segmenter(onnx_path: Path) -> M.UNet3d:
     return net.eval()
 
 
+def torch_segmenter(onnx_path: Path) -> M.UNet3d:
+    init = {i.name: i for i in onnx.load(str(onnx_path)).graph.initializer}
+    if "e1.c1.weight" not in init:
+        raise ValueError(f"{onnx_path.name}: not the 0.2.0 export form (rebuild from it: --base-rev d42d977)")
+    ch = int(init["e1.c1.weight"].dims[0])
+    return load_from_graph(M.UNet3d(ch, int(init["head.weight"].dims[0])), onnx_path)
+
+
 def base_at(base: Path, rev: str | None) -> Path:
     """`base` itself, or a temporary copy of its files as they are at git revision `rev`."""
     if not rev:
         return base
-    out = Path(tempfile.mkdtemp(prefix="mewm-assistant-base-")) / base.name
+    out = Path(tempfile.mkdtemp(prefix="mewm-model-base-")) / base.name
     out.mkdir()
     names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{base.as_posix()}"], check=True, capture_output=True, text=True).stdout.split()
     for name in names:
