@@ -287,6 +287,9 @@ run_phase() { # phase cohort-id inject-faults
     fi
     sleep 1
   done
+  if [ "$inject" = 1 ] && ((next < ${#kinds[@]})); then
+    log "$phase: the cohort ended before every fault was injected ($next of ${#kinds[@]}): use more patients or a smaller MEWM_PROD_FAULT_GAP_S"
+  fi
   event "{\"event\":\"phase-end\",\"phase\":\"$phase\",\"cohortId\":\"$cid\",\"at\":$(now_ms),\"loadAverage\":\"$(load)\"}"
   log "$phase: cohort closed after $((($(now_ms) - started) / 1000)) s"
   stop_workers
@@ -331,7 +334,7 @@ if [ "$faults" = 1 ]; then run_phase faults "$faults_id" 1; else run_phase fault
 # 7. Compare and summarise (reads outcomes and audits from S3 and histories from Temporal)
 status=0
 MEWM_ARTIFACTS="s3://mewm/faults" "${tsx[@]}" "$here/summarize.ts" --manifest "$cohort/manifest.jsonl" \
-  --reference "$reference_id" --faults "$faults_id" --events "$events" --out "$summary" --outcomes "$work" \
+  --reference "$reference_id" --faults "$faults_id" --events "$events" --out "$summary" --outcomes "$work" --expect-faults $((faults * 4)) \
   --temporal-version "$("$bin_dir/temporal-server" --version 2>/dev/null | head -1)" \
   --postgres-version "$(pg_as postgres --version | awk '{print $3}')" || status=$?
 log "summary: $summary"

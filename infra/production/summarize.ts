@@ -6,11 +6,11 @@
  * every injected fault, and event-history sizes per workflow type.
  *
  *   node --import tsx infra/production/summarize.ts --manifest FILE --reference ID --faults ID
- *        --events FILE --out FILE [--outcomes DIR] [--temporal-version V] [--postgres-version V]
+ *        --events FILE --out FILE [--expect-faults N] [--outcomes DIR] [--temporal-version V] [--postgres-version V]
  *
  * Reads TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE and the S3 settings from the environment like every
  * mewm process (src/config). Prints the summary's headline figures; exit status 1 when a patient
- * is lost or planned twice or a plan differs.
+ * is lost or planned twice, a plan differs, or fewer faults than --expect-faults were injected.
  */
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     outcomes: { type: 'string' },
     'temporal-version': { type: 'string' },
     'postgres-version': { type: 'string' },
+    'expect-faults': { type: 'string' },
   },
 });
 for (const name of ['manifest', 'reference', 'faults', 'events', 'out'] as const) {
@@ -47,6 +48,7 @@ for (const name of ['manifest', 'reference', 'faults', 'events', 'out'] as const
   }
 }
 const phases = { reference: values.reference!, faults: values.faults! } as const;
+const expectedFaults = Number(values['expect-faults'] ?? 0);
 type Phase = keyof typeof phases;
 
 const config = loadConfig({ env: process.env });
@@ -409,7 +411,7 @@ const summary = {
   ),
   patients: manifestCases.length,
   reference: { ...referenceFigures, accounting: accounting.reference },
-  faults: { ...faultsFigures, accounting: accounting.faults, injected: faultFigures, resumedSteps },
+  faults: { ...faultsFigures, accounting: accounting.faults, expectedFaults, injected: faultFigures, resumedSteps },
   /** Processes that died on their own (not injected) and were restarted by the script's supervisor loop. */
   unplannedExits: events.filter((e) => e.event === 'worker-exited' || e.event === 'temporal-exited'),
   identical,
@@ -418,6 +420,7 @@ const summary = {
 await writeFile(values.out!, `${JSON.stringify(summary, null, 2)}\n`);
 
 const ok =
+  faultFigures.length === expectedFaults &&
   accounting.faults.lost === 0 &&
   accounting.faults.plannedTwice === 0 &&
   identical.protocolAndRisk === manifestCases.length &&
@@ -427,6 +430,7 @@ process.stdout.write(
     `patients: ${manifestCases.length}; reference ${referenceFigures.patientsPerHour} patients/h (${referenceFigures.wallS} s), with faults ${faultsFigures.patientsPerHour} patients/h (${faultsFigures.wallS} s)`,
     `lost: ${accounting.faults.lost}, planned twice: ${accounting.faults.plannedTwice}, plan runs not completed: ${accounting.faults.planRunsNotCompleted.length}`,
     `identical to the reference: protocol+risk ${identical.protocolAndRisk}/${identical.of}, search trace ${identical.searchTrace}/${identical.of}, audit records ${identical.auditRecords}/${identical.of}`,
+    `faults injected: ${faultFigures.length} of ${expectedFaults}`,
     ...faultFigures.map(
       (f) => `${f.fault} at ${f.atS} s: down ${f.downS} s, GPU retry after ${f.gpuRetryStartedAfterS} s, GPU work again after ${f.recoveryS} s`,
     ),
