@@ -152,7 +152,7 @@ describe('mewm report', () => {
     expect(cisplatin!.bestReplica!.caption).toContain('replica 1, risk 0.500');
     expect(record.models).toEqual([model]);
     expect(record.steps[0]!.pruned[0]!.reason).toContain('single-anthracycline');
-    expect(record.settings!['beams']).toBe(4);
+    expect(record.settings!['beams']).toBe(DEFAULT_PLAN_SETTINGS.beams);
   });
 
   it('writes the HTML report from a saved plan file', async () => {
