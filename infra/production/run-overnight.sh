@@ -27,7 +27,9 @@
 # 17200: Postgres +32, Temporal +33..+39 and +43, membership +133..+139, S3 +69), GO, the planning
 # knobs below (MEWM_BEAMS, MEWM_REPLICAS, MEWM_ROI_SIZE, …) to override the small-patient preset,
 # MEWM_PROD_FAULT_GAP_S (default 40: least seconds between one fault's recovery and the next fault),
-# MEWM_PROD_KILL_DELAY_S (default 0.3: a GPU kill waits for a simulation to start, then this long).
+# MEWM_PROD_KILL_DELAY_S (default 0.3: a GPU kill waits for a simulation to start, then this long),
+# MEWM_PROD_RESTARTS=crash (default graceful: SIGTERM for Temporal, pg_ctl -m fast for Postgres) to
+# kill -9 the Temporal server and stop Postgres in immediate mode (crash recovery) instead.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/infra/production"
@@ -296,13 +298,19 @@ run_phase() { # phase cohort-id inject-faults
 }
 
 inject_fault() { # kind phase completed-plans
-  local kind="$1" at back
+  local kind="$1" at back mode="${MEWM_PROD_RESTARTS:-graceful}"
+  [ "$kind" = kill-gpu ] && mode=crash
   at=$(now_ms)
   case "$kind" in
     kill-gpu)
       # Mid-simulation, after its first batches: what a crash costs is what the next attempt recomputes.
-      wait_until 120 "a simulation on the GPU worker" gpu_simulating "$2" || true
-      sleep "${MEWM_PROD_KILL_DELAY_S:-0.3}"
+      # A short simulation may end during the delay: then wait for the next one (at most 20 tries).
+      local try
+      for try in $(seq 20); do
+        wait_until 120 "a simulation on the GPU worker" gpu_simulating "$2" || break
+        sleep "${MEWM_PROD_KILL_DELAY_S:-0.3}"
+        gpu_simulating "$2" && break
+      done
       at=$(now_ms)
       log "fault: kill -9 of the GPU worker (pid ${worker_pid[gpu]}) after $3 plans"
       kill -KILL "${worker_pid[gpu]}"
@@ -311,17 +319,28 @@ inject_fault() { # kind phase completed-plans
       start_worker gpu "$2"
       ;;
     restart-temporal)
-      log "fault: restart of the Temporal server (pid $temporal_pid) after $3 plans"
-      stop_pid "$temporal_pid" 60
+      log "fault: restart of the Temporal server (pid $temporal_pid, $mode) after $3 plans"
+      if [ "$mode" = crash ]; then
+        kill -KILL "$temporal_pid"
+        wait "$temporal_pid" 2>/dev/null || true
+      else
+        stop_pid "$temporal_pid" 60
+      fi
       temporal_start
       ;;
     restart-postgres)
-      log "fault: restart of Postgres after $3 plans"
-      pg_as pg_ctl -D "$pgdata" -m fast -w -t 60 restart >/dev/null
+      log "fault: restart of Postgres ($mode) after $3 plans"
+      if [ "$mode" = crash ]; then
+        # Immediate shutdown: no checkpoint, crash recovery from the WAL at the next start.
+        pg_as pg_ctl -D "$pgdata" -m immediate -w -t 60 stop >/dev/null
+        pg_start
+      else
+        pg_as pg_ctl -D "$pgdata" -m fast -w -t 60 restart >/dev/null
+      fi
       ;;
   esac
   back=$(now_ms)
-  event "{\"event\":\"$kind\",\"phase\":\"$2\",\"completedPlans\":$3,\"at\":$at,\"back\":$back}"
+  event "{\"event\":\"$kind\",\"mode\":\"$mode\",\"phase\":\"$2\",\"completedPlans\":$3,\"at\":$at,\"back\":$back}"
   log "fault: $kind done, back after $(((back - at) / 1000)) s"
 }
 

@@ -68,6 +68,7 @@ const events = (await readFile(values.events!, 'utf8'))
     (line) =>
       JSON.parse(line) as {
         event: string;
+        mode?: string;
         phase: string;
         at: number;
         back?: number;
@@ -347,6 +348,8 @@ const faultFigures = injected.map((e, i) => {
   const lastGpuBefore = [...activity.completions].reverse().find((c) => c.queue.startsWith('mewm-gpu') && c.at <= e.at);
   return {
     fault: e.event,
+    /** crash (kill -9, Postgres immediate shutdown) or graceful (SIGTERM, pg_ctl -m fast). */
+    mode: e.mode ?? (e.event === 'kill-gpu' ? 'crash' : 'graceful'),
     atS: seconds(e.at - window.start),
     afterCompletedPlans: e.completedPlans,
     /** How long the component was away: kill → worker polling again, or stop → healthy again. */
@@ -432,7 +435,7 @@ process.stdout.write(
     `identical to the reference: protocol+risk ${identical.protocolAndRisk}/${identical.of}, search trace ${identical.searchTrace}/${identical.of}, audit records ${identical.auditRecords}/${identical.of}`,
     `faults injected: ${faultFigures.length} of ${expectedFaults}`,
     ...faultFigures.map(
-      (f) => `${f.fault} at ${f.atS} s: down ${f.downS} s, GPU retry after ${f.gpuRetryStartedAfterS} s, GPU work again after ${f.recoveryS} s`,
+      (f) => `${f.fault} (${f.mode}) at ${f.atS} s: down ${f.downS} s, GPU retry after ${f.gpuRetryStartedAfterS} s, GPU work again after ${f.recoveryS} s`,
     ),
     `process exits not injected: ${summary.unplannedExits.length}`,
     ok ? 'OK' : 'FAILED',
