@@ -27,7 +27,7 @@
 # 17200: Postgres +32, Temporal +33..+39 and +43, membership +133..+139, S3 +69), GO, the planning
 # knobs below (MEWM_BEAMS, MEWM_REPLICAS, MEWM_ROI_SIZE, …) to override the small-patient preset,
 # MEWM_PROD_FAULT_GAP_S (default 40: least seconds between one fault's recovery and the next fault),
-# MEWM_PROD_KILL_DELAY_S (default 0.3: a GPU kill waits for a simulation to start, then this long),
+# MEWM_PROD_KILL_DELAY_S (default 0.1: a GPU kill waits for a simulation to start, then this long),
 # MEWM_PROD_RESTARTS=crash (default graceful: SIGTERM for Temporal, pg_ctl -m fast for Postgres) to
 # kill -9 the Temporal server and stop Postgres in immediate mode (crash recovery) instead.
 set -euo pipefail
@@ -308,7 +308,7 @@ inject_fault() { # kind phase completed-plans
       local try
       for try in $(seq 20); do
         wait_until 120 "a simulation on the GPU worker" gpu_simulating "$2" || break
-        sleep "${MEWM_PROD_KILL_DELAY_S:-0.3}"
+        sleep "${MEWM_PROD_KILL_DELAY_S:-0.1}"
         gpu_simulating "$2" && break
       done
       at=$(now_ms)

@@ -336,15 +336,33 @@ function mapQ(q: ReturnType<typeof quantiles>) {
 const figures = { reference: phaseFigures('reference'), faults: phaseFigures('faults') };
 
 const injected = events.filter((e) => e.phase === 'faults' && ['kill-gpu', 'restart-temporal', 'restart-postgres'].includes(e.event));
+/**
+ * The GPU retry each fault caused. A killed activity is retried only after its heartbeat timeout,
+ * possibly after the next fault: a kill's retry is the first GPU retry before the next kill; any
+ * other fault's, the first GPU retry before the next fault that no kill claimed.
+ */
+const gpuRetries = figures.faults.activity.retries.filter((r) => r.queue.startsWith('mewm-gpu'));
+const retryOf = new Map<number, ActivityEvent>();
+injected.forEach((e, i) => {
+  if (e.event !== 'kill-gpu') return;
+  const nextKill = injected.slice(i + 1).find((k) => k.event === 'kill-gpu')?.at ?? Infinity;
+  const retry = gpuRetries.find((r) => r.at > e.at && r.at < nextKill);
+  if (retry) retryOf.set(i, retry);
+});
+const claimed = new Set(retryOf.values());
+injected.forEach((e, i) => {
+  if (e.event === 'kill-gpu') return;
+  const nextFault = injected[i + 1]?.at ?? Infinity;
+  const retry = gpuRetries.find((r) => r.at > e.at && r.at < nextFault && !claimed.has(r));
+  if (retry) retryOf.set(i, retry);
+});
 const faultFigures = injected.map((e, i) => {
   const { activity, window } = figures.faults;
-  const nextFault = injected[i + 1]?.at ?? Infinity;
   const gpuAfter = activity.completions.find((c) => c.queue.startsWith('mewm-gpu') && c.at > e.at);
   const gpuAfterBack = activity.completions.find((c) => c.queue.startsWith('mewm-gpu') && c.at > (e.back ?? e.at));
   const anyAfterBack = activity.completions.find((c) => c.at > (e.back ?? e.at));
   const wfTaskAfterBack = activity.workflowTasks.find((t) => t > (e.back ?? e.at));
-  // A GPU activity retried before the next fault: the attempt this fault interrupted.
-  const retry = activity.retries.find((r) => r.at > e.at && r.at < nextFault && r.queue.startsWith('mewm-gpu'));
+  const retry = retryOf.get(i);
   const lastGpuBefore = [...activity.completions].reverse().find((c) => c.queue.startsWith('mewm-gpu') && c.at <= e.at);
   return {
     fault: e.event,
