@@ -120,14 +120,12 @@ if (replicas > 0) {
     protocols.map((protocol, c) => ({ caseId: 'bench', pre: planning, protocol, seeds: Array.from({ length: per }, (_, r) => 100 * c + r + 1) })),
   );
   out.forEach((list, c) =>
-    list
-      .slice(0, replicas - c * per)
-      .forEach((ct, r) =>
-        cts.push({
-          name: `simulated ${protocols[c]!.drugs.join('+')} / ${protocols[c]!.embolics.join('+')} seed ${100 * c + r + 1}`,
-          ct: ct as Volume<Float32Array>,
-        }),
-      ),
+    list.slice(0, replicas - c * per).forEach((ct, r) =>
+      cts.push({
+        name: `simulated ${protocols[c]!.drugs.join('+')} / ${protocols[c]!.embolics.join('+')} seed ${100 * c + r + 1}`,
+        ct: ct as Volume<Float32Array>,
+      }),
+    ),
   );
 }
 await world.close();
