@@ -33,14 +33,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
-from onnx import numpy_helper
 from scipy import ndimage
 
 from . import models as M
 from .export import export_graph, sha256_file
+from .onnx_weights import graph_initializers, groupnorm_affines
 from .metrics import spearman
 from .structured import composition, cpu_session, load_patches, log, split_indices
 from .segmenter import central
@@ -54,8 +53,7 @@ def torch_decoder(onnx_path: Path, latent: int, downsample: int) -> M.ScaledDeco
     """The shipped decoder graph back as a torch module: named initializers load by name; the
     GroupNorm affine parameters (exported as anonymous Mul/Add constants after each
     InstanceNormalization) load in graph order. Checked against onnxruntime below."""
-    graph = onnx.load(str(onnx_path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    graph, init = graph_initializers(onnx_path)
     ch = init["ae.decoder.net.0.weight"].shape[0] // downsample
     ae = M.KLAutoencoder(ch, latent, downsample)
     dec = M.ScaledDecoder(ae)
@@ -63,21 +61,7 @@ def torch_decoder(onnx_path: Path, latent: int, downsample: int) -> M.ScaledDeco
     for k in state:
         if k in init:
             state[k] = torch.from_numpy(init[k].copy()).reshape(state[k].shape)
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-    affine = []
-    for n in graph.node:
-        if n.op_type != "InstanceNormalization":
-            continue
-        out = n.output[0]
-        reshape = consumers[out][0]
-        mul = consumers[reshape.output[0]][0]
-        add = consumers[mul.output[0]][0]
-        gamma = next(i for i in mul.input if i in init)
-        beta = next(i for i in add.input if i in init)
-        affine.append((init[gamma].reshape(-1), init[beta].reshape(-1)))
+    affine = groupnorm_affines(graph, init, onnx_path.name)
     norms = [k[: -len(".weight")] for k in state if k.startswith("ae.decoder.") and k.endswith(".weight") and isinstance(dict(dec.named_modules()).get(k[: -len(".weight")]), torch.nn.GroupNorm)]
     if len(norms) != len(affine):
         raise ValueError(f"{onnx_path.name}: {len(affine)} normalisations in the graph, {len(norms)} in the module")

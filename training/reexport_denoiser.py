@@ -17,24 +17,21 @@ base folder with denoiser.onnx, parity.json and the manifest (version, sha256, d
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 
 from . import models as M
 from .export import sha256_file
+from .onnx_weights import consumers_of, decode, graph_initializers, groupnorm_affines
 from .structured import cpu_session, export_denoiser, log
 
 
 def torch_denoiser(onnx_path: Path, latent: int, downsample: int) -> M.ResponseDenoiser:
-    graph = onnx.load(str(onnx_path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    graph, init = graph_initializers(onnx_path)
     conv_in = init.get("inp.weight", init.get("inp.conv2d.weight"))
     ch = conv_in.shape[0]
     cond_dim = init["time.0.weight"].shape[1]
@@ -61,10 +58,7 @@ def torch_denoiser(onnx_path: Path, latent: int, downsample: int) -> M.ResponseD
         elif f"{module}.convs.0.{leaf}" in init:  # UpConv3dAs2d form: the 3-tap kernel folded into 8 phases
             parts = [init[f"{module}.convs.{a}.{leaf}"] for a in range(2 if leaf == "weight" else 1)]  # equal biases are stored once
             put(key, unfold_up_conv(parts, tuple(state[key].shape)))
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    consumers = consumers_of(graph)
     # attention projections: MatMul(x, W^T anonymous) -> Add(named bias)
     for n in graph.node:
         if n.op_type != "MatMul" or n.input[1] not in init:
@@ -73,14 +67,7 @@ def torch_denoiser(onnx_path: Path, latent: int, downsample: int) -> M.ResponseD
         bias = next(i for i in add.input if i in init)
         put(bias[: -len(".bias")] + ".weight", init[n.input[1]].T)
     # GroupNorm affines, in graph order = module order
-    affine = []
-    for n in graph.node:
-        if n.op_type != "InstanceNormalization":
-            continue
-        reshape = consumers[n.output[0]][0]
-        mul = consumers[reshape.output[0]][0]
-        add = consumers[mul.output[0]][0]
-        affine.append((init[next(i for i in mul.input if i in init)].reshape(-1), init[next(i for i in add.input if i in init)].reshape(-1)))
+    affine = groupnorm_affines(graph, init, onnx_path.name)
     norms = [name for name, m in den.named_modules() if isinstance(m, torch.nn.GroupNorm)]
     if len(norms) != len(affine):
         raise ValueError(f"{onnx_path.name}: {len(affine)} normalisations in the graph, {len(norms)} in the module")
@@ -147,11 +134,11 @@ def main() -> None:
     checks = {f"batch{n}": max_abs_vs_graph(den, base_graph, random_inputs(n, C, p, P, seed=n), args.threads) for n in (2, 8)}
     parity_path = args.base / manifest.get("parityFile", "parity.json")
     recorded = json.loads(parity_path.read_text())["graphs"]["denoiser"]
-    rec_inputs = {k: torch.from_numpy(np.frombuffer(base64.b64decode(v["data"]), dtype="<f4").reshape(v["dims"]).copy()) for k, v in recorded["inputs"].items()}
+    rec_inputs = {k: torch.from_numpy(decode(v)) for k, v in recorded["inputs"].items()}
     with torch.no_grad():
         rebuilt = den(*(rec_inputs[i["name"]] for i in spec["inputs"])).numpy()
     o = recorded["outputs"]["noise"]
-    checks["recordedParity"] = float(np.max(np.abs(rebuilt - np.frombuffer(base64.b64decode(o["data"]), dtype="<f4").reshape(o["dims"]))))
+    checks["recordedParity"] = float(np.max(np.abs(rebuilt - decode(o))))
     log(stage="rebuilt", graph=str(base_graph), maxAbsVsShipped=checks)
     if max(checks.values()) > 1e-4:
         raise SystemExit(f"the denoiser rebuilt in torch differs from {base_graph} by {max(checks.values())}")

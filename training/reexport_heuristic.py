@@ -25,7 +25,8 @@ import torch
 
 from . import models as M
 from .export import export_graph, sha256_file
-from .reexport_segmenter import base_at, decode, load_from_graph
+from .onnx_weights import decode
+from .reexport_segmenter import base_at, load_from_graph
 from .structured import cpu_session, log
 
 OUTPUTS = ["risk", "log_os"]

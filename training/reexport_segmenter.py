@@ -20,7 +20,6 @@ input/output names and shapes are those of the base. Not for clinical use.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import shutil
 import subprocess
@@ -30,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from onnx import numpy_helper
 
 from . import models as M
 from .export import export_graph, sha256_file
+from .onnx_weights import decode, graph_initializers, groupnorm_affines
 from .structured import cpu_session, log
 
 # Which 3x3x3 convolutions get which form (bench/segmenter_variants.py, batch 8, 1 thread,
@@ -58,8 +57,7 @@ def load_from_graph(net: torch.nn.Module, onnx_path: Path) -> torch.nn.Module:
     """`net` with every parameter taken from the graph's initializers: by name (convolutions,
     Gemm-exported linear layers), GroupNorm affines as the anonymous Mul/Add constants after each
     InstanceNormalization, in graph order = module order. Raises if any parameter is left over."""
-    graph = onnx.load(str(onnx_path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    graph, init = graph_initializers(onnx_path)
     state = net.state_dict()
     done: set[str] = set()
 
@@ -72,20 +70,7 @@ def load_from_graph(net: torch.nn.Module, onnx_path: Path) -> torch.nn.Module:
     for key in state:
         if key in init:
             put(key, init[key])
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-    affine = []
-    for n in graph.node:
-        if n.op_type != "InstanceNormalization":
-            continue
-        reshape = consumers[n.output[0]][0]
-        mul = consumers[reshape.output[0]][0]
-        add = consumers[mul.output[0]][0]
-        if (reshape.op_type, mul.op_type, add.op_type) != ("Reshape", "Mul", "Add"):
-            raise ValueError(f"{onnx_path.name}: unexpected GroupNorm export after {n.name}")
-        affine.append((init[next(i for i in mul.input if i in init)].reshape(-1), init[next(i for i in add.input if i in init)].reshape(-1)))
+    affine = groupnorm_affines(graph, init, onnx_path.name)
     norms = [name for name, m in net.named_modules() if isinstance(m, torch.nn.GroupNorm)]
     if len(norms) != len(affine):
         raise ValueError(f"{onnx_path.name}: {len(affine)} normalisations in the graph, {len(norms)} in the module"
@@ -130,10 +115,6 @@ def max_abs_vs_graph(net, path: Path, image: torch.Tensor, threads: int) -> floa
     with torch.no_grad():
         want = net(image).numpy()
     return float(np.max(np.abs(got - want)))
-
-
-def decode(record: dict) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(record["data"]), dtype="<f4").reshape(record["dims"]).copy()
 
 
 def main() -> None:
