@@ -10,8 +10,7 @@
  */
 import { spacingOf, Label, type Volume } from '../../core/volume/volume';
 import type { Xyz } from './resample';
-
-type Zyx = readonly [number, number, number];
+import type { Zyx } from './sliding-window';
 
 export interface SegmentationWindow {
   /** Planning-grid voxels whose labels come from the segmenter, inclusive bounds `[x, y, z]`. */
@@ -70,17 +69,4 @@ export function focusOf(pre: Volume<Uint8Array>, ratio: Xyz, modelShapeZyx: Zyx,
     windowStartZyx: [window[2]![0], window[1]![0], window[0]![0]],
     windowShapeZyx: [window[2]![1], window[1]![1], window[0]![1]],
   };
-}
-
-/** Copies the window `[start, start + shape)` out of a single-channel `[Z, Y, X]` image. */
-export function cropZyx(image: Float32Array, shapeZyx: Zyx, startZyx: Zyx, windowZyx: Zyx): Float32Array {
-  const [, ny, nx] = shapeZyx;
-  const [wz, wy, wx] = windowZyx;
-  const out = new Float32Array(wz * wy * wx);
-  for (let z = 0; z < wz; z++)
-    for (let y = 0; y < wy; y++) {
-      const src = ((startZyx[0] + z) * ny + startZyx[1] + y) * nx + startZyx[2];
-      out.set(image.subarray(src, src + wx), (z * wy + y) * wx);
-    }
-  return out;
 }

@@ -23,12 +23,12 @@ import { canonicalProtocol, protocolAgents, type Protocol } from '../../core/voc
 import { Label, makeVolume, spacingOf, voxelCount, type LabelledCt, type Volume } from '../../core/volume/volume';
 import { denormaliseToHu, loadModelManifest, normaliseHu, readVerifiedFile, type LoadedManifest, type ManifestFor } from '../manifest';
 import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SegmentationFocus, SimulationRequest, WorldModel } from '../world-model';
-import { cropZyx, focusOf } from './focus';
+import { focusOf } from './focus';
 import { keepLargestOrgan } from './postprocess';
 import { axisTaps, binaryMask, centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, type Xyz } from './resample';
 import { makeNoiseSchedule, sample, type SamplerMethod } from './sampler';
 import { float32, OnnxSessionHost, type ExecutionProvider } from './session-host';
-import { slidingWindowInference } from './sliding-window';
+import { extractWindow, slidingWindowInference } from './sliding-window';
 
 export interface SamplerSettings {
   readonly method: SamplerMethod;
@@ -394,7 +394,7 @@ class OnnxAssistant implements AssistantModel {
     const focus = pre ? focusOf(pre, ratio, grid.shapeZyx, roi, input.focus!.marginMm, FOCUS_CONTEXT_VOXELS) : undefined;
     const shape = focus ? focus.windowShapeZyx : grid.shapeZyx;
     const logits = await slidingWindowInference({
-      image: focus ? cropZyx(grid.data, grid.shapeZyx, focus.windowStartZyx, focus.windowShapeZyx) : grid.data,
+      image: focus ? extractWindow(grid.data, 1, grid.shapeZyx, focus.windowStartZyx, focus.windowShapeZyx) : grid.data,
       inChannels: 1,
       shape,
       roi,

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/random';
 import { diagonalAffine, makeVolume } from '../../../src/core/volume/volume';
-import { cropZyx, focusOf } from '../../../src/models/onnx/focus';
+import { focusOf } from '../../../src/models/onnx/focus';
+import { extractWindow } from '../../../src/models/onnx/sliding-window';
 import type { Xyz } from '../../../src/models/onnx/resample';
 import { argmaxInto, argmaxOnPlanningGrid } from '../../../src/models/onnx/world-model';
 
@@ -66,8 +67,7 @@ describe('argmaxInto from a window of the logits', () => {
     ] as [Xyz, Xyz][]) {
       const pre = labelsWithTumour(shape, lo, hi);
       const f = focusOf(pre, ratio, zyx, [16, 16, 16], 3, 2)!;
-      const windowLogits = new Float32Array(3 * f.windowShapeZyx[0] * f.windowShapeZyx[1] * f.windowShapeZyx[2]);
-      for (let c = 0; c < 3; c++) windowLogits.set(cropZyx(logits.subarray(c * per, (c + 1) * per), zyx, f.windowStartZyx, f.windowShapeZyx), (c * windowLogits.length) / 3);
+      const windowLogits = extractWindow(logits, 3, zyx, f.windowStartZyx, f.windowShapeZyx);
       const labels = new Uint8Array(whole.length).fill(9);
       argmaxInto(labels, shape, f, windowLogits, f.windowShapeZyx, f.windowStartZyx, ratio);
       let inside = 0;
