@@ -7,74 +7,104 @@
 import type { Xyz } from './resample';
 
 /**
- * Labels each 26-connected component of `mask`; returns component ids (0 = outside) and sizes.
- * Ids are given in raster order of each component's first voxel. Depth-first flood fill with a
- * typed stack; voxels off the volume's faces use precomputed neighbour offsets, the rest check
- * bounds.
+ * The organ (label ≥ 1) as runs along x, in raster order, joined into 26-connected components by
+ * union-find: a run touches a run of an earlier row (y − 1 in its slice, or y − 1…y + 1 in the
+ * slice before) when their x intervals overlap or meet diagonally. Work is per run, not per voxel.
+ * Returns every run's component root and each root's voxel count; a component's rank is the
+ * index of its first run (= its first voxel in raster order).
  */
-export function connectedComponents(mask: Uint8Array, shape: Xyz): { ids: Int32Array; sizes: number[] } {
+function organRuns(labels: Uint8Array, shape: Xyz) {
   const [nx, ny, nz] = shape;
-  const ids = new Int32Array(mask.length);
-  const sizes: number[] = [0];
-  const stack = new Int32Array(mask.length);
-  const offsets: number[] = [];
-  for (let dz = -1; dz <= 1; dz++) for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (dx || dy || dz) offsets.push(dx + nx * (dy + ny * dz));
-  const plane = nx * ny;
-  for (let start = 0; start < mask.length; start++) {
-    if (!mask[start] || ids[start]) continue;
-    const id = sizes.length;
-    let size = 0;
-    let top = 0;
-    ids[start] = id;
-    stack[top++] = start;
-    while (top > 0) {
-      const idx = stack[--top]!;
-      size++;
-      const z = (idx / plane) | 0;
-      const rest = idx - z * plane;
-      const y = (rest / nx) | 0;
-      const x = rest - y * nx;
-      if (x > 0 && x < nx - 1 && y > 0 && y < ny - 1 && z > 0 && z < nz - 1) {
-        for (let k = 0; k < 26; k++) {
-          const n = idx + offsets[k]!;
-          if (mask[n] && !ids[n]) {
-            ids[n] = id;
-            stack[top++] = n;
-          }
-        }
+  const rows = ny * nz;
+  const rowFirst = new Int32Array(rows + 1);
+  let starts = new Int32Array(1024);
+  let ends = new Int32Array(1024);
+  let count = 0;
+  for (let row = 0; row < rows; row++) {
+    rowFirst[row] = count;
+    const o = row * nx;
+    let x = 0;
+    while (x < nx) {
+      if (labels[o + x] === 0) {
+        x++;
         continue;
       }
-      for (let dz = -1; dz <= 1; dz++) {
-        const zz = z + dz;
-        if (zz < 0 || zz >= nz) continue;
-        for (let dy = -1; dy <= 1; dy++) {
-          const yy = y + dy;
-          if (yy < 0 || yy >= ny) continue;
-          for (let dx = -1; dx <= 1; dx++) {
-            const xx = x + dx;
-            if (xx < 0 || xx >= nx) continue;
-            const n = xx + nx * (yy + ny * zz);
-            if (mask[n] && !ids[n]) {
-              ids[n] = id;
-              stack[top++] = n;
-            }
-          }
-        }
+      const start = x;
+      while (x < nx && labels[o + x] !== 0) x++;
+      if (count === starts.length) {
+        starts = grow(starts);
+        ends = grow(ends);
       }
+      starts[count] = start;
+      ends[count++] = x - 1;
     }
-    sizes.push(size);
   }
-  return { ids, sizes };
+  rowFirst[rows] = count;
+
+  const parent = new Int32Array(count);
+  for (let i = 0; i < count; i++) parent[i] = i;
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]!]!;
+      i = parent[i]!;
+    }
+    return i;
+  };
+  // The smaller run index becomes the root, so a root is its component's first run.
+  const union = (a: number, b: number) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra < rb) parent[rb] = ra;
+    else if (rb < ra) parent[ra] = rb;
+  };
+  const joinRows = (row: number, other: number) => {
+    let i = rowFirst[row]!;
+    let j = rowFirst[other]!;
+    const iEnd = rowFirst[row + 1]!;
+    const jEnd = rowFirst[other + 1]!;
+    while (i < iEnd && j < jEnd) {
+      if (starts[i]! <= ends[j]! + 1 && starts[j]! <= ends[i]! + 1) union(i, j);
+      if (ends[i]! < ends[j]!) i++;
+      else j++;
+    }
+  };
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++) {
+      const row = y + ny * z;
+      if (rowFirst[row] === rowFirst[row + 1]) continue;
+      if (y > 0) joinRows(row, row - 1);
+      if (z > 0) for (let dy = -1; dy <= 1; dy++) if (y + dy >= 0 && y + dy < ny) joinRows(row, row - ny + dy);
+    }
+
+  const size = new Float64Array(count);
+  const root = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = find(i);
+    root[i] = r;
+    size[r] = size[r]! + ends[i]! - starts[i]! + 1;
+  }
+  return { rowFirst, starts, ends, root, size, count };
+}
+
+function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 export function keepLargestOrgan(labels: Uint8Array, shape: Xyz): Uint8Array {
-  const organ = new Uint8Array(labels.length);
-  for (let i = 0; i < labels.length; i++) organ[i] = labels[i]! >= 1 ? 1 : 0;
-  const { ids, sizes } = connectedComponents(organ, shape);
-  const kept = Uint8Array.from(labels);
-  if (sizes.length <= 1) return kept;
-  let best = 1;
-  for (let i = 2; i < sizes.length; i++) if (sizes[i]! > sizes[best]!) best = i;
-  for (let i = 0; i < kept.length; i++) if (ids[i] !== best) kept[i] = 0;
+  const { rowFirst, starts, ends, root, size, count } = organRuns(labels, shape);
+  if (count === 0) return Uint8Array.from(labels);
+  // Roots are first runs, visited in raster order: on equal sizes the earlier component wins.
+  let best = 0;
+  for (let i = 1; i < count; i++) if (root[i] === i && size[i]! > size[best]!) best = i;
+  const nx = shape[0];
+  const kept = new Uint8Array(labels.length);
+  for (let row = 0; row < rowFirst.length - 1; row++)
+    for (let i = rowFirst[row]!; i < rowFirst[row + 1]!; i++) {
+      if (root[i] !== best) continue;
+      const o = row * nx;
+      kept.set(labels.subarray(o + starts[i]!, o + ends[i]! + 1), o + starts[i]!);
+    }
   return kept;
 }

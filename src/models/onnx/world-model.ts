@@ -325,6 +325,7 @@ export function argmaxInto(
   const X = taps(0, mx, modelStartZyx[2]);
   const Y = taps(1, my, modelStartZyx[1]);
   const Z = taps(2, mz, modelStartZyx[0]);
+  const uniform = uniformCells(logits, modelZyx);
   for (let k = 0; k < Z.i0.length; k++) {
     const z0 = Z.i0[k]!;
     const z1 = Z.i1[k]!;
@@ -348,6 +349,11 @@ export function argmaxInto(
           continue;
         }
         const x0 = X.i0[x]!;
+        const cell = uniform[x0 + r00]!;
+        if (cell >= 0) {
+          labels[o] = cell;
+          continue;
+        }
         const x1 = X.i1[x]!;
         const fx = X.f[x]!;
         let best = 0;
@@ -367,6 +373,51 @@ export function argmaxInto(
       }
     }
   }
+}
+
+/**
+ * Per model voxel (x, y, z), the label that wins at every point interpolated from the cell
+ * {x, x + 1} × {y, y + 1} × {z, z + 1} (clamped to the grid), or −1. Where one channel beats
+ * the others at all eight corners by more than the rounding of the interpolation, it beats them
+ * at every convex combination of the corners, so `argmaxInto` may skip the interpolation there
+ * and gives the same labels as computing it.
+ */
+function uniformCells(logits: Float32Array, [mz, my, mx]: readonly [number, number, number]): Int8Array {
+  const per = mx * my * mz;
+  let scale = 1;
+  for (let i = 0; i < logits.length; i++) scale = Math.max(scale, Math.abs(logits[i]!));
+  // The interpolation runs in doubles: its error is below 1e-14·scale, far under this margin.
+  const margin = 1e-9 * scale;
+  const winner = new Int8Array(per);
+  for (let i = 0; i < per; i++) {
+    const a = logits[i]!;
+    const b = logits[per + i]!;
+    const c = logits[2 * per + i]!;
+    winner[i] = a - Math.max(b, c) > margin ? 0 : b - Math.max(a, c) > margin ? 1 : c - Math.max(a, b) > margin ? 2 : -1;
+  }
+  const cells = new Int8Array(per);
+  for (let z = 0; z < mz; z++) {
+    const dz = z + 1 < mz ? mx * my : 0;
+    for (let y = 0; y < my; y++) {
+      const dy = y + 1 < my ? mx : 0;
+      for (let x = 0, i = mx * (y + my * z); x < mx; x++, i++) {
+        const dx = x + 1 < mx ? 1 : 0;
+        const w = winner[i]!;
+        cells[i] =
+          w >= 0 &&
+          winner[i + dx] === w &&
+          winner[i + dy] === w &&
+          winner[i + dx + dy] === w &&
+          winner[i + dz] === w &&
+          winner[i + dz + dx] === w &&
+          winner[i + dz + dy] === w &&
+          winner[i + dz + dy + dx] === w
+            ? w
+            : -1;
+      }
+    }
+  }
+  return cells;
 }
 
 class OnnxAssistant implements AssistantModel {

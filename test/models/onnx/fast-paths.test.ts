@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/random';
 import { diagonalAffine, makeVolume, type Volume } from '../../../src/core/volume/volume';
-import { connectedComponents, keepLargestOrgan } from '../../../src/models/onnx/postprocess';
+import { keepLargestOrgan } from '../../../src/models/onnx/postprocess';
 import { binaryMask, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, trilinear, type Xyz } from '../../../src/models/onnx/resample';
 import { WindowAccumulator, importanceMap, planWindows } from '../../../src/models/onnx/sliding-window';
 import { argmaxOnPlanningGrid } from '../../../src/models/onnx/world-model';
@@ -93,6 +93,28 @@ function argmaxRef(logits: Float32Array, modelZyx: readonly [number, number, num
   return labels;
 }
 
+function keepLargestOrganRef(labels: Uint8Array, shape: Xyz): Uint8Array {
+  const { ids, sizes } = componentsRef(Uint8Array.from(labels, (v) => (v >= 1 ? 1 : 0)), shape);
+  let best = 1;
+  for (let i = 2; i < sizes.length; i++) if (sizes[i]! > sizes[best]!) best = i;
+  return Uint8Array.from(labels, (v, i) => (sizes.length > 1 && ids[i] !== best ? 0 : v));
+}
+
+/** Two 3×3×3 organ cubes far apart, the later one with tumour in it, and stray voxels. */
+function equalComponents(): Uint8Array {
+  const data = new Uint8Array(n);
+  const put = (x: number, y: number, z: number, v: number) => (data[x + shape[0] * (y + shape[1] * z)] = v);
+  for (let z = 0; z < 3; z++)
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 3; x++) {
+        put(15 + x, 2 + y, 1 + z, 1);
+        put(2 + x, 10 + y, 12 + z, x === 1 && y === 1 ? 2 : 1);
+      }
+  put(10, 16, 18, 2);
+  put(22, 0, 5, 1);
+  return data;
+}
+
 function componentsRef(mask: Uint8Array, [nx, ny, nz]: Xyz): { ids: Int32Array; sizes: number[] } {
   const ids = new Int32Array(mask.length);
   const sizes = [0];
@@ -176,15 +198,27 @@ describe('fast voxel loops give the same bits as the per-voxel references', () =
     expect(argmaxOnPlanningGrid(logits, zyx, bigger, ratio)).toEqual(argmaxRef(logits, zyx, bigger, ratio));
   });
 
-  it('connectedComponents and keepLargestOrgan', () => {
-    const tumour = Uint8Array.from(labels.data, (v) => (v === 2 ? 1 : 0));
-    const fast = connectedComponents(tumour, shape);
-    const ref = componentsRef(tumour, shape);
-    expect(fast.sizes).toEqual(ref.sizes);
-    expect(fast.ids).toEqual(ref.ids);
-    expect(fast.sizes.length).toBeGreaterThan(2);
-    const kept = keepLargestOrgan(labels.data, shape);
-    expect(kept.every((v, i) => v === 0 || v === labels.data[i])).toBe(true);
+  it('argmaxOnPlanningGrid on smooth logits (most cells decided by their corners)', () => {
+    const ratio: Xyz = [2, 1.6, 2.4];
+    const model = shape.map((s, a) => Math.floor((s - 1) / ratio[a]!) + 1) as unknown as Xyz;
+    const per = model[0] * model[1] * model[2];
+    const logits = new Float32Array(3 * per);
+    for (let i = 0; i < per; i++) {
+      const [x, y, z] = [i % model[0], Math.floor(i / model[0]) % model[1], Math.floor(i / (model[0] * model[1]))];
+      logits[i] = Math.sin(x * 0.5) * 4;
+      logits[per + i] = Math.cos(y * 0.4 + z * 0.3) * 4;
+      logits[2 * per + i] = i % 7 === 0 ? logits[per + i]! : Math.sin(z * 0.6 + x * 0.1) * 4; // exact ties too
+    }
+    const zyx = [model[2], model[1], model[0]] as const;
+    expect(argmaxOnPlanningGrid(logits, zyx, shape, ratio)).toEqual(argmaxRef(logits, zyx, shape, ratio));
+  });
+
+  it.each([
+    ['blobs of the fixture', labels.data],
+    ['two organ components of equal size (the first in raster order wins)', equalComponents()],
+    ['no organ', new Uint8Array(n)],
+  ])('keepLargestOrgan: %s', (_, data) => {
+    expect(keepLargestOrgan(data, shape)).toEqual(keepLargestOrganRef(data, shape));
   });
 
   it('WindowAccumulator blends rows exactly as voxel by voxel', () => {

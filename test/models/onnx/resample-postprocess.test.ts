@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diagonalAffine, makeVolume } from '../../../src/core/volume/volume';
-import { connectedComponents, keepLargestOrgan } from '../../../src/models/onnx/postprocess';
+import { keepLargestOrgan } from '../../../src/models/onnx/postprocess';
 import { centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, trilinear } from '../../../src/models/onnx/resample';
 
 describe('trilinear and patches', () => {
@@ -48,13 +48,15 @@ describe('trilinear and patches', () => {
 });
 
 describe('segmentation post-processing', () => {
-  it('labels 26-connected components (diagonal neighbours join)', () => {
-    const mask = new Uint8Array(27);
-    mask[0] = 1;
-    mask[13] = 1; // (1,1,1) touches (0,0,0) diagonally
-    mask[26] = 1;
-    const { sizes } = connectedComponents(mask, [3, 3, 3]);
-    expect(sizes.slice(1)).toEqual([3]);
+  it('joins 26-connected voxels (diagonal neighbours) into one organ component', () => {
+    const labels = new Uint8Array(27);
+    labels[0] = 1;
+    labels[13] = 2; // (1,1,1) touches (0,0,0) and (2,2,2) diagonally
+    labels[26] = 1;
+    labels[2] = 1; // (2,0,0) touches (1,1,1) diagonally too
+    expect([...keepLargestOrgan(labels, [3, 3, 3])]).toEqual([...labels]);
+    labels[13] = 0; // without the centre, four single voxels: the first in raster order stays
+    expect([...keepLargestOrgan(labels, [3, 3, 3])].map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([0]);
   });
 
   it('keeps the largest organ component and drops tumour outside it', () => {
