@@ -49,6 +49,21 @@ export interface DynamicsModel {
    * no denoiser in this latent space can do better than. Absent for models without an autoencoder.
    */
   reconstruct?(input: { readonly caseId: string; readonly pre: LabelledCt; readonly post: Volume<Float32Array> }): Promise<Volume<Float32Array>>;
+  /**
+   * Diagnostic (the fidelity evaluation): what a response-conditioned model expects each action to
+   * do before it draws anything (its response head: volume ratio, viable / necrosis / Lipiodol
+   * shares, liver HU shift), one per request. Absent for models that are not conditioned that way.
+   */
+  expectedResponse?(requests: readonly Omit<SimulationRequest, 'seeds'>[]): Promise<ExpectedResponse[]>;
+}
+
+/** A response head's expected post-CT measurements for one action (dynamics models conditioned on them). */
+export interface ExpectedResponse {
+  readonly volumeRatio: number;
+  readonly viableShare: number;
+  readonly necrosisShare: number;
+  readonly lipiodolShare: number;
+  readonly liverShiftHu: number;
 }
 
 /**

@@ -14,7 +14,9 @@ import { FIDELITY_PANEL, panelCoverage } from '../../src/evaluation/fidelity/pan
 import { renderFidelityReport } from '../../src/evaluation/fidelity/report';
 import { runFidelity, type FidelityRun } from '../../src/evaluation/fidelity/run';
 import { summariseFidelity, type FidelitySummary } from '../../src/evaluation/fidelity/summary';
-import type { WorldModel } from '../../src/models/world-model';
+import type { DynamicsModel, WorldModel } from '../../src/models/world-model';
+import { expectedRisk } from '../../src/world/survival';
+import { readFidelityCohort } from '../../src/evaluation/fidelity/cohort';
 import { createOracleWorldModel } from '../../src/world/oracle';
 import { FIXTURE_THRESHOLDS, writeFidelityCohort } from './fidelity-fixture';
 
@@ -104,7 +106,24 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     runs.oracle = await evaluate(oracle, 2);
     // The controls at T = 1: each only has to show what it breaks.
     runs.ignoresAction = await evaluate(withDynamics(oracle, ignoringAction(oracle.dynamics, FIDELITY_PANEL[0]!.protocol)), 1);
-    const constant: WorldModel = { ...oracle, heuristic: { identity: oracle.heuristic.identity, risk: async () => 1 } };
+    // Response heads that report a residual volume ordered as the world's expected risk orders the
+    // panel, one way or the other (riskFromState grows with it).
+    const phenotypes = new Map((await readFidelityCohort(cohort.dir, 'all')).map((c) => [c.caseId, c.phenotype]));
+    const head =
+      (sign: 1 | -1): DynamicsModel['expectedResponse'] =>
+      async (requests) =>
+        requests.map((r) => ({
+          volumeRatio: Math.exp(sign * expectedRisk(phenotypes.get(r.caseId)!, r.protocol)),
+          viableShare: 1,
+          necrosisShare: 0,
+          lipiodolShare: 0,
+          liverShiftHu: 0,
+        }));
+    const constant: WorldModel = {
+      ...oracle,
+      dynamics: { ...oracle.dynamics, simulate: (r) => oracle.dynamics.simulate(r), expectedResponse: head(-1) },
+      heuristic: { identity: oracle.heuristic.identity, risk: async () => 1 },
+    };
     runs.constantHeuristic = await evaluate(constant, 1);
     // An assistant that finds no tumour on any post-CT; and an autoencoder that reconstructs perfectly.
     const blind: WorldModel = {
@@ -114,7 +133,7 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     runs.blindAssistant = await evaluate(blind, 1);
     const perfectAutoencoder: WorldModel = {
       ...oracle,
-      dynamics: { ...oracle.dynamics, simulate: (r) => oracle.dynamics.simulate(r), reconstruct: async ({ post }) => post },
+      dynamics: { ...oracle.dynamics, simulate: (r) => oracle.dynamics.simulate(r), reconstruct: async ({ post }) => post, expectedResponse: head(1) },
     };
     runs.identityReconstruction = await evaluate(perfectAutoencoder, 1);
   }, 600_000);
@@ -208,6 +227,24 @@ describe('fidelity evaluation on a tiny synthetic cohort, with the world’s tru
     const perfect = runs.identityReconstruction.summary;
     expect(perfect.spearman['risk.worldOnReconstruction'].mean).toBe(perfect.spearman['risk.assistantOnTruth'].mean);
     expect(perfect.perProtocol[0]!.reconstruction).toEqual(perfect.perProtocol[0]!.assistantOnTruth);
+  });
+
+  it('(r) reads the response head alone: one that ranks as the world does gives 1, an inverted one −1, none is undefined', () => {
+    expect(runs.identityReconstruction.summary.spearman['risk.worldOnResponse'].mean).toBe(1);
+    expect(runs.constantHeuristic.summary.spearman['risk.worldOnResponse'].mean).toBe(-1);
+    expect(runs.oracle.summary.spearman['risk.worldOnResponse'].undefinedCount).toBe(3);
+    // The same images and seeds under both heads: (r) moved, what was drawn did not.
+    expect(runs.identityReconstruction.summary.spearman['risk.worldOnSimulated']).toEqual(runs.constantHeuristic.summary.spearman['risk.worldOnSimulated']);
+  });
+
+  it('prints the ceiling of an image-based model: the posterior oracle ranks below the full oracle, above chance, whatever the model', () => {
+    const ceiling = runs.oracle.summary.spearman['risk.posteriorOracle'];
+    console.log(`posterior oracle ${ceiling.mean.toFixed(3)} vs the world's truth ${runs.oracle.summary.spearman['risk.worldOnState'].mean.toFixed(3)}`);
+    expect(ceiling.undefinedCount).toBe(0);
+    expect(ceiling.mean).toBeGreaterThan(0);
+    expect(ceiling.mean).toBeLessThan(runs.oracle.summary.spearman['risk.worldOnState'].mean);
+    // It reads the phenotype, not the model under test.
+    expect(runs.ignoresAction.summary.spearman['risk.posteriorOracle']).toEqual(ceiling);
   });
 
   it('renders every per-case and per-agent row in the report', () => {

@@ -13,6 +13,7 @@ export function ignoringAction(dynamics: DynamicsModel, fixed: Protocol): Dynami
     identity: { ...dynamics.identity, name: `${dynamics.identity.name} (control: always ${protocolKey(protocol)})` },
     simulate: (requests) => dynamics.simulate(requests.map((r) => ({ ...r, protocol }))),
     ...(dynamics.reconstruct ? { reconstruct: dynamics.reconstruct.bind(dynamics) } : {}),
+    ...(dynamics.expectedResponse ? { expectedResponse: (requests) => dynamics.expectedResponse!(requests.map((r) => ({ ...r, protocol }))) } : {}),
   };
 }
 

@@ -42,6 +42,7 @@ const QUANTITY_LABELS: Readonly<Record<MeasuredQuantity, string>> = {
 const RISK_LABELS: readonly [CorrelationName, string][] = [
   ['risk.learned', 'end to end: learned pipeline (dynamics + assistant + heuristic)'],
   ['risk.heuristicOnTruth', '(i) learned heuristic on the true post-CTs, true labels'],
+  ['risk.worldOnResponse', "(r) world's risk of the dynamics' expected response (response head alone, before drawing; n/a without one)"],
   ['risk.worldOnSimulated', "(ii) world's risk measured on the simulated post-CTs"],
   ['risk.assistantOnTruth', "(ii-a) world's risk measured on the true post-CTs with the assistant's labels (assistant alone)"],
   [
@@ -49,6 +50,7 @@ const RISK_LABELS: readonly [CorrelationName, string][] = [
     "(ii-b) world's risk measured on the autoencoder's reconstructions of the true post-CTs, assistant labels (ceiling of any denoiser)",
   ],
   ['risk.worldOnTruth', "(iii) oracle: world's risk measured on the true post-CTs"],
+  ['risk.posteriorOracle', "ceiling of any image-based model: posterior oracle, expected risk over the hidden biology given the pre-CT's visible phenotype"],
   ['risk.worldOnState', "reference: world's risk of the replicas' true ResponseState"],
 ];
 
@@ -209,10 +211,12 @@ export function renderFidelityReport(
         'liver',
         'risk e2e',
         '(i) heur.',
+        '(r) resp.',
         '(ii) sim',
         '(ii-a) asst.',
         '(ii-b) recon.',
         '(iii) oracle',
+        'posterior',
         'state',
         '|Δ| viable',
         '|Δ| liver HU',
@@ -228,10 +232,12 @@ export function renderFidelityReport(
         f2(c.spearman.liverShiftHu),
         f2(c.spearman['risk.learned']),
         f2(c.spearman['risk.heuristicOnTruth']),
+        f2(c.spearman['risk.worldOnResponse']),
         f2(c.spearman['risk.worldOnSimulated']),
         f2(c.spearman['risk.assistantOnTruth']),
         f2(c.spearman['risk.worldOnReconstruction']),
         f2(c.spearman['risk.worldOnTruth']),
+        f2(c.spearman['risk.posteriorOracle']),
         f2(c.spearman['risk.worldOnState']),
         f3(c.meanAbsError['post.viable']),
         f1(c.meanAbsError.liverShiftHu),

@@ -23,6 +23,13 @@
  *   worldOnReconstruction  the same on the true post whose treated region the dynamics' autoencoder
  *                      encoded and decoded (pasted as simulate pastes), assistant labels: what the
  *                      image decoder lets any denoiser show (null where the model has none);
+ *   worldOnResponse    `riskFromState` of what the dynamics' response head expects of the action
+ *                      (viable ratio = volume ratio × viable share, toxicity from the liver shift),
+ *                      before anything is drawn: the only part of a response-conditioned model that
+ *                      reads the action, so the ceiling of its ranking (null where there is none);
+ *   posteriorOracle    the world's expected risk averaged over the hidden biology given what the
+ *                      pre-CT shows (src/world/posterior.ts, K = 512 draws): the honest ceiling of
+ *                      any image-based model's ranking, whatever its dynamics, assistant or heuristic;
  *   worldOnState       `riskFromState` of the replica's true `ResponseState`: the realised truth.
  */
 import { MewmError } from '../../core/errors';
@@ -31,6 +38,7 @@ import { canonicalProtocol, protocolKey, protocolLabel, type Protocol } from '..
 import type { LabelledCt } from '../../core/volume/volume';
 import type { ModelIdentity, WorldModel } from '../../models/world-model';
 import { simulateResponse, TOXICITY_HU_PER_UNIT, type ResponseState } from '../../world/response';
+import { posteriorExpectedRisk, samplePosterior, visiblePhenotype } from '../../world/posterior';
 import { expectedRisk, riskFromState } from '../../world/survival';
 import { readFidelityCohort, readPlanningRoi, type FidelityCase, type FidelitySplit, type RoiSettings } from './cohort';
 import { measurePost, type PostMeasures } from './measure';
@@ -59,6 +67,10 @@ export interface ReplicaRisks {
   /** Absent in results written before these rows existed. */
   readonly assistantOnTruth?: number;
   readonly worldOnReconstruction?: number | null;
+  /** Absent in results written before this row existed; null: the dynamics model has no response head. */
+  readonly worldOnResponse?: number | null;
+  /** Absent in results written before this row existed. */
+  readonly posteriorOracle?: number;
 }
 
 export interface ReplicaRecord {
@@ -161,14 +173,24 @@ export async function evaluateCase(
   if (simulated.length !== panel.length || simulated.some((posts) => posts.length !== seeds.length)) {
     throw new MewmError('ModelContract', `dynamics model ${world.dynamics.identity.name} returned the wrong number of volumes`, { caseId });
   }
+  const responses = world.dynamics.expectedResponse ? await world.dynamics.expectedResponse(panel.map((protocol) => ({ caseId, pre, protocol }))) : undefined;
   const simulateSeconds = seconds(t);
   let segmentSeconds = 0;
   let scoreSeconds = 0;
   let truthSeconds = 0;
   let diagnoseSeconds = 0;
   const protocols: ProtocolRecord[] = [];
+  const posterior = samplePosterior(visiblePhenotype(c.phenotype));
   for (const [i, protocol] of panel.entries()) {
     const replicas: ReplicaRecord[] = [];
+    const posteriorOracle = posteriorExpectedRisk(posterior, protocol).mean;
+    const response = responses?.[i];
+    const worldOnResponse = response
+      ? riskFromState(c.phenotype, {
+          viableRatio: response.volumeRatio * response.viableShare,
+          toxicity: Math.max(0, -response.liverShiftHu / TOXICITY_HU_PER_UNIT),
+        })
+      : null;
     for (const [r, seed] of seeds.entries()) {
       const ct = simulated[i]![r]!;
       t = performance.now();
@@ -205,6 +227,8 @@ export async function evaluateCase(
           worldOnState: riskFromState(c.phenotype, truth.state),
           assistantOnTruth: riskFromState(c.phenotype, truthAssistant),
           worldOnReconstruction: reconstruction ? riskFromState(c.phenotype, reconstruction) : null,
+          worldOnResponse,
+          posteriorOracle,
         },
       });
     }

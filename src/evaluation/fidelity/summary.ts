@@ -30,10 +30,12 @@ export type MeasuredQuantity = keyof typeof MEASURED_QUANTITIES;
 export const RISK_QUANTITIES = [
   'learned',
   'heuristicOnTruth',
+  'worldOnResponse',
   'worldOnSimulated',
   'assistantOnTruth',
   'worldOnReconstruction',
   'worldOnTruth',
+  'posteriorOracle',
   'worldOnState',
 ] as const satisfies readonly (keyof ReplicaRisks)[];
 export type RiskQuantity = (typeof RISK_QUANTITIES)[number];

@@ -22,7 +22,7 @@ import { MewmError } from '../../core/errors';
 import { canonicalProtocol, protocolAgents, type Protocol } from '../../core/vocabulary';
 import { Label, makeVolume, spacingOf, voxelCount, type LabelledCt, type Volume } from '../../core/volume/volume';
 import { denormaliseToHu, loadModelManifest, normaliseHu, readVerifiedFile, type LoadedManifest, type ManifestFor } from '../manifest';
-import type { AssistantModel, DynamicsModel, HeuristicModel, ModelIdentity, SegmentationFocus, SimulationRequest, WorldModel } from '../world-model';
+import type { AssistantModel, DynamicsModel, ExpectedResponse, HeuristicModel, ModelIdentity, SegmentationFocus, SimulationRequest, WorldModel } from '../world-model';
 import { focusOf } from './focus';
 import { keepLargestOrgan } from './postprocess';
 import { axisTaps, binaryMask, centroidOf, dilatedMask, pastePatch, resampleToModelGrid, samplePatch, stepRatio, type Xyz } from './resample';
@@ -132,17 +132,8 @@ class OnnxDynamics implements DynamicsModel {
     const fillHu = m.intensity.windowHu[0] - 1000;
 
     const responseConditioned = m.action.conditioning === 'response';
-    const prepared = requests.map((r) => {
-      checkLabelledCt('simulation input', r.caseId, r.pre);
-      if (r.seeds.length === 0) throw new MewmError('InvalidInput', `simulation request for case ${r.caseId} has no seeds`, { caseId: r.caseId });
-      const ratio = stepRatio(r.pre.ct, m.spacingMm[0]);
-      const centre = tumourCentre(r.pre.labels);
-      const image = samplePatch(r.pre.ct, centre, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity));
-      const mask = samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.tumour) }, centre, P, ratio, 0);
-      const liver = responseConditioned ? samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.liver) }, centre, P, ratio, 0) : undefined;
-      const masked = image.map((v, i) => v * (1 - mask[i]!));
-      return { request: r, ratio, centre, image, liver, mask, masked, action: actionTensors(r.protocol, m, this.table) };
-    });
+    for (const r of requests) if (r.seeds.length === 0) throw new MewmError('InvalidInput', `simulation request for case ${r.caseId} has no seeds`, { caseId: r.caseId });
+    const prepared = this.prepare(requests);
 
     const maskedLatents: Float32Array[] = [];
     for (const group of chunks(prepared, this.maxBatch)) {
@@ -196,6 +187,45 @@ class OnnxDynamics implements DynamicsModel {
         if (liverShiftHu !== 0) shiftLiver(post, pre.labels.data, weight, liverShiftHu);
         return makeVolume(post, pre.ct.shape, pre.ct.affine);
       });
+    });
+  }
+
+  async expectedResponse(requests: readonly Omit<SimulationRequest, 'seeds'>[]): Promise<ExpectedResponse[]> {
+    const m = this.loaded.manifest;
+    if (m.action.conditioning !== 'response') throw new MewmError('ModelContract', `dynamics model ${m.name} is not conditioned on an expected response`);
+    const fields = m.action.responseFields!;
+    const responses = await this.expectedResponses(this.prepare(requests));
+    return responses.map((r) => {
+      const field = (name: keyof ExpectedResponse) => {
+        const i = fields.indexOf(name);
+        if (i < 0) throw new MewmError('ModelContract', `dynamics model ${m.name} has no ${name} among its response fields`);
+        return r[i]!;
+      };
+      return {
+        volumeRatio: field('volumeRatio'),
+        viableShare: field('viableShare'),
+        necrosisShare: field('necrosisShare'),
+        lipiodolShare: field('lipiodolShare'),
+        liverShiftHu: field('liverShiftHu'),
+      };
+    });
+  }
+
+  /** Each request's model inputs: the pre-CT patch around the tumour, its masks and the action tensors. */
+  private prepare<R extends Omit<SimulationRequest, 'seeds'>>(requests: readonly R[]) {
+    const m = this.loaded.manifest;
+    const P = m.patchSizeZyx[0];
+    const fillHu = m.intensity.windowHu[0] - 1000;
+    const responseConditioned = m.action.conditioning === 'response';
+    return requests.map((r) => {
+      checkLabelledCt('simulation input', r.caseId, r.pre);
+      const ratio = stepRatio(r.pre.ct, m.spacingMm[0]);
+      const centre = tumourCentre(r.pre.labels);
+      const image = samplePatch(r.pre.ct, centre, P, ratio, fillHu, (v) => normaliseHu(v, m.intensity));
+      const mask = samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.tumour) }, centre, P, ratio, 0);
+      const liver = responseConditioned ? samplePatch({ ...r.pre.labels, data: binaryMask(r.pre.labels.data, Label.liver) }, centre, P, ratio, 0) : undefined;
+      const masked = image.map((v, i) => v * (1 - mask[i]!));
+      return { request: r, ratio, centre, image, liver, mask, masked, action: actionTensors(r.protocol, m, this.table) };
     });
   }
 

@@ -108,6 +108,16 @@ describe('createOnnxWorldModel (demo models)', () => {
     await expect(world.dynamics.simulate([{ caseId: 'c', pre, protocol: { drugs: [], embolics: [] }, seeds: [] }])).rejects.toSatisfy((e: unknown) => isMewmError(e, 'InvalidInput'));
   });
 
+  it('reports the response head\'s expected response per action: Lipiodol only where it is given', async () => {
+    const [withLipiodol, withSponge] = await world.dynamics.expectedResponse!([
+      { caseId: 'c', pre, protocol: tace },
+      { caseId: 'c', pre, protocol: other },
+    ]);
+    for (const r of [withLipiodol!, withSponge!]) for (const v of Object.values(r)) expect(Number.isFinite(v)).toBe(true);
+    expect(withLipiodol!.lipiodolShare).toBeGreaterThan(withSponge!.lipiodolShare + 0.1);
+    expect(withLipiodol!.volumeRatio).not.toBe(withSponge!.volumeRatio);
+  });
+
   it('segments liver and tumour onto the input grid', async () => {
     const labels = await world.assistant.segment({ caseId: 'case-a', ct: pre.ct });
     expect(labels.shape).toEqual(pre.ct.shape);
