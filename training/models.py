@@ -347,14 +347,28 @@ class PreEncoder(nn.Module):
         return self.proj(torch.cat([pooled, self.measured(pre)], dim=1))
 
 
+class MeasuredPatient(nn.Module):
+    """Patient vector from PreEncoder.measured alone (log tumour volume, enhancement over liver,
+    liver volume)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(3, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, pre):
+        return self.mlp(PreEncoder.measured(pre))
+
+
 class ResponseHead(nn.Module):
     """τ(a) → expected response: per-agent concept embeddings (summed over the combo's multi-hot)
     interact with the patient vector; outputs `[N, 5]` in RESPONSE_FIELDS order (shares sum to 1,
     liver shift in HU)."""
 
-    def __init__(self, n_agents: int, ch: int, dim: int):
+    def __init__(self, n_agents: int, ch: int, dim: int, patient: str = "cnn"):
         super().__init__()
-        self.patient = PreEncoder(ch, dim)
+        # "cnn": PreEncoder (a strided CNN + measured features); "measured": the measured features
+        # alone through a small MLP (far fewer parameters for ~1,000 observational patients).
+        self.patient = PreEncoder(ch, dim) if patient == "cnn" else MeasuredPatient(dim)
         self.concepts = nn.Parameter(torch.randn(n_agents, dim) * 0.3)
         self.count = nn.Linear(1, dim)
         self.mlp = nn.Sequential(nn.Linear(3 * dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, 5))
@@ -396,8 +410,28 @@ class ResponseDenoiser(nn.Module):
         self.u2 = ResBlock(ch, ch, cond)
         self.out = nn.Sequential(norm(ch), nn.SiLU(), nn.Conv3d(ch, latent, 3, padding=1))
 
-    def forward(self, noisy_latent, timestep, masked_latent, mask, response):
-        cond = self.time(timestep_embedding(timestep, self.cond_dim)) + self.response(response_features(response))
+    # Classifier-free guidance (Ho & Salimans 2022) on the response: trained with the response
+    # dropped (`keep` = 0: no response term in the conditioning) for a share of samples, the same
+    # network predicts ε with and without the response, and `guidance` = w > 1 exports
+    # ε_uncond + w·(ε_cond − ε_uncond), both halves in one doubled batch, so the graph's
+    # inputs and outputs stay those of the unguided model.
+    guidance: float = 1.0
+
+    def forward(self, noisy_latent, timestep, masked_latent, mask, response, keep=None):
+        if self.guidance != 1.0 and keep is None:
+            n = noisy_latent.shape[0]
+            two = lambda x: torch.cat([x, x], dim=0)  # noqa: E731
+            keep2 = torch.cat([torch.ones_like(timestep), torch.zeros_like(timestep)])
+            eps = self.predict(two(noisy_latent), two(timestep), two(masked_latent), two(mask), two(response), keep2)
+            eps = eps.reshape(2, n, *eps.shape[1:])
+            return eps[1] + self.guidance * (eps[0] - eps[1])
+        return self.predict(noisy_latent, timestep, masked_latent, mask, response, keep)
+
+    def predict(self, noisy_latent, timestep, masked_latent, mask, response, keep=None):
+        r = self.response(response_features(response))
+        if keep is not None:
+            r = r * keep[:, None]
+        cond = self.time(timestep_embedding(timestep, self.cond_dim)) + r
         m = F.avg_pool3d(mask, self.downsample)
         h1 = self.d1(self.inp(torch.cat([noisy_latent, masked_latent, m], dim=1)), cond)
         h2 = self.d2(self.down(h1), cond)

@@ -100,13 +100,15 @@ def load_patches(directory: Path, limit: int | None = None) -> Patches:
     for meta_path in sorted(directory.glob("shard-*.jsonl"), key=lambda p: int(p.stem.split("-")[1])):
         lines = [json.loads(l) for l in meta_path.read_text().splitlines() if l.strip()]
         raw = np.fromfile(meta_path.with_suffix(".bin"), dtype=np.uint8)
-        n3 = STORED**3
+        info = meta_path.with_suffix(".json")
+        stored = json.loads(info.read_text()).get("patch", STORED) if info.exists() else STORED
+        n3 = stored**3
         per_case = 2 * 4 * n3 + 4 * n3
         if raw.size != per_case * len(lines):
             raise ValueError(f"{meta_path.with_suffix('.bin').name}: {raw.size} bytes for {len(lines)} cases")
         raw = raw.reshape(len(lines), per_case)
-        cts = raw[:, : 8 * n3].copy().view(np.float32).reshape(len(lines), 2, STORED, STORED, STORED)
-        masks = raw[:, 8 * n3 :].reshape(len(lines), 4, STORED, STORED, STORED)
+        cts = raw[:, : 8 * n3].copy().view(np.float32).reshape(len(lines), 2, stored, stored, stored)
+        masks = raw[:, 8 * n3 :].reshape(len(lines), 4, stored, stored, stored)
         parts["pre"].append(normalise(cts[:, 0]).astype(np.float32))
         parts["post"].append(normalise(cts[:, 1]).astype(np.float32))
         for i, k in enumerate(("pre_liver", "pre_tumour", "post_liver", "post_tumour")):
@@ -134,8 +136,9 @@ def load_patches(directory: Path, limit: int | None = None) -> Patches:
 
 
 def crop(a: np.ndarray, offset=(0, 0, 0)) -> np.ndarray:
-    """Central PATCH³ of the stored STORED³ patches (axis order Z, Y, X; offset in x, y, z)."""
-    s = (STORED - PATCH) // 2
+    """Central PATCH³ of the stored patches (STORED³ unless exported with another --patch; axis
+    order Z, Y, X; offset in x, y, z)."""
+    s = (a.shape[-1] - PATCH) // 2
     oz, oy, ox = s + offset[2], s + offset[1], s + offset[0]
     return a[..., oz : oz + PATCH, oy : oy + PATCH, ox : ox + PATCH]
 
@@ -165,15 +168,20 @@ def c_index(risk, time_, event) -> float:
 # Response head
 
 
-def response_loss(pred, target):
+def response_loss(pred, target, viable_ratio_weight: float = 0.0):
+    """MSE on the volume ratio and the liver shift, cross-entropy on the shares; `viable_ratio_weight`
+    adds an MSE on volume ratio × viable share, the residual viable volume the risk reads."""
     volume = F.mse_loss(pred[:, 0], target[:, 0])
     shares = -(target[:, 1:4] * torch.log(pred[:, 1:4] + 1e-6)).sum(1).mean()
     shift = F.mse_loss(pred[:, 4] / M.LIVER_SHIFT_SCALE_HU, target[:, 4] / M.LIVER_SHIFT_SCALE_HU)
-    return volume + shares + shift
+    loss = volume + shares + shift
+    if viable_ratio_weight:
+        loss = loss + viable_ratio_weight * F.mse_loss(pred[:, 0] * pred[:, 1], target[:, 0] * target[:, 1])
+    return loss
 
 
-def train_response(train: Patches, val: Patches, minutes: float, rng, device) -> tuple[M.ResponseHead, dict]:
-    net = M.ResponseHead(train.concepts.shape[1], ch=16, dim=48).to(device)
+def train_response(train: Patches, val: Patches, minutes: float, rng, device, viable_ratio_weight: float = 0.0, patient: str = "cnn") -> tuple[M.ResponseHead, dict]:
+    net = M.ResponseHead(train.concepts.shape[1], ch=16, dim=48, patient=patient).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     deadline = time.time() + minutes * 60
     step = 0
@@ -182,7 +190,7 @@ def train_response(train: Patches, val: Patches, minutes: float, rng, device) ->
         idx = rng.integers(len(train), size=32)
         offset = tuple(int(v) for v in rng.integers(-2, 3, size=3))
         pred = net(pre_input(train, idx, offset).to(device), torch.from_numpy(train.concepts[idx]).to(device))
-        loss = response_loss(pred, torch.from_numpy(train.response[idx]).to(device))
+        loss = response_loss(pred, torch.from_numpy(train.response[idx]).to(device), viable_ratio_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -219,6 +227,8 @@ def evaluate_response(net, val: Patches, device) -> tuple[float, dict]:
     quality = {"heldOutCases": len(val), "valLoss": round(loss, 4)}
     for i, f in enumerate(M.RESPONSE_FIELDS):
         quality[f] = {"spearman": round(spearman(pred[:, i], val.response[:, i]), 3), "meanAbsError": round(float(np.mean(np.abs(pred[:, i] - val.response[:, i]))), 4)}
+    viable, viable_true = pred[:, 0] * pred[:, 1], val.response[:, 0] * val.response[:, 1]
+    quality["viableRatio"] = {"spearman": round(spearman(viable, viable_true), 3), "meanAbsError": round(float(np.mean(np.abs(viable - viable_true))), 4)}
     return loss, quality
 
 
@@ -263,10 +273,11 @@ def alphas_cumprod(base_manifest: dict) -> torch.Tensor:
 
 
 def train_denoiser(d: Patches, post_z, masked_z, base_manifest, minutes: float, rng, device, response_noise: float = 0.02,
-                   init_state: dict | None = None, lr: float = 1e-3, tumour_weight: float = 1.0):
+                   init_state: dict | None = None, lr: float = 1e-3, tumour_weight: float = 1.0, cond_dropout: float = 0.0):
     """ε-loss over the latent; `tumour_weight` > 1 weights the latent voxels of the pre-treatment
     tumour (avg-pooled mask) that much more, where the action changes the picture; `init_state`
-    continues from earlier weights."""
+    continues from earlier weights; `cond_dropout` drops the response for that share of samples
+    (classifier-free guidance, models.ResponseDenoiser)."""
     C = post_z.shape[1]
     ds = base_manifest["latent"]["downsample"]
     net = M.ResponseDenoiser(C, ch=32, cond_dim=48, downsample=ds).to(device)
@@ -288,11 +299,13 @@ def train_denoiser(d: Patches, post_z, masked_z, base_manifest, minutes: float, 
         a = abar[t].view(-1, 1, 1, 1, 1)
         zt = a.sqrt() * z1[idx] + (1 - a).sqrt() * eps
         r = resp[idx] + response_noise * torch.randn_like(resp[idx]) * torch.tensor([1, 1, 1, 1, M.LIVER_SHIFT_SCALE_HU], device=device)
+        keep = (torch.from_numpy(rng.random(48)).to(device) >= cond_dropout).float() if cond_dropout > 0 else None
+        pred = net(zt, t.float(), z0m[idx], mask[idx], r, keep)
         if tumour_weight == 1.0:
-            loss = F.mse_loss(net(zt, t.float(), z0m[idx], mask[idx], r), eps)
+            loss = F.mse_loss(pred, eps)
         else:
             w = 1 + (tumour_weight - 1) * F.avg_pool3d(mask[idx], ds)
-            loss = (w * (net(zt, t.float(), z0m[idx], mask[idx], r) - eps) ** 2).mean() / w.mean()
+            loss = (w * (pred - eps) ** 2).mean() / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -555,6 +568,40 @@ def export_dynamics(out: Path, base: Path, head, den, quality: dict, train_cases
     )
 
 
+def export_response_head(out: Path, base: Path, head, quality: dict, train_cases: int, note: str, config: dict, version: str) -> None:
+    """`base` (a dynamics folder) copied to `out` with `head` as its response graph."""
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(base, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    ids = agent_ids()
+    P = manifest["patchSizeZyx"][0]
+    g = torch.Generator().manual_seed(1)
+    concepts = torch.zeros((2, len(ids)))
+    concepts[0, ids.index("cisplatin")] = concepts[0, ids.index("lipiodol")] = 1
+    concepts[1, ids.index("raltitrexed")] = concepts[1, ids.index("epirubicin")] = concepts[1, ids.index("gelatin-sponge")] = 1
+    pre = torch.cat([torch.rand((2, 1, P, P, P), generator=g) * 2 - 1, (torch.rand((2, 2, P, P, P), generator=g) > 0.6).float()], dim=1)
+    spec_ = manifest["graphs"]["response"]
+    record = export_graph(head.cpu().eval(), {"pre": pre, "action_concepts": concepts}, ["response"], out / spec_["file"], {"pre": {0: "batch"}, "action_concepts": {0: "batch"}, "response": {0: "batch"}})
+    parity_path = out / manifest.get("parityFile", "parity.json")
+    parity = json.loads(parity_path.read_text())
+    parity["graphs"]["response"] = record
+    parity_path.write_text(json.dumps(parity))
+    from .export import sha256_file
+
+    old_version = manifest["version"]
+    manifest["version"] = version
+    spec_["sha256"] = sha256_file(out / spec_["file"])
+    manifest["description"] = manifest["description"].split(" 0.3.1:")[0] + (
+        f" {version}: the {old_version} autoencoder and denoiser with a new response head (training/structured.py response-head,"
+        f" {quality['steps']} steps, viable-ratio loss weight {config.get('viable_ratio_weight', 0):g}). Not for clinical use."
+    )
+    manifest["quality"] = dict(manifest["quality"], response=quality)
+    manifest["training"]["responseHead"] = {"data": note, "cases": train_cases, "config": config, "note": "synthetic data, not for clinical use"}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    log(stage="manifest", path=str(out / "manifest.json"), version=version, sha256=spec_["sha256"])
+
+
 def export_heuristic(out: Path, net, quality: dict, train_cases: int, note: str, config: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     P = PATCH
@@ -610,7 +657,10 @@ def reexport_dynamics(out: Path, base: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["dynamics", "heuristic", "all", "reexport-dynamics", "finetune-denoiser"])
+    ap.add_argument("what", choices=["dynamics", "heuristic", "all", "reexport-dynamics", "finetune-denoiser", "guided-denoiser", "response-head"])
+    ap.add_argument("--viable-ratio-weight", type=float, default=0.0, help="response heads: weight of the MSE on volume ratio x viable share")
+    ap.add_argument("--head-patient", choices=["cnn", "measured"], default="cnn", help="response-head: the patient vector from a CNN + measured features, or the measured features alone")
+    ap.add_argument("--cond-dropout", type=float, default=0.15, help="guided-denoiser: share of samples trained without the response")
     ap.add_argument("--checkpoint", type=Path, help="finetune-denoiser: the dynamics checkpoint to continue (response head kept)")
     ap.add_argument("--tumour-weight", type=float, default=1.0, help="ε-loss weight of the tumour's latent voxels")
     ap.add_argument("--lr-denoiser", type=float, default=1e-3)
@@ -667,6 +717,31 @@ def main() -> None:
         quality = dict(json.loads((base / "manifest.json").read_text())["quality"], simulation=dq, denoiserFineTune={"from": str(args.checkpoint.name), "steps": steps, "tumourWeight": args.tumour_weight})
         log(model="dynamics", quality=quality)
         export_dynamics(args.out / "dynamics", base, head, den, quality, len(train), note, config, version=args.version)
+    if args.what == "response-head":
+        # A new response head on the base dynamics (autoencoder and denoiser unchanged: the denoiser
+        # was trained on measured responses, so any head's outputs condition it); OUT/dynamics is
+        # the base folder with response.onnx, parity and the manifest's quality replaced.
+        base = args.base / "dynamics"
+        head, rq = train_response(train, val, args.minutes_response, rng, device, args.viable_ratio_weight, args.head_patient)
+        log(model="dynamics", stage="response", quality=rq)
+        export_response_head(args.out / "dynamics", base, head, rq, len(train), note, config, args.version)
+    if args.what == "guided-denoiser":
+        # Continues the shipped denoiser (rebuilt from its graph; the response head and the
+        # autoencoder stay as shipped) with the response dropped for --cond-dropout of the samples;
+        # OUT is the checkpoint, exported with a guidance scale by training/export_guided.py.
+        from .reexport_denoiser import torch_denoiser
+
+        base = args.base / "dynamics"
+        base_manifest = json.loads((base / "manifest.json").read_text())
+        graph = base / base_manifest["graphs"]["denoiser"]["file"]
+        init = torch_denoiser(graph, base_manifest["latent"]["channels"], base_manifest["latent"]["downsample"]).state_dict()
+        post_z, masked_z = encode_latents(base / base_manifest["graphs"]["encoder"]["file"], data, args.threads)
+        log(stage="latents", cases=len(data))
+        den, steps = train_denoiser(train, post_z[train_idx], masked_z[train_idx], base_manifest, args.minutes_denoiser, rng, device,
+                                    init_state=init, lr=args.lr_denoiser, tumour_weight=args.tumour_weight, cond_dropout=args.cond_dropout)
+        torch.save({"denoiser": den.state_dict(), "steps": steps, "trainCases": len(train), "note": note, "config": config,
+                    "from": f"{base_manifest['name']} {base_manifest['version']} denoiser sha256 {base_manifest['graphs']['denoiser']['sha256']}"}, args.out)
+        log(stage="saved", checkpoint=str(args.out), steps=steps)
     if args.what in ("heuristic", "all"):
         net, hq = train_heuristic(train, val, args.minutes_heuristic, rng, device)
         log(model="heuristic", quality=hq)

@@ -99,6 +99,12 @@ const dynamicsManifestSchema = baseManifestSchema.extend({
        */
       conditioning: z.enum(['text-and-concepts', 'response']).default('text-and-concepts'),
       responseFields: z.array(z.string().min(1)).optional(),
+      /**
+       * Classifier-free guidance scale computed inside the denoiser graph (dynamics 0.4): each call
+       * runs the network on a doubled batch, with and without the response. Informational (the
+       * graph's inputs and outputs are those of an unguided model); absent or 1: no guidance.
+       */
+      guidanceScale: z.number().min(1).optional(),
       /** File (in the model folder) with the text-feature table: `{ dim, features: { agentId: number[] } }`. */
       textFeatureFile: z.string().min(1).optional(),
       textFeatureSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
