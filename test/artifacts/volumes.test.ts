@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { LocalArtifactStore } from '../../src/artifacts/local-store';
 import { S3ArtifactStore } from '../../src/artifacts/s3-store';
 import type { ArtifactStore } from '../../src/artifacts/store';
 import { artifactMediaTypes, getCtVolume, getJson, getLabelVolume, getVolume, putJson, putPng, putVolume } from '../../src/artifacts/volumes';
+import { encodeNifti } from '../../src/io/nifti';
 import { encodePng } from '../../src/io/png';
 import { makeVolume, type Affine } from '../../src/core/volume/volume';
 import { startS3Server, s3rverCredentials, type LocalS3Server } from '../support/s3-server';
@@ -29,6 +31,20 @@ function expectAffineClose(actual: readonly number[]) {
   // The NIfTI header stores the sform as float32.
   actual.forEach((value, i) => expect(value).toBeCloseTo(affine[i]!, 4));
 }
+
+describe('volume encoding', () => {
+  it('stores the bytes of encodeNifti with gzip at the same levels (CT 0, labels 1), the levels the store promises', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mewm-volumes-bytes-'));
+    try {
+      const store = new LocalArtifactStore(dir);
+      const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+      expect((await putVolume(store, ctVolume())).sha256).toBe(sha(encodeNifti(ctVolume(), { gzip: true, level: 0 })));
+      expect((await putVolume(store, labelVolume(), { labels: true })).sha256).toBe(sha(encodeNifti(labelVolume(), { gzip: true, level: 1 })));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.each([
   ['local filesystem', 'local'],
