@@ -95,3 +95,11 @@ def write_model(out_dir: Path, *, role: str, name: str, version: str, descriptio
 
 def spec(name: str, shape: list, description: str = "") -> dict:
     return _spec(name, shape, description)
+
+
+def record_parity(folder: Path, manifest: dict, graph: str, record: dict) -> None:
+    """Replaces one graph's entry in a model folder's parity file (after that graph was exported again)."""
+    path = folder / manifest.get("parityFile", "parity.json")
+    parity = json.loads(path.read_text())
+    parity["graphs"][graph] = record
+    path.write_text(json.dumps(parity))

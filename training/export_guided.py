@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from . import models as M
-from .export import sha256_file
+from .export import record_parity, sha256_file
 from .structured import export_denoiser, log
 
 
@@ -49,10 +49,7 @@ def main() -> None:
     shutil.copytree(args.base, out)
     spec = manifest["graphs"]["denoiser"]
     record = export_denoiser(out / spec["file"], den, C, P // ds, P, torch.Generator().manual_seed(1))
-    parity_path = out / manifest.get("parityFile", "parity.json")
-    parity = json.loads(parity_path.read_text())
-    parity["graphs"]["denoiser"] = record
-    parity_path.write_text(json.dumps(parity))
+    record_parity(out, manifest, "denoiser", record)
 
     old_version = manifest["version"]
     config = state["config"]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import models as M
-from .export import sha256_file
+from .export import record_parity, sha256_file
 from .onnx_weights import consumers_of, decode, graph_initializers, groupnorm_affines
 from .structured import cpu_session, export_denoiser, log
 
@@ -159,10 +159,7 @@ def main() -> None:
     if [o.name for o in session.get_outputs()] != [o["name"] for o in spec["outputs"]]:
         raise SystemExit("output names changed")
 
-    parity_out = out / manifest.get("parityFile", "parity.json")
-    parity = json.loads(parity_out.read_text())
-    parity["graphs"]["denoiser"] = record
-    parity_out.write_text(json.dumps(parity))
+    record_parity(out, manifest, "denoiser", record)
     old_version = manifest["version"]
     manifest["version"] = args.version
     spec["sha256"] = sha256_file(out / spec["file"])

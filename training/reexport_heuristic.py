@@ -24,7 +24,7 @@ import onnx
 import torch
 
 from . import models as M
-from .export import export_graph, sha256_file
+from .export import export_graph, record_parity, sha256_file
 from .onnx_weights import decode
 from .reexport_segmenter import base_at, load_from_graph
 from .structured import cpu_session, log
@@ -110,10 +110,7 @@ def main() -> None:
     if [o.name for o in session.get_outputs()] != [o["name"] for o in spec["outputs"]]:
         raise SystemExit("output names changed")
 
-    parity_out = out / manifest.get("parityFile", "parity.json")
-    parity = json.loads(parity_out.read_text())
-    parity["graphs"]["survival"] = record
-    parity_out.write_text(json.dumps(parity))
+    record_parity(out, manifest, "survival", record)
     old_version, old_sha = manifest["version"], spec["sha256"]
     manifest["version"] = args.version
     spec["sha256"] = sha256_file(new_graph)

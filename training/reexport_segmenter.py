@@ -31,7 +31,7 @@ import onnx
 import torch
 
 from . import models as M
-from .export import export_graph, sha256_file
+from .export import export_graph, record_parity, sha256_file
 from .onnx_weights import decode, graph_initializers, groupnorm_affines
 from .structured import cpu_session, log
 
@@ -163,10 +163,7 @@ def main() -> None:
     if [o.name for o in session.get_outputs()] != [o["name"] for o in spec["outputs"]]:
         raise SystemExit("output names changed")
 
-    parity_out = out / manifest.get("parityFile", "parity.json")
-    parity = json.loads(parity_out.read_text())
-    parity["graphs"]["segmenter"] = record
-    parity_out.write_text(json.dumps(parity))
+    record_parity(out, manifest, "segmenter", record)
     old_version = manifest["version"]
     old_sha = spec["sha256"]
     manifest["version"] = args.version

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from . import models as M
 from .config import CommonConfig
-from .export import export_graph, spec, write_model
+from .export import export_graph, record_parity, sha256_file, spec, write_model
 from .metrics import concordance_index
 from .train import cox_loss
 
@@ -583,12 +583,7 @@ def export_response_head(out: Path, base: Path, head, quality: dict, train_cases
     pre = torch.cat([torch.rand((2, 1, P, P, P), generator=g) * 2 - 1, (torch.rand((2, 2, P, P, P), generator=g) > 0.6).float()], dim=1)
     spec_ = manifest["graphs"]["response"]
     record = export_graph(head.cpu().eval(), {"pre": pre, "action_concepts": concepts}, ["response"], out / spec_["file"], {"pre": {0: "batch"}, "action_concepts": {0: "batch"}, "response": {0: "batch"}})
-    parity_path = out / manifest.get("parityFile", "parity.json")
-    parity = json.loads(parity_path.read_text())
-    parity["graphs"]["response"] = record
-    parity_path.write_text(json.dumps(parity))
-    from .export import sha256_file
-
+    record_parity(out, manifest, "response", record)
     old_version = manifest["version"]
     manifest["version"] = version
     spec_["sha256"] = sha256_file(out / spec_["file"])
