@@ -15,11 +15,11 @@
 import { parseArgs } from 'node:util';
 import { readFidelityCohort, readPlanningRoi } from '../src/evaluation/fidelity/cohort';
 import { FIDELITY_PANEL } from '../src/evaluation/fidelity/panel';
+import { riskOfExpectedResponse } from '../src/evaluation/fidelity/run';
 import { spearman } from '../src/evaluation/rank-correlation';
 import { createOnnxWorldModel } from '../src/models/onnx';
 import { posteriorExpectedRisk, samplePosterior, visiblePhenotype } from '../src/world/posterior';
-import { TOXICITY_HU_PER_UNIT } from '../src/world/response';
-import { expectedRisk, riskFromState } from '../src/world/survival';
+import { expectedRisk } from '../src/world/survival';
 
 const { values } = parseArgs({
   options: { cohort: { type: 'string' }, cases: { type: 'string', default: '24' }, models: { type: 'string', multiple: true, default: [] } },
@@ -58,9 +58,7 @@ for (const dir of values.models) {
     for (const [i, c] of cases.entries()) {
       const pre = await readPlanningRoi(cohort, c, { roiSize: [96, 96, 96], roiSpacingMm: 1.5 });
       const responses = await world.dynamics.expectedResponse(panel.map((protocol) => ({ caseId: c.caseId, pre, protocol })));
-      const risks = responses.map((r) =>
-        riskFromState(c.phenotype, { viableRatio: r.volumeRatio * r.viableShare, toxicity: Math.max(0, -r.liverShiftHu / TOXICITY_HU_PER_UNIT) }),
-      );
+      const risks = responses.map((r) => riskOfExpectedResponse(c.phenotype, r));
       rhos.push(spearman(risks, truth[i]!));
     }
     rows.push([`(r) ${world.dynamics.identity.name} ${world.dynamics.identity.version} (${dir})`, rhos]);

@@ -36,7 +36,8 @@ import { MewmError } from '../../core/errors';
 import { deriveSeed } from '../../core/random';
 import { canonicalProtocol, protocolKey, protocolLabel, type Protocol } from '../../core/vocabulary';
 import type { LabelledCt } from '../../core/volume/volume';
-import type { ModelIdentity, WorldModel } from '../../models/world-model';
+import type { ExpectedResponse, ModelIdentity, WorldModel } from '../../models/world-model';
+import type { Phenotype } from '../../world/phenotype';
 import { simulateResponse, TOXICITY_HU_PER_UNIT, type ResponseState } from '../../world/response';
 import { posteriorExpectedRisk, samplePosterior, visiblePhenotype } from '../../world/posterior';
 import { expectedRisk, riskFromState } from '../../world/survival';
@@ -138,6 +139,17 @@ export interface FidelityOptions extends RoiSettings {
   readonly onCase?: (record: CaseRecord, done: number, total: number) => void;
 }
 
+/**
+ * The world's risk of what a response head expects: viable ratio = volume ratio × viable share of
+ * the residual lesion, toxicity from the liver shift (the `(r)` row).
+ */
+export function riskOfExpectedResponse(phenotype: Phenotype, response: ExpectedResponse): number {
+  return riskFromState(phenotype, {
+    viableRatio: response.volumeRatio * response.viableShare,
+    toxicity: Math.max(0, -response.liverShiftHu / TOXICITY_HU_PER_UNIT),
+  });
+}
+
 /** Replica seeds of one patient: shared by every protocol of the panel (see the module comment). */
 export function replicaSeeds(seed: number, caseId: string, replicas: number): number[] {
   return Array.from({ length: replicas }, (_, r) => deriveSeed(seed, 'fidelity', caseId, r));
@@ -185,12 +197,7 @@ export async function evaluateCase(
     const replicas: ReplicaRecord[] = [];
     const posteriorOracle = posteriorExpectedRisk(posterior, protocol).mean;
     const response = responses?.[i];
-    const worldOnResponse = response
-      ? riskFromState(c.phenotype, {
-          viableRatio: response.volumeRatio * response.viableShare,
-          toxicity: Math.max(0, -response.liverShiftHu / TOXICITY_HU_PER_UNIT),
-        })
-      : null;
+    const worldOnResponse = response ? riskOfExpectedResponse(c.phenotype, response) : null;
     for (const [r, seed] of seeds.entries()) {
       const ct = simulated[i]![r]!;
       t = performance.now();
